@@ -1,0 +1,3 @@
+from enttui.cli import main
+
+raise SystemExit(main())

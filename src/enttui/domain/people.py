@@ -1,0 +1,387 @@
+"""People, groups and structures of the SDET directory, and the five targets of the seeds.
+
+Pure logic: entries arrive as ``(dn, {attribute: [values]})`` with string values, exactly what the
+directory service hands over, and leave as frozen domain objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Target(StrEnum):
+    """The five populations of the diffusion form (Cible)."""
+
+    ELEVE = "eleve"
+    PARENT = "parent"
+    ENSEIGNANT = "enseignant"
+    NON_ENSEIGNANT = "non-enseignant"
+    AUTRE = "autre"
+
+    @property
+    def label(self) -> str:
+        return TARGET_LABELS[self]
+
+    @property
+    def gets_ent_credentials(self) -> bool:
+        """Only Élèves, Parents and Autres get ENT-generated credentials."""
+        return self in (Target.ELEVE, Target.PARENT, Target.AUTRE)
+
+
+TARGET_LABELS: dict[Target, str] = {
+    Target.ELEVE: "Élève",
+    Target.PARENT: "Parent",
+    Target.ENSEIGNANT: "Enseignant",
+    Target.NON_ENSEIGNANT: "Non enseignant",
+    Target.AUTRE: "Autre",
+}
+
+PROFILE_TARGETS: dict[str, Target] = {
+    "National_ELV": Target.ELEVE,
+    "National_TUT": Target.PARENT,
+    "National_ENS": Target.ENSEIGNANT,
+    "National_DOC": Target.ENSEIGNANT,
+    "National_DIR": Target.NON_ENSEIGNANT,
+    "National_EVS": Target.NON_ENSEIGNANT,
+    "National_ETA": Target.NON_ENSEIGNANT,
+    "National_ACA": Target.NON_ENSEIGNANT,
+    "National_COL": Target.NON_ENSEIGNANT,
+    # older directories
+    "National_1": Target.ELEVE,
+    "National_2": Target.PARENT,
+    "National_3": Target.ENSEIGNANT,
+    "National_4": Target.NON_ENSEIGNANT,
+    "National_5": Target.NON_ENSEIGNANT,
+    "National_6": Target.NON_ENSEIGNANT,
+    "National_7": Target.NON_ENSEIGNANT,
+    "National_8": Target.NON_ENSEIGNANT,
+    "National_9": Target.NON_ENSEIGNANT,
+}
+
+# The profile code written for each target (demo world, local accounts).
+TARGET_PROFILE: dict[Target, str] = {
+    Target.ELEVE: "National_ELV",
+    Target.PARENT: "National_TUT",
+    Target.ENSEIGNANT: "National_ENS",
+    Target.NON_ENSEIGNANT: "National_DIR",
+    Target.AUTRE: "",
+}
+
+# Object classes that decide the target when the profile attribute is missing (in order).
+CLASS_TARGETS: tuple[tuple[str, Target], ...] = (
+    ("enteleve", Target.ELEVE),
+    ("entauxpersreleleve", Target.PARENT),
+    ("entauxenseignant", Target.ENSEIGNANT),
+    ("entauxnonensetab", Target.NON_ENSEIGNANT),
+    ("entauxnonensservac", Target.NON_ENSEIGNANT),
+    ("entauxnonenscollloc", Target.NON_ENSEIGNANT),
+)
+
+# Every attribute the console reads on a person (one read, no second round trip).
+PERSON_ATTRIBUTES: tuple[str, ...] = (
+    "objectClass",
+    "uid",
+    "cn",
+    "sn",
+    "givenName",
+    "displayName",
+    "mail",
+    "ENTPersonLogin",
+    "ENTPersonJointure",
+    "ENTPersonProfils",
+    "ENTPersonStructRattach",
+    "ENTPersonFonctions",
+    "ENTPersonDateNaissance",
+    "ENTPersonSexe",
+    "ENTEleveClasses",
+    "ENTEleveGroupes",
+    "ENTEleveParents",
+    "ENTElevePersRelEleve",
+    "ENTAuxPersRelEleveEleve",
+    "ENTAuxEnsClasses",
+    "ENTAuxEnsGroupes",
+    "ENTAuxNonEnsEtabService",
+    "pwdReset",
+    "createTimestamp",
+    "modifyTimestamp",
+)
+
+GROUP_ATTRIBUTES: tuple[str, ...] = ("objectClass", "cn", "description", "member", "modifyTimestamp")
+STRUCTURE_ATTRIBUTES: tuple[str, ...] = (
+    "objectClass",
+    "ou",
+    "ENTStructureUAI",
+    "ENTStructureNomCourant",
+    "ENTStructureJointure",
+    "ENTStructureSIREN",
+)
+
+
+def resolve_target(profils: Iterable[str], object_classes: Iterable[str], prefer: str = "profils") -> Target:
+    """The target of a person: from ``ENTPersonProfils``, else the object classes (or the reverse).
+
+    ``prefer`` is ``"profils"`` (default) or ``"classes"``: which source wins when both say something.
+    """
+    by_profile = _target_from_profiles(profils)
+    by_classes = _target_from_classes(object_classes)
+    if prefer == "classes":
+        return by_classes or by_profile or Target.AUTRE
+    return by_profile or by_classes or Target.AUTRE
+
+
+def _target_from_profiles(profils: Iterable[str]) -> Target | None:
+    for code in profils:
+        target = PROFILE_TARGETS.get(code.strip())
+        if target is not None:
+            return target
+    return None
+
+
+def _target_from_classes(object_classes: Iterable[str]) -> Target | None:
+    lowered = {c.lower() for c in object_classes}
+    for cls, target in CLASS_TARGETS:
+        if cls in lowered:
+            return target
+    return None
+
+
+def class_name(value: str) -> str:
+    """``<structure>$<class name>`` → class name (the part after the last ``$``)."""
+    return value.rsplit("$", 1)[-1].strip()
+
+
+def jointure_key(jointure: str) -> str:
+    """``AC-RENNES$128407`` → ``128407``: the part after the first ``$`` (Moodle idnumber)."""
+    return jointure.split("$", 1)[1] if "$" in jointure else jointure
+
+
+def jointure_source(jointure: str) -> str:
+    return jointure.split("$", 1)[0] if "$" in jointure else ""
+
+
+def parse_ldap_time(value: str | None) -> datetime | None:
+    """``20261121083000Z`` (generalized time) → aware datetime, or None."""
+    if not value:
+        return None
+    text = value.strip().rstrip("Z")
+    text = text.split(".", 1)[0]
+    try:
+        return datetime.strptime(text[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def format_ldap_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
+
+
+def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
+    values = attrs.get(name) or ()
+    return str(values[0]) if values else ""
+
+
+def _all(attrs: Mapping[str, Sequence[str]], name: str) -> tuple[str, ...]:
+    return tuple(str(v) for v in (attrs.get(name) or ()))
+
+
+def normalise_attrs(attrs: Mapping[str, object]) -> dict[str, list[str]]:
+    """Attribute names as the schema spells them are kept; values become lists of ``str``."""
+    out: dict[str, list[str]] = {}
+    for key, value in attrs.items():
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            vals = [_to_str(v) for v in value]
+        else:
+            vals = [_to_str(value)]
+        if vals:
+            out[key] = vals
+    return out
+
+
+def _to_str(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, datetime):
+        return format_ldap_time(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
+
+
+class _CaseInsensitive(dict):
+    """Read-only view of an attribute dict with case-insensitive keys."""
+
+    def __init__(self, attrs: Mapping[str, Sequence[str]]) -> None:
+        super().__init__({k.lower(): v for k, v in attrs.items()})
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    dn: str
+    login: str
+    sn: str = ""
+    given_name: str = ""
+    display_name: str = ""
+    uid: str = ""
+    mail: str = ""
+    jointures: tuple[str, ...] = ()
+    profils: tuple[str, ...] = ()
+    object_classes: tuple[str, ...] = ()
+    target: Target = Target.AUTRE
+    struct_dns: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    parent_dns: tuple[str, ...] = ()
+    child_dns: tuple[str, ...] = ()
+    teacher_classes: tuple[str, ...] = ()
+    teacher_groups: tuple[str, ...] = ()
+    fonctions: tuple[str, ...] = ()
+    birth_date: str = ""
+    service: str = ""
+    activated: bool = False
+    created: datetime | None = None
+    modified: datetime | None = None
+
+    @property
+    def jointure(self) -> str:
+        """The key jointure (the first value)."""
+        return self.jointures[0] if self.jointures else ""
+
+    @property
+    def idnumber(self) -> str:
+        return jointure_key(self.jointure) if self.jointure else ""
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.sn, self.given_name) if p) or self.display_name or self.login
+
+    def is_local(self, local_source: str) -> bool:
+        return any(jointure_source(j) == local_source for j in self.jointures)
+
+    @property
+    def state_label(self) -> str:
+        return "activé" if self.activated else "non activé"
+
+
+def person_from_entry(
+    dn: str,
+    attrs: Mapping[str, Sequence[str]],
+    *,
+    prefer: str = "profils",
+    inactive_attribute: str = "pwdReset",
+    inactive_value: str = "TRUE",
+) -> Person:
+    """Build a :class:`Person` from a directory entry (attribute names case-insensitive)."""
+    a = _CaseInsensitive(attrs)
+    object_classes = _all(a, "objectClass")
+    profils = _all(a, "ENTPersonProfils")
+    parents = list(_all(a, "ENTEleveParents"))
+    for rel in _all(a, "ENTElevePersRelEleve"):
+        parent_dn = rel.split("$", 1)[0].strip()
+        if parent_dn and parent_dn.lower() not in {p.lower() for p in parents}:
+            parents.append(parent_dn)
+    inactive = {v.upper() for v in _all(a, inactive_attribute)}
+    services = _all(a, "ENTAuxNonEnsEtabService")
+    return Person(
+        dn=dn,
+        login=_first(a, "ENTPersonLogin"),
+        sn=_first(a, "sn"),
+        given_name=_first(a, "givenName"),
+        display_name=_first(a, "displayName"),
+        uid=_first(a, "uid"),
+        mail=_first(a, "mail"),
+        jointures=_all(a, "ENTPersonJointure"),
+        profils=profils,
+        object_classes=object_classes,
+        target=resolve_target(profils, object_classes, prefer),
+        struct_dns=_all(a, "ENTPersonStructRattach"),
+        classes=tuple(class_name(v) for v in _all(a, "ENTEleveClasses")),
+        groups=tuple(class_name(v) for v in _all(a, "ENTEleveGroupes")),
+        parent_dns=tuple(parents),
+        child_dns=_all(a, "ENTAuxPersRelEleveEleve"),
+        teacher_classes=tuple(class_name(v) for v in _all(a, "ENTAuxEnsClasses")),
+        teacher_groups=tuple(class_name(v) for v in _all(a, "ENTAuxEnsGroupes")),
+        fonctions=_all(a, "ENTPersonFonctions"),
+        birth_date=_first(a, "ENTPersonDateNaissance"),
+        service=services[0] if services else "",
+        activated=inactive_value.upper() not in inactive,
+        created=parse_ldap_time(_first(a, "createTimestamp")),
+        modified=parse_ldap_time(_first(a, "modifyTimestamp")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    dn: str
+    cn: str
+    kind: str  # "classe" or "groupe" (or "autre")
+    uai: str = ""
+    name: str = ""
+    description: str = ""
+    members: tuple[str, ...] = ()
+    modified: datetime | None = None
+
+    @property
+    def group_id(self) -> str:
+        """Stable id used for the Moodle cohort idnumber: the cn."""
+        return self.cn
+
+
+def group_from_entry(dn: str, attrs: Mapping[str, Sequence[str]]) -> Group:
+    """Groups are named ``<UAI>$<name>`` (cn); ``ENTClasse`` → classe, ``ENTGroupe`` → groupe."""
+    a = _CaseInsensitive(attrs)
+    classes = {c.lower() for c in _all(a, "objectClass")}
+    kind = "classe" if "entclasse" in classes else "groupe" if "entgroupe" in classes else "autre"
+    cn = _first(a, "cn")
+    uai, _, name = cn.partition("$") if "$" in cn else ("", "", cn)
+    return Group(
+        dn=dn,
+        cn=cn,
+        kind=kind,
+        uai=uai,
+        name=name or cn,
+        description=_first(a, "description"),
+        members=_all(a, "member"),
+        modified=parse_ldap_time(_first(a, "modifyTimestamp")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    dn: str
+    uai: str
+    name: str = ""
+    jointure: str = ""
+    siren: str = ""
+
+
+def structure_from_entry(dn: str, attrs: Mapping[str, Sequence[str]]) -> Structure:
+    a = _CaseInsensitive(attrs)
+    return Structure(
+        dn=dn,
+        uai=_first(a, "ENTStructureUAI"),
+        name=_first(a, "ENTStructureNomCourant") or _first(a, "ou"),
+        jointure=_first(a, "ENTStructureJointure"),
+        siren=_first(a, "ENTStructureSIREN"),
+    )
+
+
+@dataclass(slots=True)
+class ProfileCounts:
+    """People per target of the périmètre (home screen, status)."""
+
+    counts: dict[Target, int] = field(default_factory=lambda: dict.fromkeys(Target, 0))
+
+    def add(self, target: Target, n: int = 1) -> None:
+        self.counts[target] = self.counts.get(target, 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())

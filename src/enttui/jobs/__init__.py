@@ -1,0 +1,1 @@
+"""Operations admins launch: async, UI-free; they report through an event sink."""
