@@ -6,6 +6,4 @@ loopback ports; a missing server binary fails the run with an install hint.
 
 from pathlib import Path
 
-pytest_plugins = sorted(
-    f"support.{p.stem}" for p in (Path(__file__).parent / "support").glob("fixtures_*.py")
-)
+pytest_plugins = sorted(f"support.{p.stem}" for p in (Path(__file__).parent / "support").glob("fixtures_*.py"))

@@ -272,7 +272,9 @@ def _build_section(
             kwargs[file_keys[key]] = _read_secret_file(name, full, value, base_dir)
             continue
         if key not in fields:
-            raise ConfigError(name, full, f"clé inconnue (clés possibles : {', '.join(sorted(fields | set(file_keys)))})")
+            raise ConfigError(
+                name, full, f"clé inconnue (clés possibles : {', '.join(sorted(fields | set(file_keys)))})"
+            )
         if key in secret_keys:
             if key in kwargs:
                 raise ConfigError(name, full, f"donnée deux fois (avec {secret_keys[key][1]})")
@@ -283,7 +285,9 @@ def _build_section(
         kwargs[key] = _coerce(name, full, hints[key], value)
         choices = CHOICES.get((section, key))
         if choices and kwargs[key] not in choices:
-            raise ConfigError(name, full, f"valeur « {kwargs[key]} » refusée (valeurs possibles : {', '.join(choices)})")
+            raise ConfigError(
+                name, full, f"valeur « {kwargs[key]} » refusée (valeurs possibles : {', '.join(choices)})"
+            )
     for fld, (env_name, _file_key) in secret_keys.items():
         if fld not in kwargs and env.get(env_name):
             kwargs[fld] = Secret(env[env_name])
@@ -329,9 +333,7 @@ def _read_secret_file(name: str, key: str, value: Any, base_dir: Path) -> Secret
     except OSError as exc:
         raise ConfigError(name, key, f"fichier secret illisible : {path} ({exc.strerror})") from None
     if st.st_mode & stat.S_IROTH:
-        raise ConfigError(
-            name, key, f"le fichier secret {path} est lisible par tous : faites « chmod 600 {path} »"
-        )
+        raise ConfigError(name, key, f"le fichier secret {path} est lisible par tous : faites « chmod 600 {path} »")
     try:
         secret = path.read_text(encoding="utf-8").strip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
@@ -348,7 +350,9 @@ def _check_semantics(cfg: Config) -> None:
     name = cfg.path
     for i, uai in enumerate(cfg.ent.uai):
         if not re.fullmatch(r"\d{7}[A-Z]", uai):
-            raise ConfigError(name, f"[ent] uai[{i}]", f"« {uai} » n'est pas un UAI (7 chiffres et une lettre majuscule)")
+            raise ConfigError(
+                name, f"[ent] uai[{i}]", f"« {uai} » n'est pas un UAI (7 chiffres et une lettre majuscule)"
+            )
     for i, url in enumerate(cfg.ldap.urls):
         if not re.match(r"^ldaps?://", url):
             raise ConfigError(name, f"[ldap] urls[{i}]", f"« {url} » : une URL ldap:// ou ldaps:// est attendue")
@@ -358,13 +362,17 @@ def _check_semantics(cfg: Config) -> None:
         raise ConfigError(name, "[sync] max_removal_share", "une part entre 0 et 1 est attendue (0.10 = 10 %)")
     for i, prof in enumerate(cfg.sync.profiles):
         if prof not in TARGET_CODES:
-            raise ConfigError(name, f"[sync] profiles[{i}]", f"« {prof} » inconnu (valeurs : {', '.join(TARGET_CODES)})")
+            raise ConfigError(
+                name, f"[sync] profiles[{i}]", f"« {prof} » inconnu (valeurs : {', '.join(TARGET_CODES)})"
+            )
     if cfg.ldap.ca_file and not Path(cfg.ldap.ca_file).is_file():
         raise ConfigError(name, "[ldap] ca_file", f"fichier introuvable : {cfg.ldap.ca_file}")
     if cfg.smtp.ca_file and not Path(cfg.smtp.ca_file).is_file():
         raise ConfigError(name, "[smtp] ca_file", f"fichier introuvable : {cfg.smtp.ca_file}")
     if cfg.moodle.url and "://" not in cfg.moodle.url:
-        raise ConfigError(name, "[moodle] url", "une URL SQLAlchemy est attendue (mysql+pymysql://…, postgresql+psycopg://…)")
+        raise ConfigError(
+            name, "[moodle] url", "une URL SQLAlchemy est attendue (mysql+pymysql://…, postgresql+psycopg://…)"
+        )
     if cfg.diffusion.password_length < 12:
         raise ConfigError(name, "[diffusion] password_length", "12 caractères au minimum (CNIL)")
     for key in ("template_credentials_file", "template_parent_file", "template_information_file"):

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 class SystemHealth:
     """One system (directory, Moodle, SMTP, state store): does it answer, how fast, which version."""
 
-    name: str                       # "Annuaire (LDAP)", "Moodle", "SMTP", "Base d'état"
-    key: str                        # "directory", "moodle", "smtp", "state"
+    name: str  # "Annuaire (LDAP)", "Moodle", "SMTP", "Base d'état"
+    key: str  # "directory", "moodle", "smtp", "state"
     ok: bool
     configured: bool = True
     latency_ms: float | None = None
     version: str = ""
-    endpoint: str = ""              # server URL / host without any secret
-    message: str = ""               # French: why it is down, or a short remark
+    endpoint: str = ""  # server URL / host without any secret
+    message: str = ""  # French: why it is down, or a short remark
     counts: dict[str, int | str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # French remarks (e.g. "auth cas non activée dans Moodle")
 
