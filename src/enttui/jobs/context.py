@@ -1,0 +1,140 @@
+"""The services a console or a command-line run works with, opened from a configuration.
+
+``open_services(config)`` talks to the real systems; ``demo_services(root)`` builds the embedded
+demo world (in-memory directory, SQLite Moodle, outbox folder, SQLite state store) below ``root``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from enttui.config import Config, demo_config
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from enttui.services.directory import Directory
+    from enttui.services.mailer import Mailer
+    from enttui.services.moodle import Moodle
+    from enttui.services.state import StateStore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """Everything a job needs; injected into the App and into every CLI command."""
+
+    config: Config
+    directory: Directory
+    state: StateStore
+    moodle: Moodle | None = None
+    mailer: Mailer | None = None
+    clock: Callable[[], datetime] = utc_now
+    errors: dict[str, str] = field(default_factory=dict)  # system key -> French reason it could not open
+
+    async def close(self) -> None:
+        for svc in (self.mailer, self.moodle, self.directory, self.state):
+            if svc is None:
+                continue
+            try:
+                await svc.close()
+            except Exception:  # noqa: BLE001,S110 - closing must never hide the real outcome
+                pass
+
+
+def default_demo_root() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "enttui" / "demo"
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
+async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_now, strict: bool = False) -> Services:
+    """Open every configured system.
+
+    The state store must open (it is the console's own file). The directory, Moodle and SMTP may be
+    down during an incident: the console still starts and the home screen says what is wrong. With
+    ``strict=True`` (headless jobs that need everything), the first failure is raised.
+    """
+    from enttui.errors import EnttuiError
+    from enttui.services.directory import Directory
+    from enttui.services.mailer import make_mailer
+    from enttui.services.moodle import Moodle
+    from enttui.services.state import StateStore
+
+    state = StateStore(config.state, clock=clock)
+    await state.open()
+    directory = Directory(config.ldap, config.ent)
+    moodle = Moodle(config.moodle) if config.moodle_enabled else None
+    mailer = make_mailer(config.smtp) if config.smtp_enabled else None
+    services = Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
+
+    async def _try(key: str, opener: Callable[[], object]) -> None:
+        try:
+            await opener()  # type: ignore[misc]
+        except EnttuiError as exc:
+            if strict:
+                raise
+            services.errors[key] = exc.message
+
+    await asyncio.gather(
+        _try("directory", directory.open),
+        *([_try("moodle", moodle.open)] if moodle else []),
+    )
+    return services
+
+
+async def demo_services(root: Path | None = None, *, clock: Callable[[], datetime] = utc_now) -> Services:
+    """The embedded demo world below ``root`` (a fresh Moodle each time; state and outbox kept)."""
+    from enttui.demo.moodle_seed import seed_demo_moodle
+    from enttui.demo.world import demo_entries
+    from enttui.domain.people import Target, person_from_entry
+    from enttui.services.directory import Directory
+    from enttui.services.mailer import OutboxMailer
+    from enttui.services.moodle import Moodle
+    from enttui.services.state import StateStore
+
+    root = _private_dir(root or default_demo_root())
+    config = demo_config(root)
+    entries = await asyncio.to_thread(demo_entries, config.ldap.base_dn)
+    directory = Directory.embedded(config.ldap, config.ent, entries)
+    await directory.open()
+
+    moodle_file = root / "moodle.db"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{moodle_file}{suffix}").unlink(missing_ok=True)
+    moodle = Moodle(config.moodle)
+    await moodle.open()
+    await _maybe_await(moodle.create_schema())
+    people = [
+        person_from_entry(dn, attrs)
+        for dn, attrs in entries
+        if any(c.lower() == "entperson" for c in attrs.get("objectClass", []))
+    ]
+    people = [p for p in people if p.target in (Target.ELEVE, Target.ENSEIGNANT)]
+    await _maybe_await(seed_demo_moodle(moodle, people))
+
+    state = StateStore(config.state, clock=clock)
+    await state.open()
+    _private_dir(Path(config.state.files_dir))
+    mailer = OutboxMailer(config.smtp.outbox_dir)
+    await mailer.open()
+    return Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
+
+
+async def _maybe_await(value: object) -> object:
+    if asyncio.iscoroutine(value):
+        return await value
+    return value
