@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from support.fixtures_ui import settle
-
 from enttui.ui.navigation import PAGES
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal, HelpModal
+from support.fixtures_ui import settle
 
 
 async def test_every_navigation_entry_is_reachable_by_keys(demo_app):
@@ -24,7 +23,7 @@ async def test_every_navigation_entry_is_reachable_by_keys(demo_app):
             await pilot.press("enter")
             await settle(pilot)
             assert isinstance(app.screen, PageScreen)
-            assert app.screen.PAGE_KEY == page.key, f"expected {page.key}"
+            assert page.key == app.screen.PAGE_KEY, f"expected {page.key}"
             breadcrumb = str(app.screen.query_one("#breadcrumb").render())
             assert breadcrumb.startswith("Vous êtes ici : ")
             assert page.breadcrumb[-1] in breadcrumb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support.fixtures_ui import make_demo_app, settle
 
 SIZES = [(80, 24), (120, 40)]

@@ -7,6 +7,7 @@ demo world (in-memory directory, SQLite Moodle, outbox folder, SQLite state stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,10 +45,8 @@ class Services:
         for svc in (self.mailer, self.moodle, self.directory, self.state):
             if svc is None:
                 continue
-            try:
+            with contextlib.suppress(Exception):  # closing must never hide the real outcome
                 await svc.close()
-            except Exception:  # noqa: BLE001,S110 - closing must never hide the real outcome
-                pass
 
 
 def default_demo_root() -> Path:
@@ -113,8 +112,7 @@ async def demo_services(root: Path | None = None, *, clock: Callable[[], datetim
     await directory.open()
 
     moodle_file = root / "moodle.db"
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{moodle_file}{suffix}").unlink(missing_ok=True)
+    await asyncio.to_thread(_remove_sqlite, moodle_file)
     moodle = Moodle(config.moodle)
     await moodle.open()
     await _maybe_await(moodle.create_schema())
@@ -132,6 +130,11 @@ async def demo_services(root: Path | None = None, *, clock: Callable[[], datetim
     mailer = OutboxMailer(config.smtp.outbox_dir)
     await mailer.open()
     return Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
+
+
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 async def _maybe_await(value: object) -> object:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from enttui.ui.navigation import PAGES, SECTIONS
 
@@ -18,7 +20,7 @@ class NavMenu(OptionList):
             super().__init__()
             self.key = key
 
-    def __init__(self, current: str, *, id: str | None = "nav") -> None:  # noqa: A002
+    def __init__(self, current: str, *, id: str | None = "nav") -> None:
         options: list[Option] = []
         home = next(p for p in PAGES if p.section is None)
         options.append(Option(Text(home.label), id=home.key))
@@ -31,10 +33,8 @@ class NavMenu(OptionList):
         self._current = current
 
     def on_mount(self) -> None:
-        try:
+        with contextlib.suppress(OptionDoesNotExist):  # unknown page: leave the cursor where it is
             self.highlighted = self.get_option_index(self._current)
-        except Exception:  # noqa: BLE001 - unknown page: leave the cursor where it is
-            pass
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

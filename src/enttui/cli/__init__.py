@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from enttui import __version__
 from enttui.errors import EXIT_ERRORS, EXIT_OK, EnttuiError, redact
 
+if TYPE_CHECKING:
+    from enttui.config import Config
+    from enttui.jobs.context import Services
+
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Handler] = {}
+
+# One module per subcommand in enttui/cli/: each has add_parser(sub, common) and registers its
+# handler with @command(name).
+COMMAND_MODULES: tuple[str, ...] = ("status",)
 
 
 class FrenchArgumentParser(argparse.ArgumentParser):
@@ -35,18 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"enttui {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FICHIER", help="fichier de configuration TOML")
-    common.add_argument("--demo", action="store_true", help="le monde de démonstration embarqué (aucun serveur)")
-    common.add_argument("--demo-dir", metavar="DOSSIER", help=argparse.SUPPRESS)
+    # SUPPRESS: an option given before the subcommand is not reset by the subcommand's default.
+    common.add_argument("--config", metavar="FICHIER", default=argparse.SUPPRESS, help="fichier de configuration TOML")
+    common.add_argument(
+        "--demo", action="store_true", default=argparse.SUPPRESS, help="le monde de démonstration embarqué"
+    )
+    common.add_argument("--demo-dir", metavar="DOSSIER", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     parser.add_argument("--config", metavar="FICHIER", help="fichier de configuration TOML")
     parser.add_argument("--demo", action="store_true", help="le monde de démonstration embarqué (aucun serveur)")
     parser.add_argument("--demo-dir", metavar="DOSSIER", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=FrenchArgumentParser)
 
-    status = sub.add_parser(
-        "status", parents=[common], help="état de l'annuaire, de Moodle, du SMTP et de la base d'état"
-    )
-    status.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"enttui.cli.{module}").add_parser(sub, common)
     return parser
 
 
@@ -58,7 +68,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-async def open_from_args(args: argparse.Namespace, *, strict: bool = False):  # noqa: ANN201
+async def open_from_args(args: argparse.Namespace, *, strict: bool = False, config: Config | None = None) -> Services:
     """Services for a command: the demo world, or the configured systems."""
     from enttui.config import load_config
     from enttui.jobs.context import demo_services, open_services
@@ -66,45 +76,18 @@ async def open_from_args(args: argparse.Namespace, *, strict: bool = False):  # 
     if args.demo:
         root = Path(args.demo_dir) if args.demo_dir else None
         return await demo_services(root)
-    config = load_config(args.config)
-    return await open_services(config, strict=strict)
-
-
-@command("status")
-async def cmd_status(args: argparse.Namespace) -> int:
-    from enttui.jobs.status import collect_status
-
-    services = await open_from_args(args)
-    try:
-        report = await collect_status(services)
-    finally:
-        await services.close()
-    if args.json:
-        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(f"État des systèmes, vérifié le {report.checked_at}")
-        for h in report.systems:
-            state = "OK" if h.ok else ("non configuré" if not h.configured else "EN PANNE")
-            latency = "—" if h.latency_ms is None or not h.configured else f"{h.latency_ms:.0f} ms"
-            line = f"  {h.name:<16} {state:<13} {latency:>8}  {h.version or h.message}"
-            print(line.rstrip())
-            for warning in h.warnings:
-                print(f"  {'':<16} ⚠ {warning}")
-        if report.people:
-            print("Personnes du périmètre : " + ", ".join(f"{k} {v}" for k, v in report.people.items()))
-        elif report.people_error:
-            print(f"Personnes du périmètre : indisponible ({report.people_error})")
-    return EXIT_OK if report.ok else EXIT_ERRORS
+    return await open_services(config or load_config(args.config), strict=strict)
 
 
 async def run_console(args: argparse.Namespace) -> int:
     from enttui.ui.app import EntApp
 
+    config = None
     if not args.demo:
         from enttui.config import load_config
 
-        load_config(args.config)  # a broken file stops here, before the screen is taken
-    app = EntApp(opener=lambda: open_from_args(args))
+        config = load_config(args.config)  # a broken file stops here, before the screen is taken
+    app = EntApp(opener=lambda: open_from_args(args, config=config))
     await app.run_async()
     return app.return_code or EXIT_OK
 
@@ -121,6 +104,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrompu.", file=sys.stderr)
         return 130
-    except Exception as exc:  # the last resort: one line, no traceback, no secret
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, no traceback, no secret
         print(f"Erreur inattendue : {redact(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
         return EXIT_ERRORS
