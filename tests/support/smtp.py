@@ -59,6 +59,7 @@ class _Script:
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     fail_first: dict[str, list[Any]] = field(default_factory=dict)  # addr -> [remaining, code, text]
     drop_after: int | None = None
+    drop_silently: bool = False
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,7 +72,7 @@ class _Handler:
     def __init__(self, server: SmtpTestServer) -> None:
         self.server = server
 
-    async def handle_RCPT(self, server: SMTP, session: Any, envelope: Any, address: str, rcpt_options: list) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: SMTP, session: Any, envelope: Any, address: str, rcpt_options: list) -> str:
         harness = self.server
         with harness._lock:
             key = address.lower()
@@ -85,7 +86,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         harness = self.server
         conn_no = getattr(server, "_enttui_conn_no", 0)
         auth = getattr(session, "auth_data", None)
@@ -103,7 +104,8 @@ class _Handler:
             harness._messages.append(msg)
             server._enttui_sent = getattr(server, "_enttui_sent", 0) + 1
             drop = harness._script.drop_after is not None and server._enttui_sent >= harness._script.drop_after
-        if drop:
+            silently = harness._script.drop_silently
+        if drop and not silently:
             server._enttui_drop = True  # closed by _RecordingSMTP.smtp_DATA once the 250 is written
         return "250 Message accepted for delivery"
 
@@ -121,7 +123,17 @@ class _RecordingSMTP(SMTP):
             self._enttui_conn_no = self.harness._connections
         super().connection_made(transport)
 
-    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        harness = self.harness
+        with harness._lock:
+            limit = harness._script.drop_after if harness._script.drop_silently else None
+        if limit is not None and getattr(self, "_enttui_sent", 0) >= limit and self.transport is not None:
+            # A relay that timed the connection out: the client learns it only now, without an answer.
+            self.transport.abort()
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_DATA(self, arg: str) -> None:
         await super().smtp_DATA(arg)
         if getattr(self, "_enttui_drop", False) and self.transport is not None:
             # The message was accepted and its 250 flushed: now drop the connection.
@@ -203,7 +215,7 @@ class SmtpTestServer:
             controller = _Controller(self, port=self.port, **kwargs)
             try:
                 controller.start()
-            except Exception as exc:  # port taken between free_port() and bind: try another
+            except Exception as exc:  # noqa: BLE001 - port taken since free_port(): try another
                 last = exc
                 with contextlib.suppress(Exception):
                     controller.stop(no_assert=True)
@@ -262,9 +274,16 @@ class SmtpTestServer:
         with self._lock:
             self._script.fail_first[recipient.lower()] = [attempts, code, text]
 
-    def drop_after(self, messages: int | None) -> None:
+    def drop_after(self, messages: int | None, *, silently: bool = False) -> None:
+        """Drop every connection after ``messages`` accepted messages.
+
+        By default the server closes right after the last ``250``; with ``silently=True`` it keeps
+        the socket until the client's next ``MAIL`` and then drops it without an answer (the
+        client thinks the connection is alive: it must reconnect and resend).
+        """
         with self._lock:
             self._script.drop_after = messages
+            self._script.drop_silently = silently
 
     # -- client side ------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
     from enttui.services.moodle import Moodle
     from enttui.services.state import StateStore
 
-    state = StateStore(config.state, clock=clock)
+    state = StateStore(config.state, clock=clock, trace_max_lines=config.sync.trace_max_lines)
     await state.open()
     directory = Directory(config.ldap, config.ent)
     moodle = Moodle(config.moodle) if config.moodle_enabled else None
@@ -124,7 +124,7 @@ async def demo_services(root: Path | None = None, *, clock: Callable[[], datetim
     people = [p for p in people if p.target in (Target.ELEVE, Target.ENSEIGNANT)]
     await _maybe_await(seed_demo_moodle(moodle, people))
 
-    state = StateStore(config.state, clock=clock)
+    state = StateStore(config.state, clock=clock, trace_max_lines=config.sync.trace_max_lines)
     await state.open()
     _private_dir(Path(config.state.files_dir))
     mailer = OutboxMailer(config.smtp.outbox_dir)

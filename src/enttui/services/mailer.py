@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.policy
+import errno
 import os
 import re
+import socket
 import ssl
 import time
 from abc import ABC, abstractmethod
@@ -294,7 +296,7 @@ class SmtpMailer(Mailer):
                         f"Le serveur SMTP {self.endpoint} a coupé la connexion pendant l'envoi à {recipients}",
                         detail=f"{type(exc).__name__}: {exc}",
                     ) from None
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - mapped to a MailError below
                     raise await self._send_error(exc, recipients) from None
                 if errors:
                     addr, response = next(iter(errors.items()))
@@ -385,10 +387,11 @@ def _refusal(code: int, text: str, recipient: str) -> MailError:
 
 
 def _find_cause(exc: BaseException, cls: type[BaseException]) -> BaseException | None:
+    """The first exception of ``cls`` in the chain that is not aiosmtplib's own wrapper."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
-        if isinstance(cur, cls):
+        if isinstance(cur, cls) and not isinstance(cur, SMTPException):
             return cur
         seen.add(id(cur))
         cur = cur.__cause__ or cur.__context__
@@ -397,8 +400,15 @@ def _find_cause(exc: BaseException, cls: type[BaseException]) -> BaseException |
 
 def _short(exc: BaseException) -> str:
     cause = _find_cause(exc, OSError)
-    if isinstance(cause, ConnectionRefusedError):
+    code = getattr(cause, "errno", None)
+    if isinstance(cause, ConnectionRefusedError) or code == errno.ECONNREFUSED:
         return "connexion refusée"
+    if isinstance(cause, socket.gaierror):
+        return "nom d'hôte inconnu"
+    if code in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "hôte injoignable"
+    if isinstance(cause, ConnectionResetError) or code == errno.ECONNRESET:
+        return "connexion coupée par le serveur"
     if cause is not None and getattr(cause, "strerror", None):
         return str(cause.strerror)
     return str(exc) or type(exc).__name__
@@ -478,7 +488,8 @@ class OutboxMailer(Mailer):
         return path
 
     async def send(self, message: EmailMessage) -> None:
-        recipients = _recipients(message)
+        # An address Python cannot parse still names the file (sanitised): the demo keeps it.
+        recipients = _recipients(message) or [str(v) for v in message.get_all("To", []) if str(v).strip()]
         if not recipients:
             raise MailRefused("Message sans destinataire", recipient="")
         data = message.as_bytes(policy=message.policy.clone(linesep="\n"))
