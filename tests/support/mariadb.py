@@ -8,7 +8,7 @@ Usable without pytest::
     server.stop()
 
 The server runs in a temporary folder on a free loopback port with a real user ``moodle``
-(password ``moodle``) owning the database ``moodle`` and every database made with
+(password ``moodle-test-pw``) owning the database ``moodle`` and every database made with
 :meth:`MariaDBServer.create_database`. The system MariaDB service of the machine is never used.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 INSTALL_HINT = "apt-get install mariadb-server"
 
 USER = "moodle"
-PASSWORD = "moodle"
+PASSWORD = "moodle-test-pw"  # not a plain word: registered secrets are scrubbed from every message
 DATABASE = "moodle"
 
 

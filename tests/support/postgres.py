@@ -3,14 +3,14 @@
 Usable without pytest::
 
     server = PostgresServer().start()
-    url = server.url                         # postgresql+psycopg://moodle:moodle@127.0.0.1:PORT/moodle
+    url = server.url                         # postgresql+psycopg://moodle:moodle-test-pw@127.0.0.1:PORT/moodle
     url = server.create_database("t_1")      # a fresh database owned by ``moodle``
     server.stop()
 
 ``initdb`` + ``postgres -D … -p PORT -k <dir> -h 127.0.0.1`` in a temporary folder on a free
 loopback port. ``postgres`` refuses to run as root: as root, both run as the ``postgres`` system
 user (else ``nobody``) through ``runuser``, and the folder belongs to that user. The role ``moodle``
-(password ``moodle``, scram over TCP) owns the databases. The system service is never used.
+(password ``moodle-test-pw``, scram over TCP) owns the databases. The system service is never used.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from support.mariadb import ServerMissing, free_port
 INSTALL_HINT = "apt-get install postgresql"
 
 USER = "moodle"
-PASSWORD = "moodle"
+PASSWORD = "moodle-test-pw"  # not a plain word: registered secrets are scrubbed from every message
 DATABASE = "moodle"
 
 
@@ -168,7 +168,7 @@ class PostgresServer:
         self.sql(f"CREATE DATABASE {DATABASE} OWNER {USER} ENCODING 'UTF8'")
         return self
 
-    def _admin_connect(self, database: str = "postgres"):  # noqa: ANN202 - psycopg connection
+    def _admin_connect(self, database: str = "postgres"):
         import psycopg
 
         return psycopg.connect(
