@@ -146,6 +146,7 @@ class Slapd:
         admin_password: str = "secret",
         service_password: str = "enttui-service-pw",
         schema_file: str | os.PathLike[str] | None = None,
+        extra_db_config: str = "",
     ) -> None:
         self.workdir = Path(workdir)
         self.suffix = suffix
@@ -155,6 +156,7 @@ class Slapd:
         self.service_dn = f"cn=enttui,ou=services,{suffix}"
         self.service_password = service_password
         self.schema_file = Path(schema_file) if schema_file else ENT_SCHEMA
+        self.extra_db_config = extra_db_config  # slapd.conf lines for the database, before limits/ACLs
         self.port = free_port()
         self.ldaps_port = free_port() if tls else None
         self.people_dn = f"ou=people,{suffix}"
@@ -251,6 +253,7 @@ index objectClass eq
 index uid,ENTPersonLogin,ENTPersonJointure,ENTPersonProfils,ENTEleveClasses eq
 index ENTPersonStructRattach,ENTStructureUAI,cn eq
 index modifyTimestamp,createTimestamp eq
+{self.extra_db_config}
 limits dn.exact="{svc}" size=unlimited time=unlimited
 access to attrs=userPassword
     by dn.exact="{svc}" write

@@ -1,0 +1,1 @@
+"""Services: one module per outside system, async API, no Textual."""

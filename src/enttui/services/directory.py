@@ -1,0 +1,898 @@
+"""The directory (Annuaire): an async facade over ldap3, for real servers and the embedded one.
+
+Real servers: an ldap3 ``ServerPool`` of every ``[ldap] urls`` (FIRST strategy, active, servers
+that stop answering are set aside for a while) for failover; LDAPS or StartTLS with certificate
+checks on. Each blocking ldap3 call runs in ``asyncio.to_thread``. ldap3 connections are not
+shared between threads: a call borrows an idle connection (or opens one) for its whole duration
+and gives it back; a paged search keeps its own connection from the first to the last page (the
+paging cookie belongs to the connection). A call that loses its connection (server stopped)
+reconnects through the pool (the next server answers) and is retried once.
+
+Embedded (``mock://`` URL, or :meth:`Directory.embedded`): ldap3's in-memory MOCK_SYNC
+directory, loaded with the schema captured from the test slapd (``enttui/demo/data``). One
+connection, used under a lock. It has no password-modify operation and does not maintain
+``createTimestamp``/``modifyTimestamp``: this facade sets them.
+
+Every library error leaves this module as a :class:`~enttui.errors.DirectoryError` (French),
+and a read that did not return every entry raises :class:`~enttui.errors.IncompleteReadError`.
+The file is long because it is the one place where ldap3 is spoken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.resources
+import math
+import re
+import ssl
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import ldap3
+from ldap3.core import exceptions as lx
+from ldap3.utils.dn import safe_dn, to_dn
+
+from enttui.config import EntConfig, LdapConfig
+from enttui.domain import ldapfilter as lf
+from enttui.domain.health import SystemHealth
+from enttui.domain.people import (
+    GROUP_ATTRIBUTES,
+    PERSON_ATTRIBUTES,
+    STRUCTURE_ATTRIBUTES,
+    Group,
+    Person,
+    ProfileCounts,
+    Structure,
+    format_ldap_time,
+    group_from_entry,
+    normalise_attrs,
+    person_from_entry,
+    resolve_target,
+    structure_from_entry,
+)
+from enttui.errors import DirectoryError, EnttuiError, IncompleteReadError
+
+__all__ = ["PASSWORD_MODIFY_OID", "Directory", "Entry"]
+
+Entry = tuple[str, dict[str, list[str]]]
+T = TypeVar("T")
+
+PASSWORD_MODIFY_OID = "1.3.6.1.4.1.4203.1.11.1"
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+HEALTH_NAME = "Annuaire (LDAP)"
+EXHAUST_SECONDS = 30  # a server that did not answer is skipped for this long
+MAX_IDLE = 4
+_SCOPES = {"BASE": ldap3.BASE, "LEVEL": ldap3.LEVEL, "ONELEVEL": ldap3.LEVEL, "SUBTREE": ldap3.SUBTREE}
+_LOST = (lx.LDAPCommunicationError, lx.LDAPResponseTimeoutError)
+
+# ldap3 waits this long between two rounds of its pool; one round is all we want.
+ldap3.set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
+
+_RESULT_MESSAGES = {
+    32: "l'entrée ou sa branche parente n'existe pas",
+    50: "droits insuffisants pour le compte de l'annuaire",
+    53: "l'annuaire refuse d'effectuer l'opération",
+    64: "nom (RDN) refusé",
+    65: "l'entrée ne respecte pas le schéma de l'annuaire (classe ou attribut obligatoire)",
+    67: "l'attribut du nom (RDN) ne peut pas être modifié ainsi",
+    68: "une entrée de même DN existe déjà",
+    19: "contrainte refusée par l'annuaire (valeur unique, politique de mot de passe…)",
+    17: "attribut inconnu du schéma de l'annuaire",
+    21: "valeur refusée par la syntaxe de l'attribut",
+    49: "identifiants refusés",
+}
+
+
+class _Failed(Exception):
+    """An LDAP operation returned a non-success result (raised inside worker threads)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.code = int(result.get("result", -1) or 0) if result else -1
+        self.description = str(result.get("description", "")) if result else ""
+        self.text = str(result.get("message", "")) if result else ""
+        super().__init__(f"{self.code} {self.description} {self.text}".strip())
+
+    def french(self) -> str:
+        return _RESULT_MESSAGES.get(self.code, f"erreur LDAP {self.code} ({self.description})")
+
+
+class _PageError(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _now() -> str:
+    return format_ldap_time(datetime.now(UTC))
+
+
+def _decode(raw: dict[str, Any]) -> dict[str, list[str]]:
+    return normalise_attrs(raw)
+
+
+def _data_file(name: str) -> str:
+    return (importlib.resources.files("enttui.demo") / "data" / name).read_text(encoding="utf-8")
+
+
+def _substring_safe_filter(filter_object: Any) -> str:
+    """ldap3's ``filter_to_string`` with substring values escaped again (used by MOCK_SYNC only).
+
+    ldap3 2.9.1's in-memory directory turns the request's filter back into text without
+    re-escaping substring values, so ``(cn=*\\2a*)`` became ``(cn=***)`` (matches everything) and
+    ``\\28``/``\\29`` broke the filter. With this, a typed ``*)(`` matches nothing instead of
+    everything (the mock compares substrings against the escaped text; equality is exact).
+    """
+    from ldap3.operation.search import filter_to_string
+
+    kind = filter_object.getName()
+    if kind in ("and", "or"):
+        return (
+            "("
+            + ("&" if kind == "and" else "|")
+            + "".join(_substring_safe_filter(f) for f in filter_object[kind])
+            + ")"
+        )
+    if kind == "notFilter":
+        return "(!" + _substring_safe_filter(filter_object["notFilter"]["innerNotFilter"]) + ")"
+    if kind != "substringFilter":
+        return filter_to_string(filter_object)
+    text = f"({filter_object['substringFilter']['type']}="
+    initial = final = ""
+    middles: list[str] = []
+    for substring in filter_object["substringFilter"]["substrings"]:
+        component = substring.getName()
+        if substring[component] is None or not substring[component].hasValue():
+            continue
+        value = lf.escape(bytes(substring[component]).decode("utf-8", "replace"))
+        if component == "initial":
+            initial = value
+        elif component == "any":
+            middles.append(value)
+        else:
+            final = value
+    return text + initial + "*" + "".join(m + "*" for m in middles) + final + ")"
+
+
+def _fix_mock_filters() -> None:
+    from ldap3.strategy import mockBase
+
+    if getattr(mockBase, "_enttui_substring_fix", False):
+        return
+    original = mockBase.search_request_to_dict
+
+    def search_request_to_dict(request: Any) -> dict[str, Any]:
+        result = original(request)
+        result["filter"] = _substring_safe_filter(request["filter"])
+        return result
+
+    mockBase.search_request_to_dict = search_request_to_dict
+    mockBase._enttui_substring_fix = True
+
+
+def _clean_url(url: str) -> str:
+    url = re.sub(r"//[^/@]*@", "//", url.strip())  # never show user:password@
+    return url.rstrip("/")
+
+
+class Directory:
+    """The Annuaire: people, groups, structures, passwords (see module docstring)."""
+
+    def __init__(self, ldap: LdapConfig, ent: EntConfig) -> None:
+        self._ldap = ldap
+        self._ent = ent
+        self._urls = [_clean_url(u) for u in ldap.urls]
+        self.is_embedded = any(u.startswith("mock://") for u in self._urls)
+        self._pool: ldap3.ServerPool | None = None
+        self._mock_server: ldap3.Server | None = None
+        self._mock_conn: ldap3.Connection | None = None
+        self._mock_lock = threading.RLock()
+        self._idle: list[ldap3.Connection] = []
+        self._idle_lock = threading.Lock()
+        self._connect_lock = threading.Lock()  # ldap3's pool state is not thread-safe
+        self._closed = False
+        self._root_dse: dict[str, list[str]] | None = None
+        self._structures: list[Structure] | None = None
+        self._perimeter: str | None = None
+        if self.is_embedded:
+            self._init_embedded()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def embedded(
+        cls, ldap: LdapConfig, ent: EntConfig, entries: Iterable[tuple[str, dict[str, list[str]]]] = ()
+    ) -> Directory:
+        """An in-memory directory with the project schema, loaded with ``entries`` (fast path)."""
+        if not any(u.startswith("mock://") for u in ldap.urls):
+            from dataclasses import replace
+
+            ldap = replace(ldap, urls=["mock://embedded"])
+        directory = cls(ldap, ent)
+        directory.load_entries(entries)
+        return directory
+
+    def _init_embedded(self) -> None:
+        from ldap3.protocol.rfc4512 import DsaInfo, SchemaInfo
+
+        _fix_mock_filters()
+        schema = SchemaInfo.from_json(_data_file("ldap_schema.json"))
+        info = DsaInfo.from_json(_data_file("ldap_info.json"), schema)
+        server = ldap3.Server.from_definition("enttui-embedded", info, schema)
+        self._mock_server = server
+        conn = ldap3.Connection(server, client_strategy=ldap3.MOCK_SYNC, raise_exceptions=False)
+        conn.open()
+        self._mock_conn = conn
+        self._auto_containers: set[str] = set()
+        for dn in self._containers():
+            self._mock_add_entry(dn, self._container_attrs(dn), must=False)
+            self._auto_containers.add(safe_dn(dn).lower())
+
+    def _containers(self) -> list[str]:
+        dns = [self._ldap.base_dn, self._ldap.people_dn, self._ldap.groups_dn, self._ldap.structures_dn]
+        return [dn for dn in dict.fromkeys(dns) if dn]
+
+    @staticmethod
+    def _container_attrs(dn: str) -> dict[str, list[str]]:
+        attr, _, value = to_dn(dn)[0].partition("=")
+        attr = attr.strip().lower()
+        if attr == "dc":
+            return {"objectClass": ["dcObject", "organization"], "dc": [value], "o": [value]}
+        if attr == "o":
+            return {"objectClass": ["organization"], "o": [value]}
+        return {"objectClass": ["organizationalUnit"], "ou": [value]}
+
+    def load_entries(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
+        """Embedded only: add entries straight into the in-memory directory; returns how many."""
+        if not self.is_embedded:
+            raise DirectoryError("Le chargement direct d'entrées n'est possible que dans l'annuaire intégré.")
+        n = 0
+        with self._mock_lock:
+            for dn, attrs in entries:
+                self._mock_add_entry(dn, attrs, must=True)
+                n += 1
+        self._invalidate()
+        return n
+
+    def _mock_add_entry(self, dn: str, attrs: dict[str, list[str]], *, must: bool) -> None:
+        assert self._mock_conn is not None
+        values: dict[str, Any] = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in attrs.items()}
+        stamp = _now()
+        values.setdefault("createTimestamp", [stamp])
+        values.setdefault("modifyTimestamp", values["createTimestamp"])
+        key = safe_dn(dn)
+        if must and key.lower() in self._auto_containers:  # the caller brings its own container entry
+            self._auto_containers.discard(key.lower())
+            with self._mock_server.dit_lock:  # type: ignore[union-attr]
+                self._mock_conn.strategy.entries.pop(key, None)
+        try:
+            ok = self._mock_conn.strategy.add_entry(dn, values)
+        except Exception as exc:  # noqa: BLE001 - ldap3 raises anything on an unknown attribute or bad value
+            raise DirectoryError(f"Entrée refusée par l'annuaire intégré : {dn}", detail=str(exc)) from None
+        if not ok:
+            existing = self._mock_conn.strategy.entries.get(key)
+            if existing is not None and not must:
+                return
+            if existing is not None:
+                raise DirectoryError(f"Entrée en double dans l'annuaire intégré : {dn}")
+            raise DirectoryError(
+                f"Entrée refusée par l'annuaire intégré (classe inconnue ou attribut mono-valué répété) : {dn}"
+            )
+
+    # ------------------------------------------------------------------ endpoints and lifecycle
+
+    @property
+    def endpoint(self) -> str:
+        return ", ".join(self._urls)
+
+    def _build_pool(self) -> ldap3.ServerPool:
+        verify = ssl.CERT_REQUIRED if self._ldap.tls_verify else ssl.CERT_NONE
+        tls = ldap3.Tls(validate=verify, ca_certs_file=self._ldap.ca_file or None)
+        servers = []
+        for url in self._urls:
+            servers.append(
+                ldap3.Server(
+                    url,
+                    use_ssl=url.lower().startswith("ldaps://"),
+                    tls=tls,
+                    get_info=ldap3.NONE,
+                    connect_timeout=self._ldap.connect_timeout,
+                )
+            )
+        return ldap3.ServerPool(servers, ldap3.FIRST, active=1, exhaust=EXHAUST_SECONDS)
+
+    def _connect(self) -> ldap3.Connection:
+        """Open and bind a new connection (runs in a worker thread)."""
+        with self._connect_lock:
+            if self._pool is None:
+                if not self._urls:
+                    raise DirectoryError("Aucun serveur d'annuaire configuré ([ldap] urls).")
+                self._pool = self._build_pool()
+            return self._connect_locked()
+
+    def _connect_locked(self) -> ldap3.Connection:
+        assert self._pool is not None
+        password = self._ldap.bind_password.reveal() if self._ldap.bind_password else None
+        conn = ldap3.Connection(
+            self._pool,
+            user=self._ldap.bind_dn or None,
+            password=password if self._ldap.bind_dn else None,
+            client_strategy=ldap3.SYNC,
+            raise_exceptions=False,
+            auto_referrals=False,
+            receive_timeout=max(1, math.ceil(self._ldap.timeout)),  # ldap3 packs it as an integer
+            return_empty_attributes=False,
+        )
+        try:
+            conn.open()
+            if self._ldap.starttls and not conn.server.ssl and not conn.start_tls():
+                raise lx.LDAPStartTLSError(str(conn.result))
+            if self._ldap.bind_dn and not conn.bind():
+                result = conn.result or {}
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+                if result.get("result") == 49:
+                    raise DirectoryError(
+                        f"Identifiants refusés par l'annuaire pour le compte {self._ldap.bind_dn} "
+                        "(vérifiez bind_dn et le mot de passe)."
+                    )
+                raise DirectoryError(
+                    f"Connexion à l'annuaire refusée pour {self._ldap.bind_dn}.", detail=str(_Failed(result))
+                )
+        except EnttuiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every connection failure becomes a DirectoryError
+            with contextlib.suppress(Exception):
+                conn.unbind()
+            raise self._connect_error(exc) from None
+        return conn
+
+    def _connect_error(self, exc: BaseException) -> DirectoryError:
+        text = str(exc)
+        detail = f"{type(exc).__name__}: {text}"
+        lowered = text.lower()
+        if "certificate" in lowered or "ssl" in lowered or isinstance(exc, (ssl.SSLError, lx.LDAPStartTLSError)):
+            if "certificate" in lowered or "verify" in lowered:
+                return DirectoryError(
+                    f"Connexion TLS à l'annuaire refusée : le certificat du serveur n'est pas reconnu "
+                    f"(vérifiez ca_file) — {self.endpoint}",
+                    detail=detail,
+                )
+            return DirectoryError(f"Échec de la négociation TLS avec l'annuaire ({self.endpoint}).", detail=detail)
+        return DirectoryError(f"L'annuaire ne répond pas ({self.endpoint}).", detail=detail)
+
+    async def open(self) -> None:
+        """Connect and bind now (errors in French); later calls reconnect by themselves."""
+        self._closed = False
+        if self.is_embedded:
+            return
+        conn = await asyncio.to_thread(self._connect)
+        self._checkin(conn)
+
+    async def close(self) -> None:
+        self._closed = True
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(conn.unbind)
+
+    # ------------------------------------------------------------------ connection borrowing
+
+    def _checkout(self, *, fresh: bool = False) -> ldap3.Connection:
+        if self.is_embedded:
+            self._mock_lock.acquire()
+            assert self._mock_conn is not None
+            return self._mock_conn
+        if fresh:
+            self._drain_idle()
+        else:
+            with self._idle_lock:
+                if self._idle:
+                    return self._idle.pop()
+        return self._connect()
+
+    def _drain_idle(self) -> None:
+        """A connection was lost: the idle ones most likely point to the same dead server."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(Exception):
+                conn.unbind()
+
+    def _checkin(self, conn: ldap3.Connection) -> None:
+        if self.is_embedded:
+            self._mock_lock.release()
+            return
+        with self._idle_lock:
+            if len(self._idle) < MAX_IDLE and not self._closed:
+                self._idle.append(conn)
+                return
+        with contextlib.suppress(Exception):
+            conn.unbind()
+
+    def _discard(self, conn: ldap3.Connection) -> None:
+        if self.is_embedded:
+            self._mock_lock.release()
+            return
+        with contextlib.suppress(Exception):
+            conn.unbind()
+
+    def _call(self, fn: Callable[[ldap3.Connection], T], what: str) -> T:
+        """Run ``fn(conn)`` on a borrowed connection; reconnect (failover) and retry once if it was lost."""
+        for attempt in (1, 2):
+            conn = self._checkout(fresh=attempt == 2)
+            try:
+                result = fn(conn)
+            except _LOST as exc:
+                self._discard(conn)
+                if attempt == 2:
+                    raise DirectoryError(
+                        f"Connexion à l'annuaire perdue pendant : {what} ({self.endpoint}).",
+                        detail=f"{type(exc).__name__}: {exc}",
+                    ) from None
+                continue
+            except BaseException:
+                self._checkin(conn)
+                raise
+            self._checkin(conn)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run(self, fn: Callable[[ldap3.Connection], T], what: str) -> T:
+        try:
+            return await asyncio.to_thread(self._call, fn, what)
+        except EnttuiError:
+            raise
+        except _Failed as exc:
+            raise DirectoryError(f"{what} : {exc.french()}.", detail=str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - the service boundary
+            raise DirectoryError(
+                f"Erreur de l'annuaire pendant : {what}.", detail=f"{type(exc).__name__}: {exc}"
+            ) from None
+
+    # ------------------------------------------------------------------ health, root DSE
+
+    def _read_root_dse(self, conn: ldap3.Connection) -> dict[str, list[str]]:
+        if self.is_embedded:
+            info = self._mock_server.info if self._mock_server else None
+            raw = dict(info.raw) if info else {}
+            raw["supportedExtension"] = []  # MOCK_SYNC implements no extended operation
+            return _decode(raw)
+        attrs = ["objectClass", "vendorName", "vendorVersion", "supportedExtension", "namingContexts"]
+        if not conn.search("", "(objectClass=*)", ldap3.BASE, attributes=attrs):
+            raise _Failed(conn.result)
+        for item in conn.response or []:
+            if item.get("type") == "searchResEntry":
+                return _decode(item.get("raw_attributes") or {})
+        return {}
+
+    async def root_dse(self) -> dict[str, list[str]]:
+        if self._root_dse is None:
+            self._root_dse = await self._run(self._read_root_dse, "lecture du DSE racine")
+        return self._root_dse
+
+    async def health(self) -> SystemHealth:
+        """Does the directory answer, how fast, which server and version; never raises."""
+        start = time.perf_counter()
+        used: list[str] = []
+
+        def probe(conn: ldap3.Connection) -> dict[str, list[str]]:
+            if self.is_embedded:
+                self._search_once(conn, self._ldap.base_dn, lf.present("objectClass"), ["objectClass"], "BASE")
+            used.append(_clean_url(conn.server.name) if not self.is_embedded else self.endpoint)
+            return self._read_root_dse(conn)
+
+        try:
+            dse = await self._run(probe, "vérification de l'annuaire")
+        except EnttuiError as exc:
+            return SystemHealth(HEALTH_NAME, "directory", ok=False, endpoint=self.endpoint, message=exc.message)
+        except Exception as exc:  # noqa: BLE001 - health never raises
+            return SystemHealth(
+                HEALTH_NAME, "directory", ok=False, endpoint=self.endpoint, message=f"Erreur inattendue : {exc}"
+            )
+        latency = (time.perf_counter() - start) * 1000
+        self._root_dse = dse
+        version = " ".join(v for v in (*dse.get("vendorName", []), *dse.get("vendorVersion", [])) if v)
+        if not version and any(c.lower() == "openldaprootdse" for c in dse.get("objectClass", [])):
+            version = "OpenLDAP"
+        if self.is_embedded:
+            version = "annuaire intégré (démo)"
+        return SystemHealth(
+            HEALTH_NAME,
+            "directory",
+            ok=True,
+            latency_ms=latency,
+            version=version,
+            endpoint=used[0] if used else self.endpoint,
+            message="",
+        )
+
+    async def supports_password_exop(self) -> bool:
+        if self.is_embedded:
+            return False
+        dse = await self.root_dse()
+        return PASSWORD_MODIFY_OID in dse.get("supportedExtension", [])
+
+    # ------------------------------------------------------------------ searching
+
+    def _search_once(
+        self, conn: ldap3.Connection, base: str, filt: str, attributes: Sequence[str], scope: str
+    ) -> list[Entry]:
+        """One unpaged search (small results: a base read, a few DNs); raises _Failed on error."""
+        ok = conn.search(base, filt, _SCOPES[scope.upper()], attributes=list(attributes) or [ldap3.NO_ATTRIBUTES])
+        if not ok and (conn.result or {}).get("result") not in (0, None):
+            raise _Failed(conn.result)
+        return [
+            (item["dn"], _decode(item.get("raw_attributes") or {}))
+            for item in conn.response or []
+            if item.get("type") == "searchResEntry"
+        ]
+
+    def _page(
+        self,
+        conn: ldap3.Connection,
+        base: str,
+        filt: str,
+        scope: str,
+        attributes: list[str],
+        size: int,
+        cookie: bytes | None,
+    ) -> tuple[list[Entry], bytes | None]:
+        conn.search(base, filt, _SCOPES[scope.upper()], attributes=attributes, paged_size=size, paged_cookie=cookie)
+        result = conn.result or {}
+        code = result.get("result")
+        entries = [
+            (item["dn"], _decode(item.get("raw_attributes") or {}))
+            for item in conn.response or []
+            if item.get("type") == "searchResEntry"
+        ]
+        if code != 0:
+            raise _Failed(result)
+        if any(item.get("type") == "searchResRef" for item in conn.response or []):
+            raise _PageError("l'annuaire renvoie vers un autre serveur (référence non suivie)")
+        control = (result.get("controls") or {}).get(PAGED_RESULTS_OID) or {}
+        next_cookie = (control.get("value") or {}).get("cookie") or None
+        return entries, next_cookie
+
+    async def iter_pages(
+        self,
+        base: str,
+        filt: str,
+        attributes: Sequence[str],
+        *,
+        page_size: int | None = None,
+        scope: str = "SUBTREE",
+    ) -> AsyncIterator[list[Entry]]:
+        """Paged search (RFC 2696), one page per thread hop; never silently truncated."""
+        size = page_size or self._ldap.page_size
+        attrs = list(attributes) or [ldap3.NO_ATTRIBUTES]
+        read = 0
+        cookie: bytes | None = None
+        conn: ldap3.Connection | None = await self._lease()
+        in_flight = False  # a page request is running in a worker thread (cancellation must not reuse conn)
+        try:
+            while True:
+                try:
+                    in_flight = True
+                    entries, cookie = await asyncio.to_thread(
+                        self._page_locked, conn, base, filt, scope, attrs, size, cookie
+                    )
+                    in_flight = False
+                except _LOST as exc:
+                    in_flight = False
+                    self._release(conn, broken=True)
+                    conn = None
+                    if read == 0 and cookie is None:
+                        conn = await self._lease(fresh=True)  # reconnect (failover) and start again, once
+                        try:
+                            in_flight = True
+                            entries, cookie = await asyncio.to_thread(
+                                self._page_locked, conn, base, filt, scope, attrs, size, None
+                            )
+                            in_flight = False
+                        except _LOST as exc2:
+                            in_flight = False
+                            self._release(conn, broken=True)
+                            conn = None
+                            raise self._incomplete(read, f"connexion perdue ({exc2})") from None
+                    else:
+                        raise self._incomplete(read, f"connexion perdue ({exc})") from None
+                except _Failed as exc:
+                    if exc.code == 32 and read == 0:
+                        raise DirectoryError(
+                            f"La branche « {base} » n'existe pas dans l'annuaire.", detail=str(exc)
+                        ) from None
+                    raise self._incomplete(read, exc.french()) from None
+                except _PageError as exc:
+                    raise self._incomplete(read, exc.reason) from None
+                except EnttuiError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a failed page is an incomplete read
+                    raise self._incomplete(read, f"{type(exc).__name__}: {exc}") from None
+                read += len(entries)
+                if entries:
+                    yield entries
+                if not cookie:
+                    break
+        finally:
+            if in_flight:
+                # Cancelled while a worker thread still uses the connection: never hand it to anyone
+                # else (the thread finishes on its own; the connection is then dropped).
+                conn = None
+            if conn is not None:
+                if cookie and self.is_embedded:
+                    self._forget_mock_paging(conn, cookie)
+                self._release(conn, broken=False)
+
+    def _incomplete(self, read: int, reason: str) -> IncompleteReadError:
+        return IncompleteReadError(
+            f"Lecture de l'annuaire interrompue après {read} entrée(s) : {reason}. "
+            "Le résultat est incomplet ; rien n'a été tronqué en silence.",
+        )
+
+    async def _lease(self, *, fresh: bool = False) -> ldap3.Connection:
+        """A connection for a whole paged search (the embedded one is shared, under the lock per page)."""
+        if self.is_embedded:
+            assert self._mock_conn is not None
+            return self._mock_conn
+        if fresh:
+            self._drain_idle()
+        else:
+            with self._idle_lock:
+                if self._idle:
+                    return self._idle.pop()
+        return await asyncio.to_thread(self._connect)
+
+    def _release(self, conn: ldap3.Connection, *, broken: bool) -> None:
+        if self.is_embedded:
+            return
+        if broken:
+            with contextlib.suppress(Exception):
+                conn.unbind()
+        else:
+            self._checkin(conn)
+
+    def _page_locked(self, conn: ldap3.Connection, *args: Any) -> tuple[list[Entry], bytes | None]:
+        if self.is_embedded:
+            with self._mock_lock:
+                return self._page(conn, *args)
+        return self._page(conn, *args)
+
+    def _forget_mock_paging(self, conn: ldap3.Connection, cookie: bytes) -> None:
+        with self._mock_lock:
+            sets = getattr(conn.strategy, "_paged_sets", None)
+            if sets:
+                conn.strategy._paged_sets = [s for s in sets if getattr(s, "cookie", None) != cookie]
+
+    async def search_all(
+        self,
+        base: str,
+        filt: str,
+        attributes: Sequence[str],
+        *,
+        page_size: int | None = None,
+        scope: str = "SUBTREE",
+    ) -> list[Entry]:
+        out: list[Entry] = []
+        async for page in self.iter_pages(base, filt, attributes, page_size=page_size, scope=scope):
+            out.extend(page)
+        return out
+
+    # ------------------------------------------------------------------ the périmètre
+
+    def _people_base(self) -> str:
+        return self._ldap.people_dn or self._ldap.base_dn
+
+    def _person(self, dn: str, attrs: dict[str, list[str]]) -> Person:
+        return person_from_entry(
+            dn,
+            attrs,
+            prefer=self._ent.profile_source,
+            inactive_attribute=self._ldap.inactive_attribute,
+            inactive_value=self._ldap.inactive_value,
+        )
+
+    def _invalidate(self) -> None:
+        self._structures = None
+        self._perimeter = None
+
+    async def structures(self) -> list[Structure]:
+        """The schools of the périmètre (``ENTStructureUAI`` in ``[ent] uai``)."""
+        if self._structures is None:
+            if not self._ent.uai:
+                self._structures = []
+            else:
+                filt = lf.and_(lf.eq("objectClass", "ENTStructure"), lf.any_eq("ENTStructureUAI", self._ent.uai))
+                base = self._ldap.structures_dn or self._ldap.base_dn
+                entries = await self.search_all(base, filt, STRUCTURE_ATTRIBUTES)
+                found = [structure_from_entry(dn, attrs) for dn, attrs in entries]
+                self._structures = sorted(found, key=lambda s: (s.uai, s.dn))
+        return list(self._structures)
+
+    async def perimeter_filter(self) -> str:
+        """People of the périmètre: attached to one of its schools (matches nothing without a school)."""
+        if self._perimeter is None:
+            schools = await self.structures()
+            self._perimeter = lf.any_eq("ENTPersonStructRattach", [s.dn for s in schools])
+        return self._perimeter
+
+    async def iter_people(
+        self, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES
+    ) -> AsyncIterator[list[Person]]:
+        """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page."""
+        full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
+        async for page in self.iter_pages(self._people_base(), full, attributes):
+            yield [self._person(dn, attrs) for dn, attrs in page]
+
+    async def person(self, dn: str) -> Person | None:
+        def read(conn: ldap3.Connection) -> list[Entry]:
+            try:
+                return self._search_once(conn, dn, lf.eq("objectClass", "ENTPerson"), PERSON_ATTRIBUTES, "BASE")
+            except _Failed as exc:
+                if exc.code in (32, 34):  # noSuchObject, invalidDNSyntax
+                    return []
+                raise
+
+        entries = await self._run(read, f"lecture de {dn}")
+        return self._person(*entries[0]) if entries else None
+
+    async def person_by_login(self, login: str) -> Person | None:
+        """The person whose ``ENTPersonLogin`` is ``login`` (case-insensitive; first one if duplicated)."""
+        filt = lf.and_(lf.eq("objectClass", "ENTPerson"), lf.eq("ENTPersonLogin", login.strip()))
+        entries = await self.search_all(self._people_base(), filt, PERSON_ATTRIBUTES)
+        entries.sort(key=lambda e: e[0].lower())
+        return self._person(*entries[0]) if entries else None
+
+    async def people_by_dns(self, dns: Sequence[str]) -> list[Person]:
+        """The people at these DNs, in the given order; DNs that point nowhere are skipped."""
+        wanted = list(dict.fromkeys(dns))
+        out: list[Person] = []
+        for start in range(0, len(wanted), 200):
+            chunk = wanted[start : start + 200]
+
+            def read(conn: ldap3.Connection, chunk: list[str] = chunk) -> list[Entry]:
+                found: list[Entry] = []
+                for dn in chunk:
+                    try:
+                        found.extend(
+                            self._search_once(conn, dn, lf.eq("objectClass", "ENTPerson"), PERSON_ATTRIBUTES, "BASE")
+                        )
+                    except _Failed as exc:
+                        if exc.code not in (32, 34):
+                            raise
+                return found
+
+            entries = await self._run(read, "lecture de personnes")
+            out.extend(self._person(dn, attrs) for dn, attrs in entries)
+        return out
+
+    async def count_by_target(self) -> ProfileCounts:
+        counts = ProfileCounts()
+        full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter())
+        async for page in self.iter_pages(self._people_base(), full, ["objectClass", "ENTPersonProfils"]):
+            for _dn, attrs in page:
+                a = {k.lower(): v for k, v in attrs.items()}
+                counts.add(
+                    resolve_target(a.get("entpersonprofils", []), a.get("objectclass", []), self._ent.profile_source)
+                )
+        return counts
+
+    async def groups(self) -> list[Group]:
+        """Classes and groups of the périmètre (cn ``<UAI>$<name>``), sorted by cn."""
+        if not self._ent.uai:
+            return []
+        filt = lf.and_(
+            lf.or_(lf.eq("objectClass", "ENTClasse"), lf.eq("objectClass", "ENTGroupe")),
+            lf.or_(*(lf.startswith("cn", f"{uai}$") for uai in self._ent.uai)),
+        )
+        entries = await self.search_all(self._ldap.groups_dn or self._ldap.base_dn, filt, GROUP_ATTRIBUTES)
+        return sorted((group_from_entry(dn, attrs) for dn, attrs in entries), key=lambda g: (g.cn.lower(), g.dn))
+
+    # ------------------------------------------------------------------ writing
+
+    def _check(self, conn: ldap3.Connection, ok: bool) -> None:
+        if not ok or (conn.result or {}).get("result", 0) != 0:
+            raise _Failed(conn.result or {})
+
+    async def add(self, dn: str, attrs: dict[str, list[str]]) -> None:
+        values = {k: list(v) for k, v in attrs.items() if v}
+        if self.is_embedded:
+            stamp = _now()
+            values.setdefault("createTimestamp", [stamp])
+            values.setdefault("modifyTimestamp", [stamp])
+
+        def do(conn: ldap3.Connection) -> None:
+            self._check(conn, conn.add(dn, attributes=values))
+            if (
+                self.is_embedded
+                and self._search_once(conn, dn, lf.present("objectClass"), ["objectClass"], "BASE") == []
+            ):
+                raise DirectoryError(f"Entrée refusée par l'annuaire intégré : {dn}")
+
+        await self._run(do, f"ajout de {dn}")
+        self._invalidate()
+
+    async def modify(self, dn: str, changes: dict[str, list[str] | None]) -> None:
+        """Replace each attribute's values; ``None`` (or ``[]``) deletes the attribute."""
+        ops: dict[str, list[tuple[str, list[str]]]] = {
+            name: [(ldap3.MODIFY_REPLACE, list(values) if values else [])] for name, values in changes.items()
+        }
+        if self.is_embedded and not any(k.lower() == "modifytimestamp" for k in ops):
+            ops["modifyTimestamp"] = [(ldap3.MODIFY_REPLACE, [_now()])]
+        if not ops:
+            return
+
+        def do(conn: ldap3.Connection) -> None:
+            self._check(conn, conn.modify(dn, ops))
+
+        await self._run(do, f"modification de {dn}")
+        self._invalidate()
+
+    async def delete(self, dn: str) -> None:
+        def do(conn: ldap3.Connection) -> None:
+            self._check(conn, conn.delete(dn))
+
+        await self._run(do, f"suppression de {dn}")
+        self._invalidate()
+
+    async def rename(self, dn: str, new_rdn: str) -> str:
+        """Change the RDN (same parent); returns the new DN."""
+        parent = ",".join(to_dn(dn)[1:])
+        new_dn = f"{new_rdn},{parent}" if parent else new_rdn
+
+        def do(conn: ldap3.Connection) -> None:
+            self._check(conn, conn.modify_dn(dn, new_rdn, delete_old_dn=True))
+            if self.is_embedded:
+                self._check(conn, conn.modify(new_dn, {"modifyTimestamp": [(ldap3.MODIFY_REPLACE, [_now()])]}))
+
+        await self._run(do, f"renommage de {dn}")
+        self._invalidate()
+        return new_dn
+
+    async def set_password(self, dn: str, password: str) -> None:
+        """Set a generated password and mark it temporary (``pwdReset: TRUE``), then check the mark.
+
+        RFC 3062 when the server advertises it (the server hashes), else a plain replace of
+        ``userPassword``. The password never appears in an error.
+        """
+        use_exop = await self.supports_password_exop()
+        flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
+
+        def do(conn: ldap3.Connection) -> list[str]:
+            if use_exop:
+                conn.extend.standard.modify_password(dn, new_password=password)
+                self._check(conn, (conn.result or {}).get("result") == 0)
+                self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
+            else:
+                changes: dict[str, list[tuple[str, list[str]]]] = {
+                    "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+                    flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])],
+                }
+                if self.is_embedded:
+                    changes["modifyTimestamp"] = [(ldap3.MODIFY_REPLACE, [_now()])]
+                self._check(conn, conn.modify(dn, changes))
+            entries = self._search_once(conn, dn, lf.present("objectClass"), [flag_attr], "BASE")
+            if not entries:
+                return []
+            attrs = {k.lower(): v for k, v in entries[0][1].items()}
+            return attrs.get(flag_attr.lower(), [])
+
+        try:
+            flags = await asyncio.to_thread(self._call, do, "changement de mot de passe")
+        except _Failed as exc:
+            detail = str(exc).replace(password, "***") if password else str(exc)
+            raise DirectoryError(f"Mot de passe non modifié pour {dn} : {exc.french()}.", detail=detail) from None
+        except EnttuiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the service boundary
+            detail = f"{type(exc).__name__}: {exc}".replace(password, "***") if password else type(exc).__name__
+            raise DirectoryError(f"Mot de passe non modifié pour {dn}.", detail=detail) from None
+        if flag_value.upper() not in {v.upper() for v in flags}:
+            raise DirectoryError(
+                f"Le mot de passe de {dn} a été changé, mais l'annuaire ne l'a pas marqué comme provisoire "
+                f"({flag_attr} ≠ {flag_value}) : le changement au premier login ne sera pas demandé."
+            )
