@@ -29,6 +29,7 @@ class EntApp(App[int]):
     TITLE = "enttui"
     CSS_PATH = stylesheets()
     ENABLE_COMMAND_PALETTE = True
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     COMMANDS = App.COMMANDS | {NavigationCommands, ScreenActionCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quitter", id="app.quit", tooltip="Quitter enttui", priority=True),
@@ -141,7 +142,8 @@ class EntApp(App[int]):
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             b = active.binding
-            if not b.description or b.action in seen:
+            # Only the console's own bindings (they all carry an id), not Textual's widget internals.
+            if not b.description or not b.id or b.action in seen:
                 continue
             seen.add(b.action)
             keys.append((self.get_key_display(b), b.tooltip or b.description))

@@ -47,7 +47,7 @@ class ScreenActionCommands(Provider):
         seen: set[str] = set()
         for _key, active in screen.active_bindings.items():
             binding = active.binding
-            if not binding.description or not active.enabled or binding.action in seen:
+            if not binding.description or not binding.id or not active.enabled or binding.action in seen:
                 continue
             if binding.action.startswith("app.command_palette"):
                 continue
