@@ -102,6 +102,19 @@ class SyncConfig:
     watermark_margin_minutes: int = 5
     batch_size: int = 500
     trace_max_lines: int = 20000
+    user_filter: str = ""
+    group_filter: str = ""
+    role_base: str = ""
+    role_filter: str = "(objectClass=groupOfNames)"
+    role_attribute: str = "cn"
+    role_regex: str = "^([^:]+):"
+    role_mapping: list[str] = field(default_factory=list)
+    role_level_attribute: str = "cn"
+    role_level_regex: str = "^[^:]+:([^:]+):"
+    role_level_mapping: list[str] = field(default_factory=list)
+    role_key_attribute: str = "cn"
+    role_key_regex: str = "^[^:]+:[^:]+:(.*)$"
+    fonction_roles: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,9 @@ class DiffusionConfig:
     template_information_file: str = ""
     password_length: int = 12
     max_retries: int = 3
+    retry_delay_seconds: float = 2.0
+    ldap_workers: int = 4
+    smtp_senders: int = 4
 
 
 @dataclass(frozen=True)
@@ -135,6 +151,12 @@ class StateConfig:
     files_dir: str = "/var/lib/enttui/identifiants"
     runs_retention_days: int = 365
     files_purge_days: int = 0
+
+
+@dataclass(frozen=True)
+class CoherenceConfig:
+    # Accounts still not activated this many days after their creation are listed.
+    never_activated_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -154,6 +176,7 @@ class Config:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     state: StateConfig = field(default_factory=StateConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    coherence: CoherenceConfig = field(default_factory=CoherenceConfig)
     demo: bool = False
 
     @property
@@ -177,6 +200,7 @@ SECTIONS: dict[str, type] = {
     "diffusion": DiffusionConfig,
     "state": StateConfig,
     "ui": UiConfig,
+    "coherence": CoherenceConfig,
 }
 
 # secret field -> (environment variable, key of the file variant)

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
-from enttui.ui.screens.diffusion import DiffusionScreen
-from enttui.ui.screens.fichiers import FichiersScreen
 from enttui.ui.screens.home import HomeScreen
+from enttui.ui.screens.moodle_sync import MoodleSyncScreen
 
 SCREENS: dict[str, type[Screen]] = {
     "accueil": HomeScreen,
-    "diffusion": DiffusionScreen,
-    "fichiers": FichiersScreen,
+    "moodle_sync": MoodleSyncScreen,
 }

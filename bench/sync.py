@@ -1,0 +1,177 @@
+"""Benchmark of the Moodle sync: full first run, no-change run, 1 % changed, against the floor.
+
+Generates N people (default 100,000, several schools, classes as groups, role groups) into a
+private slapd (offline ``slapadd``) and an empty Moodle schema on a private MariaDB, then reports:
+
+- a full first sync (users, cohorts, roles);
+- a second run with no change (normal run: watermarks);
+- a run after changing 1 % of the people;
+- the floor, measured in the same process: ldap3 paged read of the same entries with the same
+  attributes + an ``executemany`` insert of the same user rows into a fresh table.
+
+Targets: full ≤ 1.5 × floor; no-change ≤ 5 % of full; peak memory ≤ 500 MB at 100k.
+Usage: ``.venv/bin/python bench/sync.py [--people 100000] [--schools 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import ldap3  # noqa: E402
+from sqlalchemy import create_engine, insert  # noqa: E402
+
+from enttui.config import Config, EntConfig, StateConfig, SyncConfig  # noqa: E402
+from enttui.demo.world import big_spec, containers, generate, write_ldif  # noqa: E402
+from enttui.domain import ldapfilter as lf  # noqa: E402
+from enttui.domain.people import PERSON_ATTRIBUTES  # noqa: E402
+from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402
+from enttui.jobs.context import Services, utc_now  # noqa: E402
+from enttui.jobs.sync import _not_null_defaults, run_sync  # noqa: E402
+from enttui.services.directory import Directory  # noqa: E402
+from enttui.services.moodle import Moodle  # noqa: E402
+from enttui.services.moodle_tables import moodle_tables  # noqa: E402
+from enttui.services.state import StateStore  # noqa: E402
+from support.fixtures_db import moodle_config_for  # noqa: E402
+from support.fixtures_ldap import ldap_config  # noqa: E402
+from support.mariadb import MariaDBServer  # noqa: E402
+from support.slapd import Slapd  # noqa: E402
+
+BASE = "dc=ent,dc=test"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def main(people: int, schools: int) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="enttui-bench-sync-"))
+    spec = big_spec(people, schools, BASE)
+    ldif = tmp / "world.ldif"
+    t0 = time.perf_counter()
+    with ldif.open("w", encoding="utf-8") as out:
+        existing = {f"ou={ou},{BASE}" for ou in ("people", "groups", "structures")}
+        n = write_ldif([c for c in containers(BASE) if c[0] not in existing], out)
+        n += write_ldif(generate(spec), out)
+    print(f"Monde généré : {n} entrées en {time.perf_counter() - t0:.1f} s")
+    slapd = Slapd(tmp / "slapd", BASE, [str(ldif)]).start()
+    try:
+        db = MariaDBServer(tmp).start()
+    except BaseException:
+        slapd.stop()
+        raise
+    try:
+        uais = [s.uai for s in spec.schools]
+        cfg = Config(
+            ent=EntConfig(uai=uais),
+            ldap=ldap_config(slapd),
+            moodle=moodle_config_for(db.create_database("bench")),
+            sync=SyncConfig(watermark_margin_minutes=0, batch_size=2000, trace_max_lines=2000),
+            state=StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")),
+        )
+        directory = Directory(cfg.ldap, cfg.ent)
+        await directory.open()
+        moodle = Moodle(cfg.moodle)
+        await moodle.open()
+        await moodle.create_schema(allow=True)
+        state = StateStore(cfg.state)
+        await state.open()
+        services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
+        rss0 = peak_mb()
+        await asyncio.sleep(1.1)
+
+        t0 = time.perf_counter()
+        full = await run_sync(services, SyncOptions())
+        t_full = time.perf_counter() - t0
+        peak = peak_mb()
+        c = full.counts
+        print(
+            f"Synchronisation complète : {t_full:6.2f} s  ({c['users'].created} comptes, {c['cohorts'].created} "
+            f"cohortes, {c['roles'].created} rôles ; statut {full.status})"
+        )
+        await asyncio.sleep(1.1)
+        t0 = time.perf_counter()
+        again = await run_sync(services, SyncOptions())
+        t_none = time.perf_counter() - t0
+        writes = sum(v.created + v.updated + v.removed for v in again.counts.values())
+        print(f"Sans changement         : {t_none:6.2f} s  ({writes} écriture(s))")
+
+        # change 1 % of the people
+        conn = ldap3.Connection(ldap3.Server(slapd.url), slapd.admin_dn, slapd.admin_password, auto_bind=True)
+        conn.search(f"ou=people,{BASE}", "(objectClass=ENTPerson)", attributes=["sn"], paged_size=people)
+        dns = [e.entry_dn for e in conn.entries][::100]
+        for dn in dns:
+            conn.modify(dn, {"sn": [(ldap3.MODIFY_REPLACE, ["Changé"])]})
+        conn.unbind()
+        await asyncio.sleep(1.1)
+        t0 = time.perf_counter()
+        one = await run_sync(services, SyncOptions())
+        t_one = time.perf_counter() - t0
+        print(f"1 % modifié             : {t_one:6.2f} s  ({one.counts['users'].updated} comptes mis à jour)")
+
+        # the floor: same paged read, same attributes; executemany insert of the same rows
+        filt = lf.and_(lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter())
+        t0 = time.perf_counter()
+        rows = []
+        async for page in directory.iter_people():
+            rows.extend(page)
+        t_read_svc = time.perf_counter() - t0
+        conn = ldap3.Connection(ldap3.Server(slapd.url), slapd.admin_dn, slapd.admin_password, auto_bind=True)
+        t0 = time.perf_counter()
+        entries = conn.extend.standard.paged_search(
+            f"ou=people,{BASE}", filt, attributes=list(PERSON_ATTRIBUTES), paged_size=500, generator=True
+        )
+        count = sum(1 for _ in entries)
+        t_read = time.perf_counter() - t0
+        conn.unbind()
+        floor_db = db.create_database("floor")
+        engine = create_engine(floor_db)
+        tables = moodle_tables("mdl_")
+        tables.user.create(engine)
+        template = _not_null_defaults(tables.user)
+        user_rows = [
+            {**template, "auth": "cas", "confirmed": 1, "mnethostid": 1, "password": "not cached", **d.fields()}
+            for d in (desired_user(p) for p in rows)
+            if d is not None
+        ]
+        seen: set[str] = set()
+        user_rows = [r for r in user_rows if not (r["username"] in seen or seen.add(r["username"]))]
+        t0 = time.perf_counter()
+        with engine.begin() as c2:
+            c2.execute(insert(tables.user), user_rows)
+        t_insert = time.perf_counter() - t0
+        engine.dispose()
+        floor = t_read + t_insert
+        print(
+            f"Plancher                : {floor:6.2f} s  (lecture ldap3 {t_read:.2f} s de {count} entrées, "
+            f"insertion executemany {t_insert:.2f} s de {len(user_rows)} lignes ; lecture par le service {t_read_svc:.2f} s)"  # noqa: E501
+        )
+        print(f"Ratio complète / plancher        : {t_full / floor:5.2f}   (cible ≤ 1,5)")
+        print(f"Ratio sans changement / complète : {t_none / t_full:6.1%}  (cible ≤ 5 %)")
+        print(f"Ratio 1 % / complète             : {t_one / t_full:6.1%}")
+        print(
+            f"Mémoire (pic RSS)                : {peak:.0f} Mo (avant la synchronisation {rss0:.0f} Mo ; cible ≤ 500 Mo)"  # noqa: E501
+        )
+        await directory.close()
+        await moodle.close()
+        await state.close()
+    finally:
+        db.stop()
+        slapd.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--schools", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(main(args.people, args.schools))

@@ -1,0 +1,604 @@
+"""The Moodle synchronisation's pure logic: directory → desired Moodle rows, and the plans.
+
+No I/O here: the engine (``enttui.jobs.sync``) reads the directory and Moodle in bulk, hands the
+rows to these functions, and writes what the plans say. Every plan is computed in memory with
+dict lookups; a plan also carries the French trace lines of its changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+
+from enttui.domain.people import Group, Person
+
+ENTITIES: tuple[str, ...] = ("users", "cohorts", "roles")
+ENTITY_LABELS: dict[str, str] = {
+    "users": "Comptes utilisateur",
+    "cohorts": "Cohortes",
+    "roles": "Associations de rôles",
+}
+COUNT_KEYS: tuple[str, ...] = (
+    "created",
+    "updated",
+    "unchanged",
+    "skipped",
+    "suspended",
+    "revived",
+    "removed",
+    "errors",
+)
+COUNT_LABELS: dict[str, str] = {
+    "created": "créés",
+    "updated": "modifiés",
+    "unchanged": "inchangés",
+    "skipped": "ignorés",
+    "suspended": "suspendus",
+    "revived": "réactivés",
+    "removed": "retirés",
+    "errors": "erreurs",
+}
+
+# Moodle column lengths (install.xml): longer directory values are cut, so they compare equal next run.
+USER_FIELDS: tuple[str, ...] = ("username", "idnumber", "firstname", "lastname", "email")
+USER_LENGTHS: dict[str, int] = {"username": 100, "idnumber": 255, "firstname": 100, "lastname": 100, "email": 100}
+COHORT_NAME_LENGTH = 254
+COHORT_IDNUMBER_LENGTH = 100
+
+CONTEXT_LEVELS: dict[str, int] = {"system": 10, "coursecat": 40, "course": 50}
+
+
+@dataclass
+class Counts:
+    """Per-entity counters of a run."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    suspended: int = 0
+    revived: int = 0
+    removed: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def add(self, other: Counts) -> None:
+        for key in COUNT_KEYS:
+            setattr(self, key, getattr(self, key) + getattr(other, key))
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What the operator ticked (screen) or passed (command line)."""
+
+    users: bool = True
+    cohorts: bool = True
+    roles: bool = True
+    user_login: str | None = None
+    force: bool = False
+    update_only: bool = False
+    simulate: bool = False
+    verbose: bool = False
+    no_cohort_lock: bool = False
+    allow_mass_removal: bool = False
+
+    def entities(self) -> tuple[str, ...]:
+        return tuple(e for e in ENTITIES if getattr(self, e))
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredUser:
+    username: str
+    idnumber: str
+    firstname: str
+    lastname: str
+    email: str
+    dn: str = ""
+
+    def fields(self) -> dict[str, str]:
+        return {f: getattr(self, f) for f in USER_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class MoodleUser:
+    id: int
+    username: str
+    idnumber: str
+    auth: str
+    firstname: str
+    lastname: str
+    email: str
+    suspended: bool = False
+    deleted: bool = False
+
+
+def _cut(value: str, length: int) -> str:
+    return value.strip()[:length].rstrip()
+
+
+def desired_user(person: Person) -> DesiredUser | None:
+    """The Moodle row a directory person should have (None without a login)."""
+    if not person.login.strip():
+        return None
+    return DesiredUser(
+        username=_cut(person.login.lower(), USER_LENGTHS["username"]),
+        idnumber=_cut(person.idnumber, USER_LENGTHS["idnumber"]),
+        firstname=_cut(person.given_name, USER_LENGTHS["firstname"]),
+        lastname=_cut(person.sn, USER_LENGTHS["lastname"]),
+        email=_cut(person.mail, USER_LENGTHS["email"]),
+        dn=person.dn,
+    )
+
+
+@dataclass
+class UserUpdate:
+    id: int
+    username: str  # the username after the update
+    changes: dict[str, object]
+    renamed_from: str | None = None
+    revive: bool = False
+
+
+@dataclass
+class UserPlan:
+    inserts: list[DesiredUser] = field(default_factory=list)
+    updates: list[UserUpdate] = field(default_factory=list)
+    suspends: list[MoodleUser] = field(default_factory=list)
+    skipped: list[DesiredUser] = field(default_factory=list)
+    # desired username -> Moodle id of the owned user it matched (unchanged or updated)
+    matched: dict[str, int] = field(default_factory=dict)
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    removal_blocked: str = ""  # why the removal phase was skipped (guard), "" when not
+    owned_active: int = 0
+    removal_candidates: int = 0
+
+    def counts(self) -> Counts:
+        return Counts(
+            created=len(self.inserts),
+            updated=sum(1 for u in self.updates if set(u.changes) - {"suspended"}),
+            unchanged=self.unchanged,
+            skipped=len(self.skipped),
+            suspended=len(self.suspends),
+            revived=sum(1 for u in self.updates if u.revive),
+            errors=len(self.errors) + (1 if self.removal_blocked else 0),
+        )
+
+
+def removal_guard(to_remove: int, owned: int, max_share: float, allowed: bool) -> str:
+    """French reason to skip the removal phase, or "" when removals may go ahead."""
+    if allowed or to_remove == 0 or owned == 0:
+        return ""
+    share = to_remove / owned
+    if share > max_share:
+        return (
+            f"{to_remove} suspension(s) sur {owned} comptes gérés ({share:.0%}) dépassent le seuil de "
+            f"{max_share:.0%} ([sync] max_removal_share) : suppressions ignorées. Vérifiez l'annuaire, "
+            "puis relancez en autorisant explicitement (--allow-mass-removal ou confirmation à l'écran)"
+        )
+    return ""
+
+
+def plan_users(
+    desired: Iterable[DesiredUser],
+    existing: Iterable[MoodleUser],
+    *,
+    auth: str,
+    update_only: bool = False,
+    removals: bool = False,
+    policy: str = "suspend",
+    sync_suspended: set[int] | frozenset[int] = frozenset(),
+    max_share: float = 0.10,
+    allow_mass_removal: bool = False,
+    verbose: bool = False,
+) -> UserPlan:
+    """Diff directory users against Moodle users (see SYNC.md, "Comptes utilisateur").
+
+    ``existing`` holds every Moodle user that may matter (any auth: clashes are detected on it).
+    ``removals`` is True only on a forced run whose read was complete and covered everybody.
+    """
+    plan = UserPlan()
+    rows = list(existing)
+    owned = [u for u in rows if u.auth == auth and not u.deleted]
+    by_idnumber: dict[str, MoodleUser] = {}
+    for u in owned:
+        if u.idnumber:
+            by_idnumber.setdefault(u.idnumber, u)
+    by_username_owned = {u.username: u for u in owned}
+    by_username_all: dict[str, MoodleUser] = {}
+    for u in rows:
+        by_username_all.setdefault(u.username, u)
+        if u.auth == auth and not u.deleted:
+            by_username_all[u.username] = u
+
+    # Directory duplicates: the first entry wins, the others are errors.
+    wanted: list[DesiredUser] = []
+    seen_user: dict[str, str] = {}
+    seen_id: dict[str, str] = {}
+    for d in desired:
+        if d.username in seen_user:
+            plan.errors.append(f"identifiant « {d.username} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+            continue
+        if d.idnumber and d.idnumber in seen_id:
+            plan.errors.append(f"jointure « {d.idnumber} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+            continue
+        seen_user[d.username] = d.dn
+        if d.idnumber:
+            seen_id[d.idnumber] = d.dn
+        wanted.append(d)
+
+    # Two passes: idnumber first, then username among owned users not claimed yet.
+    claimed: dict[int, DesiredUser] = {}
+    match: dict[str, MoodleUser] = {}
+    for d in wanted:
+        m = by_idnumber.get(d.idnumber) if d.idnumber else None
+        if m is not None and m.id not in claimed:
+            claimed[m.id] = d
+            match[d.username] = m
+    for d in wanted:
+        if d.username in match:
+            continue
+        m = by_username_owned.get(d.username)
+        if m is not None and m.id not in claimed:
+            claimed[m.id] = d
+            match[d.username] = m
+
+    for d in wanted:
+        m = match.get(d.username)
+        if m is None:
+            holder = by_username_all.get(d.username)
+            if holder is not None:
+                if holder.auth == auth and not holder.deleted:
+                    why = f"déjà pris par un autre compte synchronisé (jointure {holder.idnumber or 'vide'})"
+                elif holder.deleted:
+                    why = "porté par un compte Moodle supprimé"
+                else:
+                    why = f"porté par un compte « {holder.auth} » que la synchronisation ne gère pas"
+                plan.errors.append(f"{d.username} : identifiant {why} ; compte laissé intact")
+                continue
+            if update_only:
+                plan.skipped.append(d)
+                if verbose:
+                    plan.details.append(f"{d.username} : absent de Moodle, non créé (mise à jour seule)")
+                continue
+            plan.inserts.append(d)
+            continue
+        changes: dict[str, object] = {}
+        renamed_from = None
+        for f in USER_FIELDS:
+            value = getattr(d, f)
+            if getattr(m, f) != value:
+                changes[f] = value
+        if "username" in changes:
+            holder = by_username_all.get(d.username)
+            if holder is not None and holder.id != m.id and claimed.get(holder.id) is None:
+                plan.errors.append(
+                    f"{m.username} → {d.username} : renommage impossible, identifiant déjà pris "
+                    f"(compte « {holder.auth} ») ; autres champs mis à jour"
+                )
+                del changes["username"]
+            else:
+                renamed_from = m.username
+        revive = bool(m.suspended and m.id in sync_suspended)
+        if revive:
+            changes["suspended"] = 0
+        plan.matched[d.username] = m.id
+        if changes:
+            plan.updates.append(
+                UserUpdate(
+                    id=m.id,
+                    username=str(changes.get("username", m.username)),
+                    changes=changes,
+                    renamed_from=renamed_from,
+                    revive=revive,
+                )
+            )
+        else:
+            plan.unchanged += 1
+            if verbose:
+                plan.details.append(f"{d.username} : inchangé")
+
+    plan.owned_active = len(owned)
+    if removals:
+        present = {m.id for m in match.values()}
+        gone = [u for u in owned if u.id not in present]
+        candidates = [u for u in gone if not u.suspended] if policy == "suspend" else []
+        plan.removal_candidates = len(candidates)
+        plan.removal_blocked = removal_guard(len(candidates), len(owned), max_share, allow_mass_removal)
+        if not plan.removal_blocked:
+            plan.suspends = sorted(candidates, key=lambda u: u.username)
+        if verbose and policy == "keep":
+            plan.details.extend(f"{u.username} : absent de l'annuaire, conservé (politique keep)" for u in gone)
+    return plan
+
+
+# -- cohorts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MoodleCohort:
+    id: int
+    name: str
+    idnumber: str
+    component: str
+    visible: bool = True
+    contextid: int = 0
+
+
+@dataclass(frozen=True)
+class DesiredCohort:
+    idnumber: str
+    name: str
+    component: str
+    members: frozenset[int]
+    complete: bool = True  # every member DN was resolved: removals of members are allowed
+    alt_idnumber: str = ""  # the prefixed idnumber an unlocked run renames from
+    source: str = ""  # the group's cn (trace)
+
+
+def cohort_identity(group: Group, prefix: str, component: str, locked: bool = True) -> tuple[str, str, str]:
+    """(idnumber, name, component) of a group's cohort; without prefix and component when unlocked."""
+    if locked and prefix:
+        idnumber, name = f"{prefix}_{group.group_id}", f"{prefix} {group.name}"
+    else:
+        idnumber, name = group.group_id, group.name
+    return (
+        idnumber[:COHORT_IDNUMBER_LENGTH],
+        name.strip()[:COHORT_NAME_LENGTH],
+        component if locked else "",
+    )
+
+
+@dataclass
+class CohortChange:
+    cohort_id: int | None  # None: to create
+    idnumber: str
+    name: str
+    values: dict[str, object] = field(default_factory=dict)  # columns to set on an existing cohort
+    add: set[int] = field(default_factory=set)
+    remove: set[int] = field(default_factory=set)
+    component: str = ""
+
+
+@dataclass
+class CohortPlan:
+    creates: list[CohortChange] = field(default_factory=list)
+    changes: list[CohortChange] = field(default_factory=list)
+    vanished: list[tuple[MoodleCohort, set[int]]] = field(default_factory=list)  # emptied + hidden
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    renamed: int = 0
+
+    def counts(self) -> Counts:
+        return Counts(
+            created=len(self.creates),
+            updated=len(self.changes),
+            unchanged=self.unchanged,
+            skipped=self.skipped,
+            removed=len(self.vanished),
+            errors=len(self.errors),
+        )
+
+
+def plan_cohorts(
+    desired: Iterable[DesiredCohort],
+    existing: Iterable[MoodleCohort],
+    members: Mapping[int, set[int]],
+    *,
+    component: str,
+    locked: bool = True,
+    update_only: bool = False,
+    vanish: bool = False,
+    verbose: bool = False,
+) -> CohortPlan:
+    """Diff the directory's groups against Moodle's cohorts (see SYNC.md, "Cohortes").
+
+    ``members`` maps the ids of the cohorts that may change to their current member ids.
+    ``vanish`` (forced, complete run): owned cohorts without a group are emptied and hidden.
+    """
+    plan = CohortPlan()
+    rows = list(existing)
+    by_idnumber: dict[str, MoodleCohort] = {}
+    for c in rows:
+        if c.idnumber:
+            by_idnumber.setdefault(c.idnumber, c)
+    matched: set[int] = set()
+    for d in desired:
+        c = by_idnumber.get(d.idnumber)
+        if c is not None and locked and c.component != component:
+            plan.errors.append(
+                f"cohorte « {c.name} » ({c.idnumber}) : elle n'appartient pas à la synchronisation "
+                f"(composant « {c.component or 'aucun'} ») ; laissée intacte"
+            )
+            continue
+        if c is None and not locked and d.alt_idnumber:
+            alt = by_idnumber.get(d.alt_idnumber)
+            if alt is not None and alt.component == component and alt.id not in matched:
+                c = alt
+        if c is not None and c.id in matched:
+            plan.errors.append(f"cohorte « {d.idnumber} » : plusieurs groupes pour la même cohorte ; ignorée")
+            continue
+        if c is None:
+            if update_only:
+                plan.skipped += 1
+                if verbose:
+                    plan.details.append(f"{d.name} : cohorte absente, non créée (mise à jour seule)")
+                continue
+            plan.creates.append(CohortChange(None, d.idnumber, d.name, add=set(d.members), component=d.component))
+            continue
+        matched.add(c.id)
+        values: dict[str, object] = {}
+        if c.name != d.name:
+            values["name"] = d.name
+        if c.idnumber != d.idnumber:
+            values["idnumber"] = d.idnumber
+        if c.component != d.component:
+            values["component"] = d.component
+        if not c.visible:
+            values["visible"] = 1
+        if "idnumber" in values or "component" in values:
+            plan.renamed += 1
+        current = members.get(c.id, set())
+        add = set(d.members) - current
+        remove = (current - set(d.members)) if d.complete else set()
+        if values or add or remove:
+            plan.changes.append(
+                CohortChange(c.id, d.idnumber, d.name, values=values, add=add, remove=remove, component=d.component)
+            )
+        else:
+            plan.unchanged += 1
+            if verbose:
+                plan.details.append(f"{d.name} : inchangée ({len(current)} membre(s))")
+    if vanish:
+        for c in rows:
+            if c.id in matched:
+                continue
+            if locked and c.component != component:
+                continue
+            current = set(members.get(c.id, set()))
+            if current or c.visible:
+                plan.vanished.append((c, current))
+    return plan
+
+
+# -- role assignments -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoleRules:
+    """How a role group names its role, context level and context key (SYNC.md defaults)."""
+
+    role_attribute: str = "cn"
+    role_regex: str = r"^([^:]+):"
+    role_mapping: dict[str, str] = field(default_factory=dict)
+    level_attribute: str = "cn"
+    level_regex: str = r"^[^:]+:([^:]+):"
+    level_mapping: dict[str, str] = field(default_factory=dict)
+    key_attribute: str = "cn"
+    key_regex: str = r"^[^:]+:[^:]+:(.*)$"
+
+
+def parse_mapping(items: Iterable[str]) -> dict[str, str]:
+    """``["DOC=librarian", ...]`` → ``{"DOC": "librarian"}`` (ValueError on a malformed item)."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(item)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _extract(attrs: Mapping[str, list[str]], attribute: str, regex: str, mapping: Mapping[str, str]) -> str | None:
+    lowered = {k.lower(): v for k, v in attrs.items()}
+    values = lowered.get(attribute.lower()) or []
+    if not values:
+        return None
+    value = values[0]
+    if regex:
+        found = re.search(regex, value)
+        if found is None:
+            return None
+        value = found.group(1) if found.groups() else found.group(0)
+    value = value.strip()
+    return mapping.get(value, value)
+
+
+@dataclass(frozen=True, slots=True)
+class RoleSpec:
+    role: str
+    level: str
+    key: str
+    source: str  # DN of the group (trace)
+    members: tuple[str, ...] = ()
+
+
+def role_spec(dn: str, attrs: Mapping[str, list[str]], rules: RoleRules) -> RoleSpec | str:
+    """The role, level and key a role group carries, or a French error."""
+    role = _extract(attrs, rules.role_attribute, rules.role_regex, rules.role_mapping)
+    level = _extract(attrs, rules.level_attribute, rules.level_regex, rules.level_mapping)
+    key = _extract(attrs, rules.key_attribute, rules.key_regex, {}) or ""
+    if not role or not level:
+        return f"{dn} : rôle ou niveau de contexte illisible ; groupe ignoré"
+    if level not in CONTEXT_LEVELS:
+        return f"{dn} : niveau de contexte « {level} » inconnu (system, coursecat ou course) ; groupe ignoré"
+    if level != "system" and not key:
+        return f"{dn} : clé de contexte manquante pour le niveau {level} ; groupe ignoré"
+    lowered = {k.lower(): v for k, v in attrs.items()}
+    return RoleSpec(role, level, key if level != "system" else "", dn, tuple(lowered.get("member", [])))
+
+
+def fonction_codes(fonctions: Iterable[str]) -> set[str]:
+    """``<structure>$<CODE>$<label>$…`` → the codes."""
+    out = set()
+    for value in fonctions:
+        parts = value.split("$")
+        if len(parts) > 1 and parts[1].strip():
+            out.add(parts[1].strip())
+        elif parts and parts[0].strip():
+            out.add(parts[0].strip())
+    return out
+
+
+Assignment = tuple[int, int, int]  # roleid, contextid, userid
+
+
+@dataclass
+class RolePlan:
+    add: list[Assignment] = field(default_factory=list)
+    remove: list[tuple[int, Assignment]] = field(default_factory=list)  # (role_assignments.id, key)
+    unchanged: int = 0
+    skipped: int = 0
+
+    def counts(self, errors: int = 0) -> Counts:
+        return Counts(
+            created=len(self.add),
+            unchanged=self.unchanged,
+            skipped=self.skipped,
+            removed=len(self.remove),
+            errors=errors,
+        )
+
+
+def plan_roles(
+    desired: Iterable[Assignment],
+    existing: Iterable[tuple[int, Assignment, str]],
+    *,
+    component: str,
+    in_scope: Callable[[Assignment], bool],
+    update_only: bool = False,
+    allow_remove: bool = True,
+) -> RolePlan:
+    """Diff desired assignments against Moodle's (``existing``: (id, key, component) rows).
+
+    An assignment of any component satisfies a desired one (no duplicate); only owned ones
+    (``component``) in scope and no longer desired are removed.
+    """
+    plan = RolePlan()
+    want = set(desired)
+    present = {key for _id, key, _comp in existing}
+    for key in sorted(want):
+        if key in present:
+            plan.unchanged += 1
+        elif update_only:
+            plan.skipped += 1
+        else:
+            plan.add.append(key)
+    if allow_remove:
+        for ra_id, key, comp in existing:
+            if comp == component and key not in want and in_scope(key):
+                plan.remove.append((ra_id, key))
+    plan.remove.sort()
+    return plan

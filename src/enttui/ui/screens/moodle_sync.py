@@ -1,0 +1,257 @@
+"""Moodle > Synchroniser les données de moodle: entities, processing options, launch, trace, summary."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.suggester import Suggester
+from textual.widgets import Button, Checkbox, Input, Label, Log, ProgressBar, Static
+
+from enttui.domain import ldapfilter as lf
+from enttui.domain.sync import COUNT_KEYS, COUNT_LABELS, ENTITY_LABELS, Counts, SyncOptions
+from enttui.jobs.events import Event, Phase, Progress, Trace
+from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.modals import ConfirmModal
+
+OPTION_LABELS: dict[str, str] = {
+    "force": "Forcer la mise à jour de toutes les entrées (y compris celles non modifiées dans la période de référence)",  # noqa: E501
+    "update_only": "Uniquement rafraîchir les enregistrements existants. Ne pas en créer de nouveaux.",
+    "simulate": "Mode simulation",
+    "verbose": "Plus de sorties de trace",
+    "no_cohort_lock": "Désactiver le verrou de cohortes automatiques",
+}
+TRACE_MAX_LINES = 2000
+
+
+class LoginSuggester(Suggester):
+    """Completes a login from the directory (périmètre), one small read per prefix."""
+
+    def __init__(self, directory: object) -> None:
+        super().__init__(use_cache=True, case_sensitive=False)
+        self.directory = directory
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if len(value) < 2:
+            return None
+        try:
+            async for page in self.directory.iter_people(  # type: ignore[attr-defined]
+                lf.startswith("ENTPersonLogin", value), attributes=["ENTPersonLogin", "objectClass"]
+            ):
+                logins = sorted(p.login.lower() for p in page if p.login)
+                return logins[0] if logins else None
+        except Exception:  # noqa: BLE001 - a suggestion never breaks typing
+            return None
+        return None
+
+
+class LoginModal(ModalScreen[str | None]):
+    """Synchroniser un utilisateur unique: the login (completion from the directory)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="sync.login.cancel", tooltip="Fermer sans rien lancer")]
+
+    def __init__(self, directory: object) -> None:
+        super().__init__(classes="confirm-modal")
+        self._directory = directory
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text("Synchroniser un utilisateur unique"), classes="dialog-title")
+            yield Label(Text("Identifiant (ENTPersonLogin) ; → accepte la suggestion, entrée lance"))
+            yield Input(placeholder="prenom.nom", id="login", suggester=LoginSuggester(self._directory))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        value = event.value.strip()
+        if value:
+            self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class SettingsModal(ModalScreen[None]):
+    """Retour aux réglages: the sync settings in force (read-only)."""
+
+    BINDINGS = [Binding("escape,enter,v", "close", "Fermer", id="sync.settings.close", tooltip="Fermer les réglages")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__(classes="help-modal")
+        self._rows = rows
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in self._rows:
+            table.add_row(Text(key), Text(value))
+        with Vertical(id="dialog", classes="dialog help"):
+            yield Label(Text("Réglages de la synchronisation (lecture seule)"), classes="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield Static(table, id="settings-table")
+                yield Static(Text("Modifiez-les dans la section [sync] du fichier de configuration."), classes="muted")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Fermer (échap)", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class MoodleSyncScreen(PageScreen):
+    PAGE_KEY = "moodle_sync"
+    HELP = (
+        "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace), puis "
+        "« l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le traitement en cours "
+        "(arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement forcé qui suspendrait "
+        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation."
+    )
+    BINDINGS = [
+        Binding("l", "launch", "Lancer", id="sync.launch", tooltip="Lancer la synchronisation"),
+        Binding("u", "single_user", "Utilisateur unique", id="sync.user", tooltip="Synchroniser un utilisateur unique"),
+        Binding("a", "cancel_run", "Annuler", id="sync.cancel", tooltip="Annuler le traitement (fin du lot en cours)"),
+        Binding("v", "settings", "Réglages", id="sync.settings", tooltip="Retour aux réglages (lecture seule)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = False
+        self._stop = False
+        self.result = None
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="sync-body"):
+            yield Label(Text("Entités"), classes="section-title")
+            with Horizontal(classes="sync-row"):
+                yield Checkbox("Comptes utilisateur", True, id="ent-users")
+                yield Label(Text("[u] Synchroniser un utilisateur unique"), id="single-user-hint")
+            yield Checkbox("Cohortes", True, id="ent-cohorts")
+            yield Checkbox("Associations de rôles", True, id="ent-roles")
+            yield Label(Text("Options de traitement"), classes="section-title")
+            for key, label in OPTION_LABELS.items():
+                yield Checkbox(label, False, id=f"opt-{key}")
+            yield Label(Text("[v] Retour aux réglages"), id="settings-hint")
+            yield Label(Text("Prêt. « l » pour lancer."), id="sync-status")
+            for entity, label in ENTITY_LABELS.items():
+                with Horizontal(classes="sync-progress"):
+                    yield Label(Text(label), classes="progress-label")
+                    yield ProgressBar(id=f"progress-{entity}", show_eta=False)
+            yield Log(id="sync-trace", max_lines=TRACE_MAX_LINES, auto_scroll=True)
+            yield Static(Text(""), id="sync-summary")
+
+    # -- options -------------------------------------------------------------------------------
+    def options(self, user_login: str | None = None) -> SyncOptions:
+        def ticked(wid: str) -> bool:
+            return self.query_one(f"#{wid}", Checkbox).value
+
+        return SyncOptions(
+            users=ticked("ent-users") or bool(user_login),
+            cohorts=ticked("ent-cohorts"),
+            roles=ticked("ent-roles"),
+            user_login=user_login,
+            **{key: ticked(f"opt-{key}") for key in OPTION_LABELS},
+        )
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_launch(self) -> None:
+        if self.running:
+            self.notify("Une synchronisation est déjà en cours.", severity="warning", markup=False)
+            return
+        options = self.options()
+        if not options.entities():
+            self.notify("Cochez au moins une entité.", severity="warning", markup=False)
+            return
+        self.start(options)
+
+    def action_single_user(self) -> None:
+        if self.running:
+            self.notify("Une synchronisation est déjà en cours.", severity="warning", markup=False)
+            return
+
+        def chosen(login: str | None) -> None:
+            if login:
+                self.start(self.options(login))
+
+        self.app.push_screen(LoginModal(self.ent_app.services.directory), chosen)
+
+    def action_cancel_run(self) -> None:
+        if self.running:
+            self._stop = True
+            self.set_status("Annulation demandée : arrêt à la fin du lot en cours…")
+
+    def action_settings(self) -> None:
+        from enttui.jobs.sync import settings_view
+
+        self.app.push_screen(SettingsModal(settings_view(self.ent_app.services).rows))
+
+    # -- running -------------------------------------------------------------------------------
+    def set_status(self, text: str) -> None:
+        self.query_one("#sync-status", Label).update(Text(text))
+
+    def reset_view(self) -> None:
+        self.query_one("#sync-trace", Log).clear()
+        self.query_one("#sync-summary", Static).update(Text(""))
+        for entity in ENTITY_LABELS:
+            self.query_one(f"#progress-{entity}", ProgressBar).update(total=None, progress=0)
+
+    def start(self, options: SyncOptions) -> None:
+        self.running = True
+        self._stop = False
+        self.reset_view()
+        self.set_status("Simulation en cours…" if options.simulate else "Synchronisation en cours…")
+        self.run_sync(options)
+
+    def render_event(self, event: Event) -> None:
+        """Render one job event (also called by tests to freeze a running state)."""
+        if isinstance(event, Trace):
+            self.query_one("#sync-trace", Log).write_line(event.text)
+        elif isinstance(event, Progress):
+            if event.entity in ENTITY_LABELS:
+                bar = self.query_one(f"#progress-{event.entity}", ProgressBar)
+                bar.update(total=event.total, progress=event.done)
+        elif isinstance(event, Phase):
+            self.set_status(event.label)
+
+    async def _confirm(self, kind: str, title: str, message: str) -> bool:
+        return bool(await self.app.push_screen_wait(ConfirmModal(title, message)))
+
+    @work(exclusive=True, group="moodle_sync:run", exit_on_error=False)
+    async def run_sync(self, options: SyncOptions) -> None:
+        from enttui.jobs.sync import run_sync
+
+        try:
+            result = await run_sync(
+                self.ent_app.services,
+                options,
+                self.render_event,
+                should_stop=lambda: self._stop,
+                confirm=self._confirm,
+            )
+        except Exception as exc:  # noqa: BLE001 - the one error path
+            self.set_status("Échec de la synchronisation.")
+            self.ent_app.report_error(exc)
+        else:
+            self.result = result
+            self.show_summary(result.status, result.counts)
+        finally:
+            self.running = False
+
+    def show_summary(self, status: str, counts: dict[str, Counts]) -> None:
+        self.set_status(f"Terminé : {status}.")
+        table = Table(title="Bilan", expand=False, show_edge=False, pad_edge=False)
+        table.add_column("Entité")
+        for key in COUNT_KEYS:
+            table.add_column(COUNT_LABELS[key], justify="right")
+        for entity, c in counts.items():
+            table.add_row(Text(ENTITY_LABELS[entity]), *(str(getattr(c, k)) for k in COUNT_KEYS))
+        self.query_one("#sync-summary", Static).update(table)

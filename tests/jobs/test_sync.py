@@ -1,0 +1,345 @@
+"""The Moodle sync engine against a real slapd and real MariaDB / PostgreSQL (and SQLite)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import func, insert, select, update
+
+from enttui.config import Config, EntConfig, SyncConfig
+from enttui.demo.world import SchoolSpec, WorldSpec, generate
+from enttui.domain.sync import SyncOptions
+from enttui.errors import LockHeldError
+from enttui.jobs.context import Services, utc_now
+from enttui.jobs.events import CollectingSink
+from enttui.jobs.sync import run_sync
+from enttui.services.directory import Directory
+from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+UAI = "0123456A"
+OPERATIONAL = {"createtimestamp", "modifytimestamp"}
+
+
+def world(base_dn: str) -> list[tuple[str, dict[str, list[str]]]]:
+    spec = WorldSpec(
+        base_dn=base_dn,
+        schools=(SchoolSpec(UAI, "Collège Test", students=40, teachers=8, staff=3, others=2, classes_per_level=1),),
+    )
+    out = [(f"ou=roles,ou=groups,{base_dn}", {"objectClass": ["organizationalUnit"], "ou": ["roles"]})]
+    for dn, attrs in generate(spec):
+        out.append((dn, {k: list(v) for k, v in attrs.items() if k.lower() not in OPERATIONAL}))
+    return out
+
+
+def checksum(moodle: Moodle):
+    """A function of a connection: a digest of every row of every Moodle table."""
+
+    def work(conn: Any) -> dict[str, str]:
+        out = {}
+        for table in moodle.tables.all():
+            rows = conn.execute(select(table).order_by(table.c.id)).all()
+            out[table.name] = hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+        return out
+
+    return work
+
+
+async def digest(moodle: Moodle) -> dict[str, str]:
+    return await moodle.read(checksum(moodle))
+
+
+async def add_course_refs(moodle: Moodle) -> None:
+    t = moodle.tables
+    sysctx = await moodle.system_context_id()
+
+    def work(conn: Any) -> None:
+        cat = conn.execute(
+            insert(t.course_categories).values(
+                name="Collège", idnumber="CAT-COLLEGE", description="", descriptionformat=1, timemodified=0, path=""
+            )
+        ).inserted_primary_key[0]
+        catctx = add_context(conn, t, CONTEXT_COURSECAT, cat, sysctx)
+        course = conn.execute(
+            insert(t.course).values(
+                category=cat, fullname="Maths 3A", shortname="MATH-3A", idnumber="MATH-3A", summary="", timecreated=0
+            )
+        ).inserted_primary_key[0]
+        add_context(conn, t, CONTEXT_COURSE, course, catctx)
+
+    await moodle.run(work)
+
+
+@pytest.fixture
+async def env(ldap_sandbox, moodle_db, state_store):
+    ldap_sandbox.add(world(ldap_sandbox.base_dn))
+    await add_course_refs(moodle_db)
+    cfg = Config(
+        ent=EntConfig(uai=[UAI]),
+        ldap=ldap_sandbox.config(),
+        moodle=moodle_db.config,
+        sync=SyncConfig(watermark_margin_minutes=0, max_removal_share=0.5),
+    )
+    directory = Directory(cfg.ldap, cfg.ent)
+    await directory.open()
+    services = Services(config=cfg, directory=directory, state=state_store, moodle=moodle_db, clock=utc_now)
+    await asyncio.sleep(1.05)  # modifyTimestamp has a one-second resolution
+    try:
+        yield services, ldap_sandbox
+    finally:
+        await directory.close()
+
+
+async def sync(services: Services, **opts: Any):
+    sink = CollectingSink()
+    result = await run_sync(services, SyncOptions(**opts), sink)
+    return result, sink
+
+
+async def users(moodle: Moodle) -> dict[str, Any]:
+    u = moodle.tables.user
+    rows = await moodle.read(lambda c: c.execute(select(u)).mappings().all())
+    return {r["username"]: dict(r) for r in rows}
+
+
+async def test_first_run_then_nothing_to_write(env):
+    services, sandbox = env
+    moodle = services.moodle
+    result, sink = await sync(services)
+    assert result.status == "réussi", sink.traces("error")
+    assert result.exit_code == 0
+    c = result.counts
+    assert c["users"].created > 100 and c["users"].errors == 0
+    assert c["cohorts"].created >= 4
+    assert c["roles"].created >= 2
+    rows = await users(moodle)
+    people = await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTPerson)", ["*"])
+    _dn, attrs = people[0]
+    login = attrs["ENTPersonLogin"][0].lower()
+    row = rows[login]
+    assert row["auth"] == "cas" and row["confirmed"] == 1 and row["mnethostid"] == 1
+    assert row["password"] == "not cached" and row["deleted"] == 0 and row["suspended"] == 0
+    assert row["idnumber"] == attrs["ENTPersonJointure"][0].split("$", 1)[1]
+    assert row["firstname"] == attrs["givenName"][0] and row["lastname"] == attrs["sn"][0]
+    assert row["timecreated"] > 1_700_000_000 and row["calendartype"] == "gregorian"
+    co = moodle.tables.cohort
+    cohorts = await moodle.read(lambda c: c.execute(select(co)).mappings().all())
+    mine = [x for x in cohorts if x["component"] == "local_ent_installer"]
+    assert mine and all(x["idnumber"].startswith(f"2026_{UAI}$") and x["name"].startswith("2026 ") for x in mine)
+    assert all(x["contextid"] == 1 and x["descriptionformat"] == 1 for x in mine)
+    ra = moodle.tables.role_assignments
+    levels = await moodle.read(
+        lambda c: (
+            c.execute(
+                select(moodle.tables.context.c.contextlevel)
+                .join(ra, ra.c.contextid == moodle.tables.context.c.id)
+                .where(ra.c.component == "local_ent_installer")
+            )
+            .scalars()
+            .all()
+        )
+    )
+    assert {10, 40, 50} <= set(levels)
+
+    before = await digest(moodle)
+    again, _sink2 = await sync(services)
+    assert again.status == "réussi"
+    assert sum(v.created + v.updated + v.removed + v.suspended for v in again.counts.values()) == 0
+    assert await digest(moodle) == before
+    forced, _ = await sync(services, force=True)
+    assert forced.status == "réussi"
+    assert forced.counts["users"].unchanged == c["users"].created
+    assert await digest(moodle) == before
+
+
+async def test_simulation_writes_nothing_and_plans_the_same(env):
+    services, _ = env
+    moodle = services.moodle
+    before = await digest(moodle)
+    sim, sink = await sync(services, simulate=True)
+    assert sim.status == "simulé"
+    assert await digest(moodle) == before
+    assert await services.state.get_watermark("sync:users") is None
+    real, sink2 = await sync(services)
+    assert {k: v.as_dict() for k, v in sim.counts.items()} == {k: v.as_dict() for k, v in real.counts.items()}
+    changes = [t.text for t in sink.traces("change")]
+    assert changes == [t.text for t in sink2.traces("change")]
+
+
+async def test_incremental_rename_clash_and_removals(env):
+    services, sandbox = env
+    moodle = services.moodle
+    u = moodle.tables.user
+    # a manual account clashing with a directory login, created before the first run
+    people = await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTPerson)", ["*"])
+    people.sort()
+    clash_login = people[5][1]["ENTPersonLogin"][0].lower()
+    await moodle.run(
+        lambda c: c.execute(
+            insert(u).values(auth="manual", username=clash_login, mnethostid=1, firstname="Hand", lastname="Made")
+        )
+    )
+    first, sink = await sync(services, users=True, cohorts=False, roles=False)
+    assert first.counts["users"].errors == 1 and first.exit_code == 1
+    assert any(clash_login in t.text and "manual" in t.text for t in sink.traces("error"))
+    rows = await users(moodle)
+    assert rows[clash_login]["auth"] == "manual" and rows[clash_login]["firstname"] == "Hand"
+    await services.state.set_watermark("sync:users", utc_now())  # the clash kept the mark back
+    await asyncio.sleep(1.05)
+
+    # login change → rename; only changed entries re-read
+    dn, attrs = people[0]
+    old = attrs["ENTPersonLogin"][0].lower()
+    await services.directory.modify(dn, {"ENTPersonLogin": ["renamed.person(1)"]})
+    _second, sink = await sync(services, users=True, cohorts=False, roles=False, verbose=True)
+    read = [t.text for t in sink.traces("detail") if t.text.startswith("lu : ")]
+    assert len(read) == 1, read
+    assert any(f"renommage de {old} en renamed.person(1)" == t.text for t in sink.traces("change"))
+    rows = await users(moodle)
+    assert "renamed.person(1)" in rows and old not in rows
+
+    # hand-suspended user stays suspended; removed user suspended on force, revived when back
+    hand = people[1][1]["ENTPersonLogin"][0].lower()
+    await moodle.run(lambda c: c.execute(update(u).where(u.c.username == hand).values(suspended=1)))
+    gone_dn, gone = people[2]
+    gone_login = gone["ENTPersonLogin"][0].lower()
+    await services.directory.delete(gone_dn)
+    normal, _ = await sync(services, users=True, cohorts=False, roles=False)
+    assert normal.counts["users"].suspended == 0
+    forced, sink = await sync(services, users=True, cohorts=False, roles=False, force=True)
+    assert forced.counts["users"].suspended == 1, sink.traces()
+    rows = await users(moodle)
+    assert rows[gone_login]["suspended"] == 1 and rows[hand]["suspended"] == 1
+    await services.directory.add(
+        gone_dn, {k: v for k, v in gone.items() if k.lower() not in ("createtimestamp", "modifytimestamp", "entrydn")}
+    )
+    back, _ = await sync(services, users=True, cohorts=False, roles=False, force=True)
+    assert back.counts["users"].revived == 1
+    rows = await users(moodle)
+    assert rows[gone_login]["suspended"] == 0 and rows[hand]["suspended"] == 1
+
+
+async def test_guards_and_update_only(env):
+    services, sandbox = env
+    moodle = services.moodle
+    await sync(services)
+    before = await digest(moodle)
+    # over the removal threshold: an LDAP filter that hides most people
+    hidden = replace(services.config, sync=replace(services.config.sync, user_filter="(ENTPersonProfils=National_ENS)"))
+    guarded = replace(services, config=hidden)
+    result, sink = await sync(guarded, users=True, cohorts=False, roles=False, force=True)
+    assert result.exit_code == 1 and result.counts["users"].suspended == 0
+    assert any("seuil" in t.text for t in sink.traces("error"))
+    assert await digest(moodle) == before
+    # update-only: a new person and a new class are not created
+    new_dn = f"uid=NEW1,{sandbox.people_dn}"
+    school = (await services.directory.structures())[0].dn
+    await services.directory.add(
+        new_dn,
+        {
+            "objectClass": ["ENTPerson", "ENTAuxEnseignant"],
+            "uid": ["NEW1"],
+            "cn": ["Nouveau Prof"],
+            "sn": ["Prof"],
+            "givenName": ["Nouveau"],
+            "ENTPersonLogin": ["nouveau.prof"],
+            "ENTPersonJointure": ["AC-GRIS$999999"],
+            "ENTPersonProfils": ["National_ENS"],
+            "ENTPersonStructRattach": [school],
+        },
+    )
+    await services.directory.add(
+        f"cn={UAI}$NEWCLASS,{sandbox.groups_dn}",
+        {"objectClass": ["groupOfNames", "ENTClasse"], "cn": [f"{UAI}$NEWCLASS"], "member": [new_dn]},
+    )
+    upd, _ = await sync(services, force=True, update_only=True)
+    assert upd.counts["users"].created == 0 and upd.counts["users"].skipped == 1
+    assert upd.counts["cohorts"].created == 0 and upd.counts["cohorts"].skipped >= 1
+    assert await digest(moodle) == before
+
+
+async def test_incomplete_read_skips_removals(env, monkeypatch):
+    services, _ = env
+    await sync(services)
+    from enttui.errors import IncompleteReadError
+
+    original = services.directory.iter_pages
+
+    async def broken(*args, **kwargs):
+        n = 0
+        async for page in original(*args, **kwargs):
+            yield page
+            n += 1
+            if n == 1:
+                raise IncompleteReadError("Lecture de l'annuaire interrompue après 10 entrée(s)")
+
+    monkeypatch.setattr(services.directory, "iter_pages", broken)
+    services.config = replace(services.config, ldap=replace(services.config.ldap, page_size=10))
+    services.directory._ldap = services.config.ldap
+    before = await digest(services.moodle)
+    result, _sink = await sync(services, force=True)
+    assert result.exit_code == 1 and result.status == "avec erreurs"
+    assert result.counts["users"].suspended == 0
+    assert await digest(services.moodle) == before
+
+
+async def test_cohorts_vanish_and_unlock(env):
+    services, sandbox = env
+    moodle = services.moodle
+    co, cm = moodle.tables.cohort, moodle.tables.cohort_members
+    await moodle.run(
+        lambda c: c.execute(
+            insert(co).values(
+                contextid=1,
+                name="Club",
+                idnumber="club",
+                component="",
+                descriptionformat=1,
+                timecreated=0,
+                timemodified=0,
+            )
+        )
+    )
+    await sync(services)
+    groups = await services.directory.search_all(sandbox.groups_dn, "(objectClass=ENTClasse)", ["cn"], scope="LEVEL")
+    victim = sorted(groups)[0]
+    cn = victim[1]["cn"][0]
+    await services.directory.delete(victim[0])
+    _normal, _ = await sync(services, cohorts=True, users=False, roles=False)
+    row = await moodle.read(lambda c: c.execute(select(co).where(co.c.idnumber == f"2026_{cn}")).mappings().one())
+    count = await moodle.read(lambda c: c.execute(select(func.count()).where(cm.c.cohortid == row["id"])).scalar())
+    assert row["visible"] == 1 and count > 0
+    forced, _ = await sync(services, cohorts=True, users=False, roles=False, force=True)
+    assert forced.counts["cohorts"].removed == 1
+    row = await moodle.read(lambda c: c.execute(select(co).where(co.c.idnumber == f"2026_{cn}")).mappings().one())
+    count = await moodle.read(lambda c: c.execute(select(func.count()).where(cm.c.cohortid == row["id"])).scalar())
+    assert row["visible"] == 0 and count == 0
+    club = await moodle.read(lambda c: c.execute(select(co).where(co.c.idnumber == "club")).mappings().one())
+    assert club["visible"] == 1
+    # lock disabled: prefixed cohorts renamed and unlocked
+    unlocked, _ = await sync(services, cohorts=True, users=False, roles=False, no_cohort_lock=True)
+    rows = await moodle.read(lambda c: c.execute(select(co)).mappings().all())
+    live = [r for r in rows if r["idnumber"].startswith(f"{UAI}$")]
+    assert live and all(r["component"] == "" and not r["name"].startswith("2026") for r in live)
+    assert unlocked.counts["cohorts"].updated == len(live)
+
+
+async def test_single_user_and_lock(env):
+    services, sandbox = env
+    await sync(services)
+    people = await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTEleve)", ["ENTPersonLogin"])
+    dn = sorted(people)[0][0]
+    await services.directory.modify(dn, {"ENTPersonLogin": ["eleve(test)"], "sn": ["Nouveau"]})
+    result, sink = await sync(services, user_login="eleve(test)")
+    assert result.counts["users"].updated == 1, sink.traces()
+    rows = await users(services.moodle)
+    assert rows["eleve(test)"]["lastname"] == "Nouveau"
+    async with services.moodle.lock("enttui-sync"):
+        with pytest.raises(LockHeldError) as info:
+            await sync(services)
+    assert info.value.exit_code == 3

@@ -1,0 +1,84 @@
+"""Pilot tests of "Synchroniser les données de moodle", keyboard only, on the demo world."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Checkbox, Input, Log
+
+from enttui.ui.screens.moodle_sync import OPTION_LABELS, LoginModal, MoodleSyncScreen, SettingsModal
+from enttui.ui.widgets.modals import ConfirmModal
+from support.fixtures_ui import settle
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+async def open_screen(pilot) -> MoodleSyncScreen:
+    await settle(pilot)
+    pilot.app.go("moodle_sync")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, MoodleSyncScreen)
+    return pilot.app.screen
+
+
+async def test_labels_and_launch_by_keys(demo_app):
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot)
+        labels = [str(cb.label) for cb in screen.query(Checkbox)]
+        assert labels[:3] == ["Comptes utilisateur", "Cohortes", "Associations de rôles"]
+        assert labels[3:] == list(OPTION_LABELS.values())
+        # tick "Mode simulation" with the keyboard: focus it by tab, toggle with space
+        target = screen.query_one("#opt-simulate", Checkbox)
+        for _ in range(12):
+            if app.focused is target:
+                break
+            await pilot.press("tab")
+        assert app.focused is target
+        await pilot.press("space")
+        assert target.value
+        await pilot.press("l")
+        await settle(pilot)
+        assert screen.result is not None and screen.result.status == "simulé"
+        trace = screen.query_one("#sync-trace", Log)
+        assert any("création de" in line for line in trace.lines)
+        assert screen.query_one("#sync-summary").content.title == "Bilan"
+
+
+async def test_real_run_then_cohort_unlock_asks(demo_app):
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot)
+        screen.query_one("#opt-no_cohort_lock", Checkbox).value = True
+        await pilot.press("l")
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, ConfirmModal):
+                break
+        assert isinstance(app.screen, ConfirmModal)
+        assert "renommées sans préfixe" in str(app.screen._message)
+        await pilot.press("n")
+        await settle(pilot)
+        assert screen.result.status == "avec erreurs"  # the demo has a clash and missing courses
+        assert any("verrou refusée" in line for line in screen.query_one("#sync-trace", Log).lines)
+
+
+async def test_single_user_and_settings(demo_app):
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_screen(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        assert isinstance(app.screen, SettingsModal)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, LoginModal)
+        people = []
+        async for page in app.services.directory.iter_people():
+            people.extend(p.login for p in page if p.target.value == "eleve")
+        app.screen.query_one(Input).value = sorted(people)[0]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.result is not None
+        assert screen.result.counts["users"].created + screen.result.counts["users"].unchanged >= 1
