@@ -139,7 +139,9 @@ class MoodleSyncScreen(PageScreen):
             yield Checkbox("Associations de rôles", True, id="ent-roles")
             yield Label(Text("Options de traitement"), classes="section-title")
             for key, label in OPTION_LABELS.items():
-                yield Checkbox(label, False, id=f"opt-{key}")
+                with Horizontal(classes="option-row"):
+                    yield Checkbox("", False, id=f"opt-{key}", classes="option", tooltip=label)
+                    yield Label(Text(label), classes="option-label")
             yield Label(Text("[v] Retour aux réglages"), id="settings-hint")
             yield Label(Text("Prêt. « l » pour lancer."), id="sync-status")
             for entity, label in ENTITY_LABELS.items():
@@ -248,6 +250,11 @@ class MoodleSyncScreen(PageScreen):
 
     def show_summary(self, status: str, counts: dict[str, Counts]) -> None:
         self.set_status(f"Terminé : {status}.")
+        for entity in counts:
+            if entity in ENTITY_LABELS:
+                bar = self.query_one(f"#progress-{entity}", ProgressBar)
+                total = bar.total or 1
+                bar.update(total=total, progress=total)
         table = Table(title="Bilan", expand=False, show_edge=False, pad_edge=False)
         table.add_column("Entité")
         for key in COUNT_KEYS:
