@@ -29,9 +29,11 @@ def test_navigation_menu_focused(snap_compare, tmp_path, size):
 
 
 def test_coming_soon_page(snap_compare, tmp_path):
+    from enttui.ui.screens.placeholder import ComingSoonScreen
+
     async def run_before(pilot):
         await settle(pilot)
-        pilot.app.go("referentiel")
+        pilot.app.push_screen(ComingSoonScreen("referentiel"))
         await settle(pilot)
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)

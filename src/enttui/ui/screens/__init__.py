@@ -7,10 +7,16 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
+from enttui.ui.screens.export_specifique import ExportSpecifiqueScreen
 from enttui.ui.screens.home import HomeScreen
+from enttui.ui.screens.imports import ImportsScreen
 from enttui.ui.screens.moodle_sync import MoodleSyncScreen
+from enttui.ui.screens.referentiel import ReferentielScreen
 
 SCREENS: dict[str, type[Screen]] = {
     "accueil": HomeScreen,
+    "referentiel": ReferentielScreen,
+    "imports": ImportsScreen,
+    "export_specifique": ExportSpecifiqueScreen,
     "moodle_sync": MoodleSyncScreen,
 }

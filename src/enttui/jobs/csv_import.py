@@ -1,0 +1,297 @@
+"""Import of local accounts from a CSV file: a preview that never writes, then a confirmed apply.
+
+The file's encoding and separator are detected (:mod:`enttui.domain.csvio`). Every row gets a
+result: *création*, *modification* (with what changes), *inchangé*, or *erreur* with its French
+reasons; one bad row never hides the others. Rows are keyed on the jointure (``ENT$<key>``), so a
+second run of the same file changes nothing (idempotent). The apply re-plans against the
+directory as it is at that moment, writes, and is recorded as a run of kind ``import`` (it appears
+in "Rapports d'alimentation", with its trace and counts).
+
+An empty cell clears the attribute (the file is the truth for the columns it has); a column absent
+from the file leaves that attribute as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from enttui.domain.csvio import ParsedFile, ParsedRow, parse_import, read_table
+from enttui.domain.logins import next_free_login
+from enttui.errors import EnttuiError, ValidationError
+from enttui.jobs import local_accounts as L
+from enttui.jobs.context import Services
+from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
+from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
+
+__all__ = [
+    "ACTION_LABELS",
+    "ImportPreview",
+    "ImportResult",
+    "RowPlan",
+    "apply_import",
+    "check_input_path",
+    "plan_import",
+    "preview_import",
+]
+
+ACTION_LABELS = {"create": "création", "update": "modification", "unchanged": "inchangé", "error": "erreur"}
+CONCURRENCY = 4
+TRACE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    line: int
+    jointure: str
+    label: str
+    action: str  # create | update | unchanged | error
+    reasons: tuple[str, ...] = ()  # the errors, or what changes
+    login: str = ""  # the login a creation will get, or the account's
+    dn: str = ""
+    row: ParsedRow | None = None
+    changes: dict[str, list[str] | None] = field(default_factory=dict)
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS[self.action]
+
+    @property
+    def detail(self) -> str:
+        return " ; ".join(self.reasons)
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    path: str
+    parsed: ParsedFile
+    rows: tuple[RowPlan, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.action for r in self.rows)
+        return {a: c.get(a, 0) for a in ACTION_LABELS}
+
+    @property
+    def writes(self) -> int:
+        c = self.counts
+        return c["create"] + c["update"]
+
+    def summary(self) -> str:
+        c = self.counts
+        return (
+            f"{len(self.rows)} ligne(s) : {c['create']} création(s), {c['update']} modification(s), "
+            f"{c['unchanged']} inchangée(s), {c['error']} erreur(s)"
+        )
+
+    def describe_file(self) -> str:
+        t = self.parsed.table
+        text = f"{Path(self.path).name} — encodage {t.encoding_label}, séparateur {t.delimiter_label}"
+        if self.parsed.ignored:
+            text += f" ; colonne(s) ignorée(s) : {', '.join(self.parsed.ignored)}"
+        return text
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    run_id: int
+    counts: dict[str, int]
+    status: str
+
+    @property
+    def errors(self) -> int:
+        return self.counts.get("errors", 0)
+
+
+def check_input_path(text: str) -> Path:
+    """A file path typed by the admin: no ``..``, no symbolic link, an existing regular file."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ValidationError("Indiquez le chemin du fichier CSV à importer.")
+    if "\x00" in raw:
+        raise ValidationError("Chemin invalide.")
+    path = Path(raw).expanduser()
+    if ".." in path.parts:
+        raise ValidationError(f"Chemin refusé : « {raw} » contient « .. ».")
+    path = path if path.is_absolute() else Path.cwd() / path
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise ValidationError(f"Fichier introuvable : {path}") from None
+    except OSError as exc:
+        raise ValidationError(f"Fichier illisible : {path} ({exc.strerror})") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ValidationError(f"Chemin refusé : {path} est un lien symbolique.")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValidationError(f"{path} n'est pas un fichier ordinaire.")
+    return path
+
+
+def _read_bytes(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+async def preview_import(services: Services, path_text: str, sink: EventSink = null_sink) -> ImportPreview:
+    """Read, validate and plan the file against the directory. Writes nothing."""
+    path = check_input_path(path_text)
+    sink(Phase("import", "Lecture du fichier"))
+    try:
+        data = await asyncio.to_thread(_read_bytes, path)
+    except OSError as exc:
+        raise ValidationError(f"Fichier illisible : {path} ({exc.strerror or exc})") from None
+    cfg = services.config
+    try:
+        table = read_table(data)
+        parsed = parse_import(
+            table, local_source=cfg.ent.local_source, perimeter=cfg.ent.uai, today=services.clock().date()
+        )
+    except ValueError as exc:
+        raise ValidationError(f"{path} : {exc}.", title="Fichier refusé") from None
+    return await plan_import(services, str(path), parsed, sink)
+
+
+async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: EventSink = null_sink) -> ImportPreview:
+    sink(Phase("import", "Lecture de l'annuaire"))
+    existing = await L.find_by_jointures(services)
+    schools = await L.school_dns(services)
+    school_set = {dn.lower() for dn in schools.values()}
+    taken: set[str] | None = None
+    src = services.config.ent.local_source
+    plans: list[RowPlan] = []
+    for row in parsed.rows:
+        jointure = f"{src}${row.fields.jointure_key}" if row.fields else row.raw.get("jointure", "")
+        if row.fields is None:
+            plans.append(RowPlan(row.line, jointure, row.label, "error", row.errors, row=row))
+            continue
+        fields = row.fields
+        found = existing.get(fields.jointure_key.lower())
+        if found is None:
+            if fields.uai and fields.uai not in schools:
+                plans.append(
+                    RowPlan(
+                        row.line,
+                        jointure,
+                        row.label,
+                        "error",
+                        (f"établissement {fields.uai} absent de l'annuaire",),
+                        row=row,
+                    )
+                )
+                continue
+            if not schools:
+                plans.append(
+                    RowPlan(row.line, jointure, row.label, "error", ("aucun établissement du périmètre",), row=row)
+                )
+                continue
+            if taken is None:
+                taken = await L.all_logins(services)
+            login = next_free_login(fields.given_name, fields.sn, taken)
+            taken.add(login)
+            plans.append(RowPlan(row.line, jointure, row.label, "create", (f"identifiant {login}",), login, row=row))
+            continue
+        dn, attrs = found
+        low = {k.lower(): v for k, v in attrs.items()}
+        login = (low.get("entpersonlogin") or [""])[0]
+        structs = {d.lower() for d in low.get("entpersonstructrattach", [])}
+        if not structs & school_set:
+            plans.append(
+                RowPlan(
+                    row.line, jointure, row.label, "error",
+                    (f"la jointure est celle d'un compte d'un autre établissement ({dn})",), login, dn, row=row,
+                )
+            )  # fmt: skip
+            continue
+        changes, notes = L.planned_changes(services, attrs, fields, schools=schools, only=fields.present)
+        action = "update" if changes else "unchanged"
+        plans.append(RowPlan(row.line, jointure, row.label, action, tuple(notes), login, dn, row, changes))
+    sink(Progress("import", len(plans), len(parsed.rows)))
+    return ImportPreview(path, parsed, tuple(plans))
+
+
+async def apply_import(
+    services: Services, preview: ImportPreview, sink: EventSink = null_sink, *, user: str | None = None
+) -> ImportResult:
+    """Re-plan against the directory as it is now, write, record the run (kind ``import``)."""
+    t = preview.parsed.table
+    options: dict[str, Any] = {
+        "fichier": preview.path,
+        "encodage": t.encoding_label,
+        "séparateur": t.delimiter,
+        "lignes": len(preview.parsed.rows),
+    }
+    run_id = await services.state.start_run("import", options, user=user)
+    pending: list[tuple[str, str, str]] = []
+
+    async def trace(level: str, text: str) -> None:
+        pending.append((level, "import", text))
+        sink(Trace(level, "import", text))
+        if len(pending) >= TRACE_BATCH:
+            await services.state.add_trace(run_id, pending[:])
+            pending.clear()
+
+    counts = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "errors": 0}
+    status = WITH_ERRORS
+    try:
+        plan = await plan_import(services, preview.path, preview.parsed, sink)
+        counts["rows"] = len(plan.rows)
+        await trace("info", f"Import de {preview.describe_file()} : {plan.summary()}")
+        schools = await L.school_dns(services)
+        taken = await L.all_logins(services) if any(r.action == "create" for r in plan.rows) else set()
+        sem = asyncio.Semaphore(CONCURRENCY)
+        done = 0
+        total = len(plan.rows)
+        sink(Phase("import", "Écriture dans l'annuaire"))
+
+        async def one(r: RowPlan) -> tuple[RowPlan, str, str]:
+            async with sem:
+                try:
+                    if r.action == "create":
+                        assert r.row is not None and r.row.fields is not None
+                        _dn, login = await L.create_local_account(
+                            services, r.row.fields, taken=taken, schools=schools, audit=False
+                        )
+                        return r, "created", f"ligne {r.line} : {r.jointure} créé, identifiant {login}"
+                    await services.directory.modify(r.dn, r.changes)
+                    return r, "updated", f"ligne {r.line} : {r.jointure} ({r.login}) modifié : {r.detail}"
+                except EnttuiError as exc:
+                    return r, "errors", f"ligne {r.line} : {r.jointure} : {exc.message}"
+
+        writes = [r for r in plan.rows if r.action in ("create", "update")]
+        for r in plan.rows:
+            if r.action == "error":
+                counts["errors"] += 1
+                await trace("error", f"ligne {r.line} : {r.label} : {r.detail}")
+            elif r.action == "unchanged":
+                counts["unchanged"] += 1
+        done = total - len(writes)
+        sink(Progress("import", done, total))
+        for start in range(0, len(writes), 200):
+            batch = writes[start : start + 200]
+            for _r, outcome, text in await asyncio.gather(*(one(r) for r in batch)):
+                counts[outcome] += 1
+                await trace("error" if outcome == "errors" else "change", text)
+            done += len(batch)
+            sink(Progress("import", done, total))
+        status = SUCCESS if counts["errors"] == 0 else WITH_ERRORS
+    except asyncio.CancelledError:
+        status = INTERRUPTED
+        raise
+    finally:
+        summary = (
+            f"{counts['created']} création(s), {counts['updated']} modification(s), "
+            f"{counts['unchanged']} inchangé(s), {counts['errors']} erreur(s)"
+        )
+        with contextlib.suppress(EnttuiError):
+            if pending:
+                await services.state.add_trace(run_id, pending)
+        await services.state.finish_run(run_id, status, {"import": counts}, summary)
+    await services.state.audit("import.comptes_locaux", preview.path, summary, user=user)
+    return ImportResult(run_id, counts, status)

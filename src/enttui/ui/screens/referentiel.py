@@ -1,0 +1,292 @@
+"""Référentiel local: the accounts the school manages itself (list, create, edit, disable, delete)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from enttui.domain.csvio import LOCAL_PROFILES, AccountFields, format_date, validate_fields
+from enttui.jobs import local_accounts as L
+from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.modals import ConfirmModal
+
+FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("sn", "Nom *", "Dupont"),
+    ("given_name", "Prénom *", "Éloïse"),
+    ("mail", "E-mail", "prenom.nom@exemple.fr"),
+    ("end_date", "Date de fin", "jj/mm/aaaa (facultative)"),
+    ("birth_date", "Naissance", "jj/mm/aaaa (facultative)"),
+    ("description", "Fonction", "Intervenant théâtre…"),
+)
+
+
+class AccountForm(ModalScreen[AccountFields | None]):
+    """Create or edit a local account. F10 saves, escape cancels; reasons shown in French."""
+
+    BINDINGS = [
+        Binding("f10", "save", "Enregistrer", id="account.save", tooltip="Valider et enregistrer le compte"),
+        Binding("escape", "cancel", "Annuler", id="account.cancel", tooltip="Fermer sans rien enregistrer"),
+    ]
+
+    def __init__(self, title: str, account: L.LocalAccount | None = None) -> None:
+        super().__init__(classes="confirm-modal account-form")
+        self._title = title
+        self._account = account
+
+    def compose(self) -> ComposeResult:
+        a = self._account
+        values = {
+            "sn": a.person.sn if a else "",
+            "given_name": a.person.given_name if a else "",
+            "mail": a.person.mail if a else "",
+            "end_date": format_date(a.end_date) if a else "",
+            "birth_date": a.person.birth_date if a else "",
+            "description": a.description if a else "",
+        }
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text(self._title), id="dialog-title", classes="dialog-title")
+            with VerticalScroll(id="form-body"):
+                for key, label, placeholder in FORM_FIELDS:
+                    with Horizontal(classes="form-row"):
+                        yield Label(Text(label), classes="form-label")
+                        yield Input(value=values[key], placeholder=placeholder, id=f"f-{key}", classes="form-input")
+                with Horizontal(classes="form-row"):
+                    yield Label(Text("Profil"), classes="form-label")
+                    yield Select(
+                        [(p.label, p.key) for p in LOCAL_PROFILES],
+                        value=a.profile if a else "autre",
+                        allow_blank=False,
+                        id="f-profile",
+                    )
+                if a is None:
+                    yield Static(
+                        Text(
+                            "L'identifiant (prenom.nom) est dérivé du nom ; le compte est créé non activé : "
+                            "ses identifiants partent avec « Diffusion des identifiants »."
+                        ),
+                        classes="muted",
+                    )
+                yield Static(Text(""), id="form-errors")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Annuler (échap)", id="no", variant="primary")
+                yield Button("Enregistrer (F10)", id="yes", variant="success")
+
+    def on_mount(self) -> None:
+        self.query_one("#f-sn", Input).focus()
+
+    def _value(self, key: str) -> str:
+        return self.query_one(f"#f-{key}", Input).value
+
+    def action_save(self) -> None:
+        services = self.app.services  # type: ignore[attr-defined]
+        cfg = services.config
+        profile = self.query_one("#f-profile", Select).value
+        fields, errors = validate_fields(
+            sn=self._value("sn"),
+            given_name=self._value("given_name"),
+            mail=self._value("mail"),
+            profile=str(profile) if profile not in (Select.NULL, None) else "autre",
+            end_date=self._value("end_date"),
+            birth_date=self._value("birth_date"),
+            description=self._value("description"),
+            local_source=cfg.ent.local_source,
+            perimeter=cfg.ent.uai,
+            today=services.clock().date(),
+        )
+        if errors:
+            self.query_one("#form-errors", Static).update(Text("\n".join(f"• {e}" for e in errors), style="bold red"))
+            return
+        self.dismiss(fields)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_save()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "yes":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReferentielScreen(PageScreen):
+    PAGE_KEY = "referentiel"
+    HELP = (
+        "Les comptes que l'établissement gère lui-même (jointure locale « ENT$… ») et les autres comptes "
+        "du profil Autre du périmètre. Les comptes alimentés par l'académie sont en lecture seule : la "
+        "raison s'affiche sous la liste.\n"
+        "n : créer un compte (identifiant prenom.nom dérivé, suffixe numérique si déjà pris ; créé non "
+        "activé, ses identifiants partent avec « Diffusion des identifiants »). m : modifier. "
+        "d : désactiver ou réactiver (verrou ppolicy pwdAccountLockedTime). s : supprimer (confirmation).\n"
+        "La date de fin est enregistrée dans pwdEndTime : l'annuaire refuse le mot de passe après ce jour."
+    )
+    BINDINGS = [
+        Binding("n", "create", "Créer", id="referentiel.create", tooltip="Créer un compte local"),
+        Binding("m", "edit", "Modifier", id="referentiel.edit", tooltip="Modifier le compte sélectionné"),
+        Binding("d", "toggle", "Désactiver/Réactiver", id="referentiel.toggle", tooltip="Verrouiller ou déverrouiller"),
+        Binding("s,delete", "delete", "Supprimer", id="referentiel.delete", tooltip="Supprimer le compte"),
+        Binding("f6", "refresh", "Actualiser", id="referentiel.refresh", tooltip="Relire les comptes"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(name="referentiel")
+        self._accounts: list[L.LocalAccount] = []
+        self._want: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Label(Text("Lecture de l'annuaire…"), id="ref-count")
+        table: DataTable[Text] = DataTable(id="ref-table", cursor_type="row")
+        table.add_columns("Identifiant", "Nom", "Profil", "État", "Fin", "Source")
+        yield table
+        yield Static(Text(""), id="ref-detail")
+
+    def on_mount(self) -> None:
+        self.query_one("#ref-table", DataTable).focus()
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="referentiel:load", exit_on_error=False)
+    async def _load(self) -> None:
+        services = self.ent_app.services
+        accounts, capped = await L.list_local_accounts(services)
+        today = services.clock().date()
+        table = self.query_one("#ref-table", DataTable)
+        current = self._selected_dn()
+        table.clear()
+        self._accounts = accounts
+        for a in accounts:
+            p = a.person
+            table.add_row(
+                Text(p.login),
+                Text(p.full_name),
+                Text(a.profile_label if a.editable else p.target.label),
+                Text(a.status_label(today), style="red" if a.disabled else ""),
+                Text(format_date(a.end_date)),
+                Text("local" if a.editable else "académie (lecture seule)", style="" if a.editable else "dim"),
+                key=a.dn,
+            )
+        local = sum(1 for a in accounts if a.editable)
+        text = f"{local} compte(s) local(aux), {len(accounts) - local} en lecture seule"
+        if capped:
+            text += f" — {len(accounts)} affichés sur ≥{len(accounts) + 1}"
+        self.query_one("#ref-count", Label).update(Text(text))
+        want = self._want or current
+        self._want = None
+        dns = [a.dn for a in accounts]
+        if want in dns:
+            table.move_cursor(row=dns.index(want))
+        self._show_detail()
+
+    def _selected(self) -> L.LocalAccount | None:
+        table = self.query_one("#ref-table", DataTable)
+        if not self._accounts or not 0 <= table.cursor_row < len(self._accounts):
+            return None
+        return self._accounts[table.cursor_row]
+
+    def _selected_dn(self) -> str | None:
+        a = self._selected()
+        return a.dn if a else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        a = self._selected()
+        detail = self.query_one("#ref-detail", Static)
+        if a is None:
+            detail.update(Text(""))
+        elif not a.editable:
+            detail.update(Text(a.reason, style="yellow"))
+        else:
+            parts = [a.person.jointure, a.person.mail or "pas d'e-mail", a.description]
+            detail.update(Text(" · ".join(p for p in parts if p)))
+
+    def _editable(self) -> L.LocalAccount | None:
+        a = self._selected()
+        if a is None:
+            self.notify("Aucun compte sélectionné.", markup=False)
+            return None
+        if not a.editable:
+            self.notify(a.reason, title="Compte en lecture seule", severity="warning", markup=False)
+            return None
+        return a
+
+    def action_create(self) -> None:
+        self._create()
+
+    def action_edit(self) -> None:
+        a = self._editable()
+        if a:
+            self._edit(a)
+
+    def action_toggle(self) -> None:
+        a = self._editable()
+        if a:
+            self._toggle(a)
+
+    def action_delete(self) -> None:
+        a = self._editable()
+        if a:
+            self._delete(a)
+
+    @work(exclusive=True, group="referentiel:create", exit_on_error=False)
+    async def _create(self) -> None:
+        fields = await self.app.push_screen_wait(AccountForm("Créer un compte local"))
+        if fields is None:
+            return
+        dn, login = await L.create_local_account(self.ent_app.services, fields)
+        self.notify(f"Compte {login} créé (non activé).", markup=False)
+        self._want = dn
+        self.action_refresh()
+
+    @work(exclusive=True, group="referentiel:edit", exit_on_error=False)
+    async def _edit(self, account: L.LocalAccount) -> None:
+        fields = await self.app.push_screen_wait(AccountForm(f"Modifier {account.person.login}", account))
+        if fields is None:
+            return
+        notes = await L.update_local_account(self.ent_app.services, account.dn, fields)
+        self.notify(f"{account.person.login} : " + ("; ".join(notes) if notes else "aucun changement."), markup=False)
+        self._want = account.dn
+        self.action_refresh()
+
+    @work(exclusive=True, group="referentiel:toggle", exit_on_error=False)
+    async def _toggle(self, account: L.LocalAccount) -> None:
+        verb = "Réactiver" if account.disabled else "Désactiver"
+        if not await self.app.push_screen_wait(
+            ConfirmModal(f"{verb} le compte ?", f"{account.person.login} ({account.person.full_name})")
+        ):
+            return
+        await L.set_disabled(self.ent_app.services, account.dn, not account.disabled)
+        self.notify(f"{account.person.login} {'réactivé' if account.disabled else 'désactivé'}.", markup=False)
+        self._want = account.dn
+        self.action_refresh()
+
+    @work(exclusive=True, group="referentiel:delete", exit_on_error=False)
+    async def _delete(self, account: L.LocalAccount) -> None:
+        if not await self.app.push_screen_wait(
+            ConfirmModal(
+                "Supprimer le compte ?",
+                f"{account.person.login} ({account.person.full_name})\n{account.dn}\n\n"
+                "L'entrée est supprimée de l'annuaire.",
+            )
+        ):
+            return
+        await L.delete_local_account(self.ent_app.services, account.dn)
+        self.notify(f"{account.person.login} supprimé.", markup=False)
+        self.action_refresh()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group.startswith("referentiel:") and event.worker.error:
+            self.ent_app.report_error(event.worker.error)
