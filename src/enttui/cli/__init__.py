@@ -26,7 +26,7 @@ COMMANDS: dict[str, Handler] = {}
 
 # One module per subcommand in enttui/cli/: each has add_parser(sub, common) and registers its
 # handler with @command(name).
-COMMAND_MODULES: tuple[str, ...] = ("status", "sync", "export")
+COMMAND_MODULES: tuple[str, ...] = ("status", "sync", "export", "check", "reports")
 
 
 class FrenchArgumentParser(argparse.ArgumentParser):

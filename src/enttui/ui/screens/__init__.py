@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
+from enttui.ui.screens.alimentation import AlimentationScreen
+from enttui.ui.screens.coherence import CoherenceScreen
 from enttui.ui.screens.export_specifique import ExportSpecifiqueScreen
 from enttui.ui.screens.home import HomeScreen
 from enttui.ui.screens.imports import ImportsScreen
@@ -15,6 +17,8 @@ from enttui.ui.screens.referentiel import ReferentielScreen
 
 SCREENS: dict[str, type[Screen]] = {
     "accueil": HomeScreen,
+    "alimentation": AlimentationScreen,
+    "coherence": CoherenceScreen,
     "referentiel": ReferentielScreen,
     "imports": ImportsScreen,
     "export_specifique": ExportSpecifiqueScreen,

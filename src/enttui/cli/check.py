@@ -1,0 +1,54 @@
+"""enttui check [--json]: the coherence report, headless (exit status 1 when a blocking check fails)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from enttui.cli import command, open_from_args
+from enttui.errors import EXIT_ERRORS, EXIT_OK
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "check",
+        parents=[common],
+        help="rapport de cohérence de l'annuaire (statut 1 si un contrôle bloquant échoue)",
+    )
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.add_argument("--details", action="store_true", help="lister les entrées concernées par chaque contrôle")
+    parser.add_argument("--no-moodle", action="store_true", help="ne pas faire les contrôles croisés avec Moodle")
+
+
+@command("check")
+async def cmd_check(args: argparse.Namespace) -> int:
+    from enttui.jobs.coherence import run_coherence
+
+    services = await open_from_args(args, strict=True)
+    try:
+        report = await run_coherence(services, with_moodle=not args.no_moodle)
+    finally:
+        await services.close()
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        when = report.checked_at.astimezone().strftime("%d/%m/%Y à %H:%M:%S")
+        read = report.read
+        print(
+            f"Rapport de cohérence du {when} ({read.get('people', 0)} personnes, "
+            f"{read.get('groups', 0)} groupes lus en {report.duration:.1f} s)"
+        )
+        for c in report.checks:
+            count = "—" if c.skipped else str(c.count)
+            print(f"  {c.severity:<12} {count:>6}  {c.title}")
+            if c.skipped:
+                print(f"  {'':<12} {'':>6}  ({c.skipped})")
+            if args.details:
+                for f in c.findings:
+                    who = f.login or f.dn
+                    print(f"  {'':<12} {'':>6}    · {f.name} ({who}) : {f.detail}")
+        verdict = "Au moins un contrôle bloquant échoue." if report.blocking_failed else "Aucun contrôle bloquant."
+        print(verdict)
+    sys.stdout.flush()
+    return EXIT_ERRORS if report.blocking_failed or report.moodle.startswith("Moodle ne répond") else EXIT_OK

@@ -1,0 +1,683 @@
+"""Coherence checks of the directory ("Rapports de cohérence"): pure logic, no I/O.
+
+The analyser is fed pages of raw directory entries (structures, groups, people: the whole
+branches, not only the périmètre, so that "points nowhere" and "duplicate" are judged against the
+whole directory), optionally Moodle's users, and gives one :class:`CheckResult` per check. Findings
+are limited to what concerns the périmètre: people attached to one of its schools (or attached to
+no existing school at all), and groups of its schools (or groups of no school, such as role groups).
+
+Everything is a single pass over the entries plus dict/set lookups on lower-cased DNs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from enttui.domain.people import (
+    Group,
+    Structure,
+    Target,
+    format_ldap_time,
+    group_from_entry,
+    parse_ldap_time,
+    resolve_target,
+    structure_from_entry,
+)
+
+Entry = tuple[str, Mapping[str, Sequence[str]]]
+
+BLOQUANT = "bloquant"
+A_CORRIGER = "à corriger"
+INFORMATION = "information"
+SEVERITIES: tuple[str, ...] = (BLOQUANT, A_CORRIGER, INFORMATION)
+
+# The attributes the people read needs (one paged read of the whole people branch).
+COHERENCE_PERSON_ATTRIBUTES: tuple[str, ...] = (
+    "objectClass",
+    "cn",
+    "sn",
+    "givenName",
+    "displayName",
+    "mail",
+    "ENTPersonLogin",
+    "ENTPersonJointure",
+    "ENTPersonProfils",
+    "ENTPersonStructRattach",
+    "ENTPersonDateNaissance",
+    "ENTEleveClasses",
+    "ENTEleveParents",
+    "ENTElevePersRelEleve",
+    "ENTEleveMajeur",
+    "ENTAuxPersRelEleveEleve",
+    "createTimestamp",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    id: str
+    title: str
+    severity: str
+    explanation: str  # why it matters, how to fix it (French)
+    moodle: bool = False
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec(
+        "duplicate_login",
+        "Identifiant (ENTPersonLogin) en double",
+        BLOQUANT,
+        "Deux comptes portent le même identifiant (sans tenir compte de la casse) : à la connexion, l'ENT "
+        "ne sait pas lequel ouvrir et la synchronisation Moodle les confond. Renommez l'un des deux "
+        "identifiants (suffixe numérique) dans la source (AAF ou référentiel local).",
+    ),
+    CheckSpec(
+        "duplicate_jointure",
+        "Jointure (ENTPersonJointure) en double",
+        BLOQUANT,
+        "La jointure relie le compte à sa source (AAF) et devient l'idnumber Moodle : deux comptes avec la "
+        "même jointure sont écrasés l'un par l'autre à chaque alimentation. Supprimez le doublon ou "
+        "corrigez la jointure du compte créé à tort.",
+    ),
+    CheckSpec(
+        "same_name_birthdate",
+        "Même nom, prénom et date de naissance",
+        A_CORRIGER,
+        "Deux comptes pour la même personne (un compte local créé en plus du compte académique, une "
+        "personne arrivée deux fois) : elle reçoit deux jeux d'identifiants. Vérifiez qu'il ne s'agit pas "
+        "d'homonymes, puis supprimez ou fusionnez le compte en trop.",
+    ),
+    CheckSpec(
+        "dangling_struct",
+        "Établissement de rattachement introuvable",
+        A_CORRIGER,
+        "ENTPersonStructRattach désigne un établissement absent de l'annuaire (ou manque) : la personne "
+        "n'appartient au périmètre d'aucun établissement et échappe aux diffusions et à la "
+        "synchronisation. Corrigez le rattachement ou supprimez le compte.",
+    ),
+    CheckSpec(
+        "dangling_parent",
+        "Lien vers un parent introuvable",
+        A_CORRIGER,
+        "ENTEleveParents (ou ENTElevePersRelEleve) d'un élève désigne une entrée qui n'existe plus : "
+        "l'élève apparaît rattaché à un responsable fantôme. Relancez l'alimentation ou retirez le lien.",
+    ),
+    CheckSpec(
+        "dangling_child",
+        "Lien vers un enfant introuvable",
+        A_CORRIGER,
+        "ENTAuxPersRelEleveEleve d'un parent désigne un élève qui n'existe plus : le parent reçoit des "
+        "informations sur un enfant disparu. Retirez le lien (ou supprimez le parent s'il n'a plus "
+        "d'enfant).",
+    ),
+    CheckSpec(
+        "dangling_member",
+        "Membre de groupe introuvable",
+        A_CORRIGER,
+        "Un membre (member) d'une classe ou d'un groupe désigne une entrée qui n'existe plus : les listes "
+        "de classe et les cohortes Moodle sont fausses. Retirez ces membres du groupe.",
+    ),
+    CheckSpec(
+        "student_without_parent",
+        "Élève sans parent",
+        A_CORRIGER,
+        "Aucun responsable existant n'est lié à l'élève (ni ENTEleveParents côté élève, ni "
+        "ENTAuxPersRelEleveEleve côté parent) : personne ne peut suivre sa scolarité dans l'ENT. "
+        "Vérifiez la fiche dans la source (AAF) ; un élève majeur peut ne pas en avoir.",
+    ),
+    CheckSpec(
+        "parent_without_child",
+        "Parent sans enfant",
+        A_CORRIGER,
+        "Le compte parent n'est lié à aucun élève existant : il ne sert plus à rien et garde un accès à "
+        "l'ENT. Supprimez-le, ou rétablissez le lien avec l'enfant.",
+    ),
+    CheckSpec(
+        "class_not_in_school",
+        "Classe de l'élève absente de l'établissement",
+        A_CORRIGER,
+        "ENTEleveClasses désigne une classe qui n'existe pas dans l'établissement : l'élève n'apparaît "
+        "dans aucune liste de classe ni cohorte. Corrigez la classe de l'élève ou créez la classe.",
+    ),
+    CheckSpec(
+        "empty_class",
+        "Classe ou groupe sans membre",
+        A_CORRIGER,
+        "La classe ou le groupe n'a aucune personne parmi ses membres : il encombre les listes et crée des cohortes "
+        "Moodle vides. Supprimez-le, ou rétablissez ses membres.",
+    ),
+    CheckSpec(
+        "profile_contradiction",
+        "Profil contraire aux classes d'objet",
+        A_CORRIGER,
+        "ENTPersonProfils dit une population et les classes d'objet (ENTEleve, ENTAuxEnseignant…) une "
+        "autre : selon le réglage [ent] profile_source, la personne reçoit le mauvais message ou le "
+        "mauvais rôle Moodle. Corrigez le profil ou les classes d'objet dans la source.",
+    ),
+    CheckSpec(
+        "no_mail",
+        "Comptes sans adresse électronique",
+        INFORMATION,
+        "Élèves, parents et autres comptes sans attribut mail : la diffusion ne peut pas leur envoyer "
+        "leurs identifiants, qui partent dans le fichier des identifiants non envoyés. Faites compléter "
+        "l'adresse, ou remettez les identifiants en main propre.",
+    ),
+    CheckSpec(
+        "never_activated",
+        "Comptes jamais activés",
+        INFORMATION,
+        "Le mot de passe provisoire n'a jamais été changé longtemps après la création du compte : "
+        "l'utilisateur n'a sans doute pas reçu ses identifiants. Diffusez-les à nouveau ou régénérez "
+        "le fichier des identifiants.",
+    ),
+    CheckSpec(
+        "moodle_not_in_directory",
+        "Utilisateurs Moodle absents de l'annuaire",
+        A_CORRIGER,
+        "Comptes Moodle actifs de l'authentification de la synchronisation dont l'identifiant n'existe "
+        "plus dans l'annuaire : ils ne peuvent plus se connecter et occupent des cohortes. Lancez une "
+        "synchronisation forcée (suspension) ou suspendez-les dans Moodle.",
+        moodle=True,
+    ),
+    CheckSpec(
+        "directory_not_in_moodle",
+        "Utilisateurs de l'annuaire absents de Moodle",
+        INFORMATION,
+        "Personnes du périmètre, de profils synchronisés, sans compte Moodle : elles ne trouvent pas "
+        "leurs cours. Lancez la synchronisation des utilisateurs (enttui sync --users).",
+        moodle=True,
+    ),
+)
+CHECKS_BY_ID: dict[str, CheckSpec] = {c.id: c for c in CHECKS}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    dn: str
+    login: str
+    name: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"dn": self.dn, "login": self.login, "name": self.name, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class CheckResult:
+    spec: CheckSpec
+    findings: list[Finding] = field(default_factory=list)
+    skipped: str = ""  # why the check did not run (French), e.g. Moodle not configured
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def title(self) -> str:
+        return self.spec.title
+
+    @property
+    def severity(self) -> str:
+        return self.spec.severity
+
+    @property
+    def explanation(self) -> str:
+        return self.spec.explanation
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "severity": self.severity,
+            "explanation": self.explanation,
+            "count": self.count,
+            "skipped": self.skipped,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MoodleUser:
+    id: int
+    username: str
+    firstname: str = ""
+    lastname: str = ""
+    auth: str = ""
+    suspended: bool = False
+
+
+_DN_SPACES = re.compile(r"\s*([,=+])\s*")
+
+
+def norm_dn(dn: str) -> str:
+    """A DN for lookups: lower case, no spaces around separators."""
+    s = dn.strip().lower()
+    return _DN_SPACES.sub(r"\1", s) if " " in s else s
+
+
+def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
+    values = attrs.get(name)
+    return str(values[0]) if values else ""
+
+
+def _targets_of_classes(object_classes: Iterable[str]) -> set[Target]:
+    from enttui.domain.people import CLASS_TARGETS
+
+    lowered = {c.lower() for c in object_classes}
+    return {t for cls, t in CLASS_TARGETS if cls in lowered}
+
+
+@lru_cache(maxsize=4096)
+def _contradiction(profils: tuple[str, ...], classes: frozenset[str]) -> str | None:
+    """The French detail when the profile says one population and the object classes another."""
+    by_profile = _profile_target(profils)
+    if by_profile is None:
+        return None
+    by_classes = _targets_of_classes(classes)
+    if not by_classes or by_profile in by_classes:
+        return None
+    labels = ", ".join(sorted(t.label for t in by_classes))
+    return f"profil {', '.join(profils)} ({by_profile.label}) ; classes d'objet : {labels}"
+
+
+def _profile_target(profils: Iterable[str]) -> Target | None:
+    from enttui.domain.people import PROFILE_TARGETS
+
+    for code in profils:
+        target = PROFILE_TARGETS.get(code.strip())
+        if target is not None:
+            return target
+    return None
+
+
+@lru_cache(maxsize=65536)
+def _name_key(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).replace("-", " ").split())
+
+
+class _Rec:
+    """What the checks need of one person (lighter than :class:`Person`: 100,000 of them are kept)."""
+
+    __slots__ = (
+        "activated",
+        "birth_date",
+        "child_dns",
+        "classes_lower",
+        "created_raw",
+        "display_name",
+        "dn",
+        "given_name",
+        "jointures",
+        "login",
+        "mail",
+        "parent_dns",
+        "profils",
+        "raw_classes",
+        "sn",
+        "struct_dns",
+        "target",
+    )  # fmt: skip
+
+    dn: str
+    login: str
+    sn: str
+    given_name: str
+    display_name: str
+    mail: str
+    jointures: tuple[str, ...] | list[str]
+    profils: tuple[str, ...]
+    classes_lower: frozenset[str]
+    target: Target
+    struct_dns: Sequence[str]
+    parent_dns: list[str]
+    child_dns: Sequence[str]
+    raw_classes: Sequence[str]
+    birth_date: str
+    activated: bool
+    created_raw: str
+
+    @property
+    def object_classes(self) -> frozenset[str]:
+        return self.classes_lower
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(x for x in (self.sn, self.given_name) if x) or self.display_name or self.login
+
+    @property
+    def created(self) -> datetime | None:
+        return parse_ldap_time(self.created_raw)
+
+
+_EMPTY: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=4096)
+def _classes_key(classes: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c.lower() for c in classes)
+
+
+@lru_cache(maxsize=4096)
+def _target_of(profils: tuple[str, ...], classes: frozenset[str], prefer: str) -> Target:
+    return resolve_target(profils, classes, prefer)
+
+
+class CoherenceAnalyzer:
+    """Feed it entries page by page (any order), then call :meth:`results`."""
+
+    def __init__(
+        self,
+        *,
+        perimeter_uais: Iterable[str] | None = None,
+        now: datetime,
+        never_activated_days: int = 30,
+        prefer: str = "profils",
+        inactive_attribute: str = "pwdReset",
+        inactive_value: str = "TRUE",
+        synced_targets: Iterable[str] | None = None,
+    ) -> None:
+        self.perimeter = {u.upper() for u in perimeter_uais} if perimeter_uais is not None else None
+        self.now = now
+        self.never_activated_days = never_activated_days
+        self.prefer = prefer
+        self.inactive_attribute = inactive_attribute
+        self.inactive_value = inactive_value
+        self.synced_targets = set(synced_targets) if synced_targets is not None else {t.value for t in Target}
+        self.structures: list[Structure] = []
+        self.groups: list[Group] = []
+        self.people: list[_Rec] = []
+        self._majeur: set[int] = set()  # indexes of adult students
+        self.moodle_users: list[MoodleUser] | None = None
+        self.moodle_usernames: set[str] = set()
+        self.moodle_skipped = "Moodle n'est pas configuré."
+
+    # -- feeding -----------------------------------------------------------------------------
+    def add_structures(self, entries: Iterable[Entry]) -> None:
+        self.structures.extend(structure_from_entry(dn, attrs) for dn, attrs in entries)
+
+    def add_groups(self, entries: Iterable[Entry]) -> None:
+        self.groups.extend(group_from_entry(dn, attrs) for dn, attrs in entries)
+
+    def add_people(self, entries: Iterable[Entry]) -> None:
+        prefer = self.prefer
+        inactive_attr = self.inactive_attribute.lower()
+        inactive_value = self.inactive_value.upper()
+        people = self.people
+        for dn, attrs in entries:
+            a = {k.lower(): v for k, v in attrs.items()}
+            get = a.get
+            r = _Rec()
+            r.dn = dn
+            r.login = _first(a, "entpersonlogin")
+            r.sn = _first(a, "sn")
+            r.given_name = _first(a, "givenname")
+            r.display_name = _first(a, "displayname")
+            r.mail = _first(a, "mail")
+            r.jointures = get("entpersonjointure") or _EMPTY
+            r.profils = tuple(get("entpersonprofils") or _EMPTY)
+            r.classes_lower = _classes_key(tuple(get("objectclass") or _EMPTY))
+            r.target = _target_of(r.profils, r.classes_lower, prefer)
+            r.struct_dns = get("entpersonstructrattach") or _EMPTY
+            parents = list(get("enteleveparents") or _EMPTY)
+            rels = get("entelevepersreleleve")
+            if rels:
+                known = {x.lower() for x in parents}
+                for rel in rels:
+                    pdn = rel.split("$", 1)[0].strip()
+                    if pdn and pdn.lower() not in known:
+                        known.add(pdn.lower())
+                        parents.append(pdn)
+            r.parent_dns = parents
+            r.child_dns = get("entauxpersreleleveeleve") or _EMPTY
+            r.raw_classes = get("enteleveclasses") or _EMPTY
+            r.birth_date = _first(a, "entpersondatenaissance").strip()
+            inactive = get(inactive_attr)
+            r.activated = not inactive or all(v.upper() != inactive_value for v in inactive)
+            r.created_raw = _first(a, "createtimestamp")
+            if _first(a, "entelevemajeur").upper() == "O":
+                self._majeur.add(len(people))
+            people.append(r)
+
+    def set_moodle(self, users: Iterable[MoodleUser], all_usernames: Iterable[str]) -> None:
+        """Moodle's active users of the sync's auth, and every non-deleted username."""
+        self.moodle_users = list(users)
+        self.moodle_usernames = {u.lower() for u in all_usernames}
+        self.moodle_skipped = ""
+
+    def moodle_failed(self, reason: str) -> None:
+        self.moodle_users = None
+        self.moodle_skipped = reason
+
+    # -- analysis ----------------------------------------------------------------------------
+    def results(self) -> list[CheckResult]:
+        out = {spec.id: CheckResult(spec) for spec in CHECKS}
+        people = self.people
+        structs_by_dn = {norm_dn(s.dn): s for s in self.structures}
+        struct_by_key: dict[str, str] = {}  # UAI / jointure / SIREN -> UAI
+        for s in self.structures:
+            for key in (s.uai, s.jointure, s.siren):
+                if key:
+                    struct_by_key[key.upper()] = s.uai.upper()
+        person_dns = [norm_dn(p.dn) for p in people]
+        person_index = {d: i for i, d in enumerate(person_dns)}
+        group_dns = {norm_dn(g.dn) for g in self.groups}
+        all_dns = set(person_index) | structs_by_dn.keys() | group_dns
+        perimeter = self.perimeter
+
+        # Which people concern the périmètre.
+        concerned = [False] * len(people)
+        for i, p in enumerate(people):
+            found = False
+            attached = False
+            for sdn in p.struct_dns:
+                s = structs_by_dn.get(norm_dn(sdn))
+                if s is not None:
+                    found = True
+                    if perimeter is None or s.uai.upper() in perimeter:
+                        attached = True
+            concerned[i] = attached or not found
+            if not found:
+                detail = (
+                    "aucun établissement de rattachement"
+                    if not p.struct_dns
+                    else "introuvable : " + ", ".join(p.struct_dns)
+                )
+                out["dangling_struct"].findings.append(_finding(p, detail))
+
+        # Duplicates (judged on the whole directory, reported when one of them is concerned).
+        self._duplicates(out["duplicate_login"], concerned, lambda p: [p.login.lower()] if p.login else [], "login")
+        self._duplicates(
+            out["duplicate_jointure"],
+            concerned,
+            lambda p: list(dict.fromkeys(j.strip().upper() for j in p.jointures if j.strip())),
+            "jointure",
+        )
+        self._duplicates(
+            out["same_name_birthdate"],
+            concerned,
+            lambda p: (
+                [f"{_name_key(p.sn)}|{_name_key(p.given_name)}|{p.birth_date.strip()}"]
+                if p.birth_date.strip() and p.sn
+                else []
+            ),
+            "birth",
+        )
+
+        # Parent <-> child links.
+        student_flags = [_has_class(p, "enteleve") for p in people]
+        parent_flags = [_has_class(p, "entauxpersreleleve") for p in people]
+        has_parent = [False] * len(people)
+        has_child = [False] * len(people)
+        for i, p in enumerate(people):
+            if student_flags[i]:
+                for pdn in p.parent_dns:
+                    j = person_index.get(norm_dn(pdn))
+                    if j is None:
+                        if concerned[i]:
+                            out["dangling_parent"].findings.append(_finding(p, f"parent introuvable : {pdn}"))
+                    elif parent_flags[j]:
+                        has_parent[i] = True
+                        has_child[j] = True
+            if parent_flags[i]:
+                for cdn in p.child_dns:
+                    j = person_index.get(norm_dn(cdn))
+                    if j is None:
+                        if concerned[i]:
+                            out["dangling_child"].findings.append(_finding(p, f"enfant introuvable : {cdn}"))
+                    elif student_flags[j]:
+                        has_child[i] = True
+                        has_parent[j] = True
+        for i, p in enumerate(people):
+            if not concerned[i]:
+                continue
+            if student_flags[i] and not has_parent[i]:
+                detail = "aucun responsable lié" + (" (élève majeur)" if i in self._majeur else "")
+                out["student_without_parent"].findings.append(_finding(p, detail))
+            if parent_flags[i] and not has_child[i]:
+                out["parent_without_child"].findings.append(_finding(p, "aucun élève existant lié"))
+
+        # Groups: members that point nowhere, empty classes.
+        class_keys: set[tuple[str, str]] = set()
+        for g in self.groups:
+            if g.kind == "classe" and g.uai:
+                class_keys.add((g.uai.upper(), g.name.strip().lower()))
+            if perimeter is not None and g.uai and g.uai.upper() not in perimeter:
+                continue
+            own = norm_dn(g.dn)
+            normed = [norm_dn(m) for m in g.members]
+            missing = [m for m, n in zip(g.members, normed, strict=True) if n not in all_dns]
+            # Members that count: people and nested groups (not the group itself, a usual placeholder).
+            existing = sum(1 for n in normed if n != own and (n in person_index or n in group_dns))
+            if missing:
+                shown = ", ".join(missing[:2]) + (f" (+{len(missing) - 2})" if len(missing) > 2 else "")
+                out["dangling_member"].findings.append(
+                    Finding(g.dn, "", g.cn, f"{len(missing)} membre(s) introuvable(s) : {shown}")
+                )
+            if g.kind in ("classe", "groupe") and existing == 0:
+                detail = f"aucun membre existant ({len(missing)} introuvable(s))" if missing else "aucun membre"
+                out["empty_class"].findings.append(Finding(g.dn, "", g.cn, detail))
+
+        # Students' classes, profiles, mail, activation.
+        cutoff_raw = format_ldap_time(self.now - timedelta(days=self.never_activated_days))[:14]
+        for i, p in enumerate(people):
+            if not concerned[i]:
+                continue
+            raw = p.raw_classes
+            if raw and student_flags[i]:
+                for value in raw:
+                    prefix, _, name = value.rpartition("$")
+                    uai = self._school_of(prefix, p, structs_by_dn, struct_by_key)
+                    if uai is None:
+                        out["class_not_in_school"].findings.append(
+                            _finding(p, f"classe « {name} » d'un établissement inconnu ({prefix or '—'})")
+                        )
+                    elif (uai, name.strip().lower()) not in class_keys:
+                        out["class_not_in_school"].findings.append(
+                            _finding(p, f"classe « {name} » absente de l'établissement {uai}")
+                        )
+            contradiction = _contradiction(p.profils, p.classes_lower) if p.profils else None
+            if contradiction is not None:
+                out["profile_contradiction"].findings.append(_finding(p, contradiction))
+            if not p.mail.strip() and p.target.gets_ent_credentials:
+                out["no_mail"].findings.append(_finding(p, f"profil {p.target.label}"))
+            if not p.activated and p.created_raw and p.created_raw[:14] <= cutoff_raw:
+                created = p.created
+                if created is not None:
+                    days = (self.now - created).days
+                    when = created.astimezone().strftime("%d/%m/%Y")
+                    detail = f"créé le {when}, non activé depuis {days} jours"
+                    out["never_activated"].findings.append(_finding(p, detail))
+
+        self._moodle(out, concerned)
+        for result in out.values():
+            if result.id not in ("duplicate_login", "duplicate_jointure", "same_name_birthdate"):
+                result.findings.sort(key=lambda f: (f.name.casefold(), f.login.casefold(), f.dn.lower()))
+        return [out[spec.id] for spec in CHECKS]
+
+    def _school_of(
+        self,
+        prefix: str,
+        person: _Rec,
+        structs_by_dn: dict[str, Structure],
+        struct_by_key: dict[str, str],
+    ) -> str | None:
+        if prefix:
+            s = structs_by_dn.get(norm_dn(prefix))
+            if s is not None:
+                return s.uai.upper()
+            return struct_by_key.get(prefix.strip().upper())
+        for sdn in person.struct_dns:
+            s = structs_by_dn.get(norm_dn(sdn))
+            if s is not None:
+                return s.uai.upper()
+        return None
+
+    def _duplicates(self, result: CheckResult, concerned: list[bool], keys_of: Any, kind: str) -> None:
+        index: dict[str, list[int]] = defaultdict(list)
+        for i, p in enumerate(self.people):
+            for key in keys_of(p):
+                index[key].append(i)
+        groups = [(key, idx) for key, idx in index.items() if len(idx) > 1 and any(concerned[i] for i in idx)]
+        groups.sort(key=lambda item: item[0])
+        seen: set[int] = set()
+        for key, idx in groups:
+            for i in idx:
+                if i in seen:
+                    continue
+                seen.add(i)
+                p = self.people[i]
+                others = [self.people[j] for j in idx if j != i]
+                shown = ", ".join(f"{o.full_name} ({o.login or o.dn})" for o in others[:3])
+                more = f" (+{len(others) - 3})" if len(others) > 3 else ""
+                if kind == "login":
+                    detail = f"« {p.login} » aussi porté par : {shown}{more}"
+                elif kind == "jointure":
+                    detail = f"jointure « {key} » aussi sur : {shown}{more}"
+                else:
+                    detail = f"né(e) le {p.birth_date}, comme : {shown}{more}"
+                result.findings.append(_finding(p, detail))
+
+    def _moodle(self, out: dict[str, CheckResult], concerned: list[bool]) -> None:
+        a, b = out["moodle_not_in_directory"], out["directory_not_in_moodle"]
+        if self.moodle_users is None:
+            a.skipped = b.skipped = self.moodle_skipped
+            return
+        logins = {p.login.lower() for p in self.people if p.login}
+        for u in self.moodle_users:
+            if u.suspended or u.username.lower() in logins:
+                continue
+            name = " ".join(x for x in (u.lastname, u.firstname) if x)
+            a.findings.append(Finding("", u.username, name, f"compte Moodle n° {u.id} (auth {u.auth})"))
+        for i, p in enumerate(self.people):
+            if not concerned[i] or not p.login or p.target.value not in self.synced_targets:
+                continue
+            if p.login.lower() not in self.moodle_usernames:
+                b.findings.append(_finding(p, f"profil {p.target.label}, pas de compte Moodle"))
+
+
+def _has_class(p: _Rec, lowered: str) -> bool:
+    return lowered in p.classes_lower
+
+
+def _finding(p: _Rec, detail: str) -> Finding:
+    return Finding(p.dn, p.login, p.full_name, detail)
+
+
+def blocking_failed(results: Iterable[CheckResult]) -> bool:
+    return any(r.severity == BLOQUANT and r.failed for r in results)

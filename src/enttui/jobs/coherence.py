@@ -1,0 +1,267 @@
+"""The coherence report ("Rapports de cohérence"): one paged read of each branch, then the checks.
+
+Reads, in this order: every structure (``ENTStructure``) under ``structures_dn``, every group
+(``groupOfNames``) under ``groups_dn``, every person (``ENTPerson``) under ``people_dn`` with only
+the attributes the checks need; then, when Moodle is configured, its users (two columns each).
+No per-entry LDAP call. An incomplete read fails the report (a partial report would claim that
+the missing entries are fine).
+
+Also: the CSV export of a report, and :func:`safe_export_path`, the checks every export path typed
+by an administrator goes through.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from enttui.domain import ldapfilter as lf
+from enttui.domain.coherence import (
+    BLOQUANT,
+    COHERENCE_PERSON_ATTRIBUTES,
+    CheckResult,
+    CoherenceAnalyzer,
+    MoodleUser,
+)
+from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
+from enttui.errors import EnttuiError, ValidationError
+from enttui.jobs.context import Services
+from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
+
+ENTITY = "coherence"
+CSV_COLUMNS = ("Contrôle", "Gravité", "DN", "Identifiant", "Nom", "Détail")
+
+
+@dataclass(slots=True)
+class CoherenceReport:
+    checks: list[CheckResult]
+    checked_at: datetime
+    duration: float = 0.0
+    read: dict[str, int] = field(default_factory=dict)  # structures / groups / people / moodle users
+    moodle: str = ""  # "" when the Moodle checks ran, else why not (French)
+
+    @property
+    def blocking_failed(self) -> bool:
+        return any(c.severity == BLOQUANT and c.failed for c in self.checks)
+
+    @property
+    def total_findings(self) -> int:
+        return sum(c.count for c in self.checks)
+
+    def check(self, check_id: str) -> CheckResult:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    def as_dict(self, *, with_findings: bool = True) -> dict[str, Any]:
+        checks = []
+        for c in self.checks:
+            d = c.as_dict()
+            if not with_findings:
+                d.pop("findings")
+            checks.append(d)
+        return {
+            "ok": not self.blocking_failed,
+            "blocking_failed": self.blocking_failed,
+            "checked_at": self.checked_at.isoformat(),
+            "duration_s": round(self.duration, 3),
+            "read": dict(self.read),
+            "moodle": self.moodle or "ok",
+            "checks": checks,
+        }
+
+
+async def run_coherence(
+    services: Services,
+    sink: EventSink = null_sink,
+    *,
+    with_moodle: bool = True,
+    timer: Callable[[], float] = time.perf_counter,
+) -> CoherenceReport:
+    """Run every check on the whole directory (findings limited to the périmètre)."""
+    cfg = services.config
+    ldap = cfg.ldap
+    start = timer()
+    analyzer = CoherenceAnalyzer(
+        perimeter_uais=cfg.ent.uai or None,
+        now=services.clock(),
+        never_activated_days=cfg.coherence.never_activated_days,
+        prefer=cfg.ent.profile_source,
+        inactive_attribute=ldap.inactive_attribute,
+        inactive_value=ldap.inactive_value,
+        synced_targets=cfg.sync.profiles,
+    )
+    directory = services.directory
+    read: dict[str, int] = {"structures": 0, "groups": 0, "people": 0}
+
+    async def read_branch(key: str, label: str, base: str, filt: str, attributes: Sequence[str], add: Any) -> None:
+        sink(Phase(ENTITY, label))
+        async for page in directory.iter_pages(base, filt, attributes):
+            add(page)
+            read[key] += len(page)
+            sink(Progress(key, read[key], None))
+
+    await read_branch(
+        "structures",
+        "Lecture des établissements",
+        ldap.structures_dn or ldap.base_dn,
+        lf.eq("objectClass", "ENTStructure"),
+        STRUCTURE_ATTRIBUTES,
+        analyzer.add_structures,
+    )
+    await read_branch(
+        "groups",
+        "Lecture des classes et groupes",
+        ldap.groups_dn or ldap.base_dn,
+        lf.eq("objectClass", "groupOfNames"),
+        GROUP_ATTRIBUTES,
+        analyzer.add_groups,
+    )
+    await read_branch(
+        "people",
+        "Lecture des personnes",
+        ldap.people_dn or ldap.base_dn,
+        lf.eq("objectClass", "ENTPerson"),
+        (*COHERENCE_PERSON_ATTRIBUTES, *_extra_attributes(ldap.inactive_attribute)),
+        analyzer.add_people,
+    )
+    sink(Trace("info", ENTITY, f"{read['people']} personne(s), {read['groups']} groupe(s) lus"))
+
+    moodle = services.moodle if with_moodle else None
+    if moodle is not None:
+        sink(Phase(ENTITY, "Lecture des utilisateurs Moodle"))
+        try:
+            users, usernames = await moodle.read(_moodle_reader(moodle, cfg.sync.auth))
+        except EnttuiError as exc:
+            analyzer.moodle_failed(f"Moodle ne répond pas : {exc.message}")
+            sink(Trace("warning", ENTITY, f"contrôles Moodle non faits : {exc.message}"))
+        else:
+            analyzer.set_moodle(users, usernames)
+            read["moodle_users"] = len(usernames)
+    elif not with_moodle:
+        analyzer.moodle_failed("Contrôles Moodle non demandés.")
+
+    sink(Phase(ENTITY, "Contrôles"))
+    checks = analyzer.results()
+    for c in checks:
+        if c.failed:
+            level = "error" if c.severity == BLOQUANT else "warning"
+            sink(Trace(level, ENTITY, f"{c.title} : {c.count}"))
+    return CoherenceReport(
+        checks=checks,
+        checked_at=services.clock(),
+        duration=timer() - start,
+        read=read,
+        moodle=analyzer.moodle_skipped,
+    )
+
+
+def _extra_attributes(inactive_attribute: str) -> tuple[str, ...]:
+    return (
+        () if inactive_attribute.lower() in {a.lower() for a in COHERENCE_PERSON_ATTRIBUTES} else (inactive_attribute,)
+    )
+
+
+def _moodle_reader(moodle: Any, auth: str) -> Callable[[Any], tuple[list[MoodleUser], list[str]]]:
+    t = moodle.tables.user
+
+    def read(conn: Any) -> tuple[list[MoodleUser], list[str]]:
+        rows = conn.execute(
+            select(t.c.id, t.c.username, t.c.firstname, t.c.lastname, t.c.auth, t.c.suspended).where(
+                (t.c.auth == auth) & (t.c.deleted == 0)
+            )
+        )
+        users = [
+            MoodleUser(
+                id=int(r.id),
+                username=r.username,
+                firstname=r.firstname or "",
+                lastname=r.lastname or "",
+                auth=r.auth,
+                suspended=bool(r.suspended),
+            )
+            for r in rows
+        ]
+        names = [r.username for r in conn.execute(select(t.c.username).where(t.c.deleted == 0))]
+        return users, names
+
+    return read
+
+
+# -- exports ----------------------------------------------------------------------------------------
+
+
+def safe_export_path(text: str, *, base: Path | None = None) -> Path:
+    """The path an administrator typed, checked: not empty, no ``..`` component, an existing folder.
+
+    A relative path is taken from ``base`` (default: the current directory).
+    """
+    raw = text.strip()
+    if not raw:
+        raise ValidationError("Indiquez le chemin du fichier à écrire.")
+    if "\x00" in raw:
+        raise ValidationError("Chemin refusé : caractère nul.")
+    path = Path(raw).expanduser()
+    if any(part == ".." for part in path.parts):
+        raise ValidationError("Chemin refusé : « .. » n'est pas permis dans le chemin d'un export.")
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    if path.is_dir():
+        raise ValidationError(f"« {path} » est un dossier : indiquez un nom de fichier.")
+    if not path.parent.is_dir():
+        raise ValidationError(f"Le dossier « {path.parent} » n'existe pas.")
+    return path
+
+
+def neutralise(value: str) -> str:
+    """CSV formula injection: a cell starting with ``= + - @`` (or a tab / CR) gets a leading ``'``."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def write_private_file(path: Path, data: bytes, *, overwrite: bool = False) -> None:
+    """Write ``data`` with mode 0600 (it may hold personal data); refuse to replace unless ``overwrite``."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        raise ValidationError(f"Le fichier « {path} » existe déjà : confirmez pour le remplacer.") from None
+    except OSError as exc:
+        raise ValidationError(f"Écriture impossible de « {path} » ({exc.strerror}).") from None
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            fd = -1
+            out.write(data)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def coherence_csv(checks: Sequence[CheckResult]) -> bytes:
+    """``;``-separated, every field quoted, UTF-8 with BOM (French Excel), formulas neutralised."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for c in checks:
+        for f in c.findings:
+            writer.writerow([neutralise(v) for v in (c.title, c.severity, f.dn, f.login, f.name, f.detail)])
+    return "\ufeff".encode() + buf.getvalue().encode("utf-8")
+
+
+def export_coherence_csv(
+    report: CoherenceReport, path: Path, *, check_id: str | None = None, overwrite: bool = False
+) -> int:
+    """Write the findings (of one check, or all) to ``path``; returns the number of rows."""
+    checks = [report.check(check_id)] if check_id else report.checks
+    write_private_file(path, coherence_csv(checks), overwrite=overwrite)
+    return sum(c.count for c in checks)
