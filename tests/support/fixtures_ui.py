@@ -37,11 +37,19 @@ def make_demo_app(root: Path, **kwargs):
     return EntApp(opener=opener, timer=FakeTimer(), **kwargs)
 
 
-async def settle(pilot) -> None:
-    """Wait until every worker is done and the screen is repainted."""
-    for _ in range(3):
+async def settle(pilot, timeout: float = 30.0) -> None:
+    """Wait until no worker is pending or running (workers may start others, or be started by a
+    message still in the queue), then let the screen repaint. Robust on a loaded machine."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    quiet = 0
+    while quiet < 3 and loop.time() < deadline:
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+        busy = any(not w.is_finished for w in pilot.app.workers)
+        quiet = 0 if busy else quiet + 1
 
 
 @pytest.fixture

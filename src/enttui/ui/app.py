@@ -121,6 +121,12 @@ class EntApp(App[int]):
     def action_go(self, key: str) -> None:
         self.go(key)
 
+    def open_person(self, dn: str) -> None:
+        """Push the detail of the person at ``dn`` (escape comes back to where it was opened)."""
+        from enttui.ui.screens.person import PersonScreen
+
+        self.push_screen(PersonScreen(dn))
+
     def action_back(self) -> None:
         """Retour (escape): the previous page, else the home page."""
         if not isinstance(self.screen, PageScreen):

@@ -10,13 +10,17 @@ from textual.screen import Screen
 from enttui.ui.screens.alimentation import AlimentationScreen
 from enttui.ui.screens.coherence import CoherenceScreen
 from enttui.ui.screens.export_specifique import ExportSpecifiqueScreen
+from enttui.ui.screens.groupes import GroupesScreen
 from enttui.ui.screens.home import HomeScreen
 from enttui.ui.screens.imports import ImportsScreen
 from enttui.ui.screens.moodle_sync import MoodleSyncScreen
 from enttui.ui.screens.referentiel import ReferentielScreen
+from enttui.ui.screens.utilisateurs import UtilisateursScreen
 
 SCREENS: dict[str, type[Screen]] = {
     "accueil": HomeScreen,
+    "utilisateurs": UtilisateursScreen,
+    "groupes": GroupesScreen,
     "alimentation": AlimentationScreen,
     "coherence": CoherenceScreen,
     "referentiel": ReferentielScreen,

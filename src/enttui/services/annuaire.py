@@ -1,0 +1,596 @@
+"""The Annuaire screens' data: paged people searches, a person with relations, the group list.
+
+Built on the public API of :class:`~enttui.services.directory.Directory` (``iter_pages``,
+``perimeter_filter``, ``person``, ``structures``, ``groups``) and the same code serves the
+Utilisateurs and Groupes screens and ``bench/annuaire.py``.
+
+Paging: a :class:`PeopleSearch` keeps one RFC 2696 paged search open and pulls one small page
+(``PAGE_SIZE`` entries) at a time; the next page is prefetched in the background; previous pages
+come from a small cache (a page evicted from it is read again by restarting the search). The
+count runs concurrently as a search for no attribute (``1.1``) capped at ``COUNT_CAP``.
+
+Cancellation: a screen cancels a stale search's worker at any time. The server reads run in
+tasks owned by the search and awaited through ``asyncio.shield``, so a cancelled caller never
+leaves a paged search (and its connection) in the middle of a page; :meth:`PeopleSearch.close`
+waits for them and closes the paged search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from enttui.config import Config
+from enttui.domain import ldapfilter as lf
+from enttui.domain.annuaire import PeopleQuery, people_filter
+from enttui.domain.people import (
+    PERSON_ATTRIBUTES,
+    Person,
+    Structure,
+    Target,
+    class_name,
+    person_from_entry,
+    resolve_target,
+)
+from enttui.errors import EnttuiError
+from enttui.services.directory import Directory
+
+__all__ = [
+    "CACHE_PAGES",
+    "COUNT_CAP",
+    "LIST_ATTRIBUTES",
+    "PAGE_SIZE",
+    "Annuaire",
+    "GroupSummary",
+    "MemberList",
+    "Page",
+    "PeoplePager",
+    "PeopleSearch",
+    "PersonDetails",
+    "ResultCount",
+    "format_count",
+]
+
+PAGE_SIZE = 50  # rows in the table: never more than one page
+COUNT_CAP = 2000  # the count stops here ("plus de 2 000 résultats")
+CACHE_PAGES = 8  # pages kept for "previous page"
+DN_CHUNK = 200  # values per OR filter when reading people by DN
+
+# What a row of the people table needs (the detail reads PERSON_ATTRIBUTES).
+LIST_ATTRIBUTES: tuple[str, ...] = (
+    "objectClass",
+    "uid",
+    "cn",
+    "sn",
+    "givenName",
+    "displayName",
+    "mail",
+    "ENTPersonLogin",
+    "ENTPersonProfils",
+    "ENTPersonStructRattach",
+    "ENTEleveClasses",
+    "ENTAuxPersRelEleveEleve",
+    "ENTEleveParents",
+    "ENTAuxEnsClasses",
+)
+COUNT_ATTRIBUTES: tuple[str, ...] = ("objectClass", "ENTPersonProfils", "ENTEleveClasses")
+
+
+def norm_dn(dn: str) -> str:
+    """A DN compared the way a person would: case and spaces around separators ignored."""
+    return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.split(",")).lower()
+
+
+def format_count(n: int) -> str:
+    """2000 → "2 000" (French thousands, narrow-free plain space for every terminal)."""
+    return f"{n:,}".replace(",", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class ResultCount:
+    value: int
+    capped: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.capped:
+            return f"plus de {format_count(self.value)} résultats"
+        return f"{format_count(self.value)} résultat{'s' if self.value > 1 else ''}"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of people, with the names of the children shown in the "Enfant(s)" column."""
+
+    index: int
+    people: tuple[Person, ...]
+    has_next: bool
+    relatives: Mapping[str, Person] = field(default_factory=dict)  # norm_dn → person
+
+    @property
+    def has_previous(self) -> bool:
+        return self.index > 0
+
+    def children_label(self, person: Person) -> str:
+        names = []
+        for dn in person.child_dns:
+            kid = self.relatives.get(norm_dn(dn))
+            if kid is None:
+                names.append("?")
+            else:
+                klass = f" ({', '.join(kid.classes)})" if kid.classes else ""
+                names.append(f"{kid.given_name or kid.full_name}{klass}")
+        return ", ".join(names)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDetails:
+    person: Person
+    parents: tuple[Person, ...] = ()
+    children: tuple[Person, ...] = ()
+    structures: tuple[str, ...] = ()  # "UAI — name" (or the raw DN when unknown)
+    missing: tuple[str, ...] = ()  # relation DNs that point nowhere
+    moodle: Mapping[str, Any] | None = None
+    moodle_status: str = ""  # why there is no Moodle summary ("" when there is one)
+
+    @property
+    def relatives(self) -> list[tuple[str, Person]]:
+        """Parents then children, in the order the detail numbers them (keys 1–9)."""
+        return [("Parent", p) for p in self.parents] + [("Enfant", c) for c in self.children]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    key: str  # the group's DN, or "classe:<uai>$<name>" for a class only found on students
+    name: str
+    kind: str  # "classe" or "groupe"
+    uai: str = ""
+    dn: str = ""
+    description: str = ""
+    members: tuple[str, ...] = ()
+    counts: Mapping[Target, int] = field(default_factory=dict)
+    unknown: int = 0  # members that are not people of the périmètre
+
+    @property
+    def total(self) -> int:
+        return len(self.members)
+
+    @property
+    def kind_label(self) -> str:
+        if self.kind == "classe" and not self.dn:
+            return "Classe (élèves)"
+        return {"classe": "Classe", "groupe": "Groupe"}.get(self.kind, "Autre")
+
+
+class PeoplePager:
+    """Pages of people with a count: what the people table shows. Subclasses fetch pages."""
+
+    def __init__(self, annuaire: Annuaire, page_size: int = PAGE_SIZE) -> None:
+        self.annuaire = annuaire
+        self.page_size = page_size
+        self.index = 0
+        self._cache: OrderedDict[int, Page] = OrderedDict()
+        self.closed = False
+
+    async def page(self, index: int) -> Page | None:
+        """Page ``index`` (0-based), or None when there is no such page."""
+        if index < 0:
+            return None
+        cached = self._cache.get(index)
+        if cached is None:
+            people = await self._people_page(index)
+            if people is None:
+                return None
+            relatives = await self.annuaire.children_of(people)
+            cached = Page(index, tuple(people), self._has_next(index, people), relatives)
+            self._cache[index] = cached
+            while len(self._cache) > CACHE_PAGES:
+                far = max(self._cache, key=lambda i: abs(i - index))
+                del self._cache[far]
+        else:
+            cached = Page(index, cached.people, self._has_next(index, list(cached.people)), cached.relatives)
+        self.index = index
+        self._after_page(index)
+        return cached
+
+    async def first_page(self) -> Page:
+        return await self.page(0) or Page(0, (), False)
+
+    async def next_page(self) -> Page | None:
+        return await self.page(self.index + 1)
+
+    async def previous_page(self) -> Page | None:
+        return await self.page(self.index - 1) if self.index > 0 else None
+
+    async def count(self) -> ResultCount:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        self.closed = True
+
+    # -- for subclasses
+    async def _people_page(self, index: int) -> list[Person] | None:
+        raise NotImplementedError
+
+    def _has_next(self, index: int, people: Sequence[Person]) -> bool:
+        return len(people) >= self.page_size
+
+    def _after_page(self, index: int) -> None:
+        return None
+
+
+class PeopleSearch(PeoplePager):
+    """A people search of the périmètre, paged on the server (see module docstring)."""
+
+    def __init__(
+        self,
+        annuaire: Annuaire,
+        query: PeopleQuery,
+        page_size: int = PAGE_SIZE,
+        *,
+        prefetch: bool = True,
+        count_cap: int = COUNT_CAP,
+    ) -> None:
+        super().__init__(annuaire, page_size)
+        self.query = query
+        self.prefetch = prefetch
+        self.count_cap = count_cap
+        self._filter: str | None = None
+        self._gen: AsyncIterator[list[tuple[str, dict[str, list[str]]]]] | None = None
+        self._pulled: dict[int, list[Person]] = {}  # pages read from the server, not yet cached
+        self._next_pull = 0  # index of the page the open paged search gives next
+        self._exhausted = False
+        self._pending: asyncio.Future[None] | None = None
+        self._count_task: asyncio.Future[ResultCount] | None = None
+
+    async def filter(self) -> str:
+        if self._filter is None:
+            self._filter = await self.annuaire.people_search_filter(self.query)
+        return self._filter
+
+    async def first_page(self) -> Page:
+        self.start_count()
+        return await super().first_page()
+
+    # -- count
+    def start_count(self) -> None:
+        if self._count_task is None:
+            self._count_task = asyncio.ensure_future(self._count())
+
+    async def _count(self) -> ResultCount:
+        filt = await self.filter()
+        n = 0
+        gen = self.annuaire.directory.iter_pages(self.annuaire.people_base, filt, [], page_size=self.count_cap + 1)
+        try:
+            async for page in gen:
+                n += len(page)
+                if n > self.count_cap:
+                    return ResultCount(self.count_cap, capped=True)
+        finally:
+            await gen.aclose()  # type: ignore[attr-defined]
+        return ResultCount(n)
+
+    async def count(self) -> ResultCount:
+        self.start_count()
+        assert self._count_task is not None
+        return await asyncio.shield(self._count_task)
+
+    # -- pages
+    async def _people_page(self, index: int) -> list[Person] | None:
+        if index < self._next_pull and index not in self._pulled:
+            await self._restart()  # evicted from the cache: read the search again from the start
+        while index >= self._next_pull and not self._exhausted:
+            await self._pull_shielded()
+        return self._pulled.get(index)
+
+    def _has_next(self, index: int, people: Sequence[Person]) -> bool:
+        if self._exhausted:
+            return index + 1 < self._next_pull
+        return len(people) >= self.page_size
+
+    def _after_page(self, index: int) -> None:
+        # Keep pulled-but-uncached pages bounded, then prefetch the next page.
+        for old in [i for i in self._pulled if abs(i - index) > CACHE_PAGES or i in self._cache]:
+            del self._pulled[old]
+        if self.prefetch and not self._exhausted and self._pending is None and index + 1 >= self._next_pull:
+            self._pending = asyncio.ensure_future(self._pull())
+
+    async def _pull_shielded(self) -> None:
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._pull())
+        pending = self._pending
+        try:
+            await asyncio.shield(pending)
+        finally:
+            if pending.done() and self._pending is pending:
+                self._pending = None
+
+    async def _pull(self) -> None:
+        """Read the next page of the open paged search (runs as a task; never cancelled half-way)."""
+        if self.closed:
+            self._exhausted = True
+            return
+        if self._gen is None:
+            if self.annuaire.directory.is_embedded:
+                self._gen = self._sorted_pages(await self.filter())
+            else:
+                self._gen = self.annuaire.directory.iter_pages(
+                    self.annuaire.people_base, await self.filter(), LIST_ATTRIBUTES, page_size=self.page_size
+                )
+        try:
+            entries = await self._gen.__anext__()
+        except StopAsyncIteration:
+            self._exhausted = True
+            return
+        except BaseException:
+            self._exhausted = True
+            await self._close_gen()
+            raise
+        self._pulled[self._next_pull] = [self.annuaire.person_from(dn, attrs) for dn, attrs in entries]
+        self._next_pull += 1
+
+    async def _sorted_pages(self, filt: str) -> AsyncIterator[list[tuple[str, dict[str, list[str]]]]]:
+        """The embedded (demo) directory returns entries in no stable order: read it all (a small
+        world), sort by name, and page locally, so the demo lists are alphabetical and repeatable."""
+        found = await self.annuaire.directory.search_all(self.annuaire.people_base, filt, LIST_ATTRIBUTES)
+
+        def key(entry: tuple[str, dict[str, list[str]]]) -> tuple[str, str, str]:
+            attrs = {k.lower(): v for k, v in entry[1].items()}
+            return ((attrs.get("sn") or [""])[0].lower(), (attrs.get("givenname") or [""])[0].lower(), entry[0].lower())
+
+        found.sort(key=key)
+        for start in range(0, len(found), self.page_size):
+            yield found[start : start + self.page_size]
+
+    async def _restart(self) -> None:
+        await self._settle()
+        await self._close_gen()
+        self._pulled.clear()
+        self._next_pull = 0
+        self._exhausted = False
+
+    async def _settle(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            with contextlib.suppress(BaseException):
+                await pending
+
+    async def _close_gen(self) -> None:
+        gen, self._gen = self._gen, None
+        if gen is not None:
+            with contextlib.suppress(Exception):
+                await gen.aclose()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        """Wait for the reads in flight, then close the paged search (safe to call twice)."""
+        self.closed = True
+        await self._settle()
+        await self._close_gen()
+        task, self._count_task = self._count_task, None
+        if task is not None:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+class MemberList(PeoplePager):
+    """A known list of DNs (a group's members), read page by page with one search per page."""
+
+    def __init__(self, annuaire: Annuaire, dns: Sequence[str], page_size: int = PAGE_SIZE) -> None:
+        super().__init__(annuaire, page_size)
+        self.dns = list(dict.fromkeys(dns))
+
+    async def _people_page(self, index: int) -> list[Person] | None:
+        chunk = self.dns[index * self.page_size : (index + 1) * self.page_size]
+        if not chunk:
+            return None if index > 0 else []
+        found = await self.annuaire.people_by_dns(chunk, LIST_ATTRIBUTES)
+        return [found[norm_dn(dn)] for dn in chunk if norm_dn(dn) in found]
+
+    def _has_next(self, index: int, people: Sequence[Person]) -> bool:
+        return (index + 1) * self.page_size < len(self.dns)
+
+    async def count(self) -> ResultCount:
+        return ResultCount(len(self.dns))
+
+
+class Annuaire:
+    """The Annuaire screens' service (see module docstring)."""
+
+    def __init__(self, directory: Directory, config: Config, moodle: Any = None, page_size: int = PAGE_SIZE) -> None:
+        self.directory = directory
+        self.config = config
+        self.moodle = moodle
+        self.page_size = page_size
+        ldap = config.ldap
+        self.people_base = ldap.people_dn or ldap.base_dn
+        self._names: OrderedDict[str, Person] = OrderedDict()  # small cache of relatives (norm_dn)
+
+    @classmethod
+    def from_services(cls, services: Any, page_size: int = PAGE_SIZE) -> Annuaire:
+        """From :class:`enttui.jobs.context.Services` (one per app is enough)."""
+        return cls(services.directory, services.config, services.moodle, page_size)
+
+    # -- people
+    def person_from(self, dn: str, attrs: Mapping[str, Sequence[str]]) -> Person:
+        return person_from_entry(
+            dn,
+            attrs,
+            prefer=self.config.ent.profile_source,
+            inactive_attribute=self.config.ldap.inactive_attribute,
+            inactive_value=self.config.ldap.inactive_value,
+        )
+
+    async def people_search_filter(self, query: PeopleQuery) -> str:
+        ldap = self.config.ldap
+        wanted = people_filter(
+            query,
+            prefer=self.config.ent.profile_source,
+            inactive_attribute=ldap.inactive_attribute,
+            inactive_value=ldap.inactive_value,
+        )
+        return lf.and_(lf.eq("objectClass", "ENTPerson"), await self.directory.perimeter_filter(), wanted)
+
+    def search(self, query: PeopleQuery, *, prefetch: bool = True) -> PeopleSearch:
+        """A paged search (nothing is read until ``first_page``)."""
+        return PeopleSearch(self, query, self.page_size, prefetch=prefetch)
+
+    def members(self, group: GroupSummary) -> MemberList:
+        return MemberList(self, group.members, self.page_size)
+
+    async def people_by_dns(
+        self, dns: Iterable[str], attributes: Sequence[str] = PERSON_ATTRIBUTES
+    ) -> dict[str, Person]:
+        """People at these DNs (keyed by :func:`norm_dn`), in one search per 200 DNs.
+
+        DNs right below the people branch are read with ``(|(uid=…)(uid=…))`` on their RDN
+        attribute; any other DN is read on its own. DNs that point nowhere are left out.
+        """
+        wanted = {norm_dn(dn): dn for dn in dns if dn}
+        base = norm_dn(self.people_base)
+        by_attr: dict[str, list[str]] = {}
+        others: list[str] = []
+        for key, dn in wanted.items():
+            rdn, _, parent = key.partition(",")
+            attr, _, _value = rdn.partition("=")
+            if parent == base and attr and "+" not in rdn and "\\" not in dn:
+                value = dn.split(",", 1)[0].split("=", 1)[1].strip()
+                by_attr.setdefault(attr, []).append(value)
+            else:
+                others.append(dn)
+        out: dict[str, Person] = {}
+        for attr, values in by_attr.items():
+            for start in range(0, len(values), DN_CHUNK):
+                chunk = values[start : start + DN_CHUNK]
+                filt = lf.and_(lf.eq("objectClass", "ENTPerson"), lf.any_eq(attr, chunk))
+                async for page in self.directory.iter_pages(self.people_base, filt, attributes, scope="LEVEL"):
+                    for dn, attrs in page:
+                        key = norm_dn(dn)
+                        if key in wanted:
+                            out[key] = self.person_from(dn, attrs)
+        if others:
+            for person in await self.directory.people_by_dns(others):
+                out[norm_dn(person.dn)] = person
+        return out
+
+    async def children_of(self, people: Sequence[Person]) -> dict[str, Person]:
+        """The children of the parents among ``people`` (for the Enfant(s) column), one search."""
+        dns = [dn for p in people for dn in p.child_dns]
+        missing = [dn for dn in dns if norm_dn(dn) not in self._names]
+        if missing:
+            found = await self.people_by_dns(missing, LIST_ATTRIBUTES)
+            for key, person in found.items():
+                self._names[key] = person
+            while len(self._names) > 5000:
+                self._names.popitem(last=False)
+        return {norm_dn(dn): self._names[norm_dn(dn)] for dn in dns if norm_dn(dn) in self._names}
+
+    async def person_details(self, dn: str) -> PersonDetails | None:
+        """A person with parents, children, schools and the Moodle account (None if gone)."""
+        person = await self.directory.person(dn)
+        if person is None:
+            return None
+        related = [*person.parent_dns, *person.child_dns]
+        relations, structures, moodle = await asyncio.gather(
+            self.people_by_dns(related, LIST_ATTRIBUTES),
+            self._structure_labels(person.struct_dns),
+            self._moodle_summary(person),
+        )
+        parents = tuple(relations[norm_dn(d)] for d in person.parent_dns if norm_dn(d) in relations)
+        children = tuple(relations[norm_dn(d)] for d in person.child_dns if norm_dn(d) in relations)
+        missing = tuple(d for d in related if norm_dn(d) not in relations)
+        summary, status = moodle
+        return PersonDetails(person, parents, children, structures, missing, summary, status)
+
+    async def _structure_labels(self, dns: Sequence[str]) -> tuple[str, ...]:
+        if not dns:
+            return ()
+        try:
+            known = {norm_dn(s.dn): s for s in await self.directory.structures()}
+        except EnttuiError:
+            known = {}
+        out = []
+        for dn in dns:
+            s: Structure | None = known.get(norm_dn(dn))
+            out.append(f"{s.uai} — {s.name}" if s else dn)
+        return tuple(out)
+
+    async def _moodle_summary(self, person: Person) -> tuple[Mapping[str, Any] | None, str]:
+        if self.moodle is None:
+            return None, "base Moodle non configurée"
+        if not person.login:
+            return None, "pas d'identifiant ENT"
+        try:
+            summary = await self.moodle.user_summary(person.login)
+        except EnttuiError as exc:
+            return None, f"indisponible : {exc.message}"
+        if summary is None:
+            return None, "aucun compte Moodle pour cet identifiant"
+        return summary, ""
+
+    # -- groups
+    async def groups(self) -> list[GroupSummary]:
+        """Classes and groups of the périmètre with member counts by target.
+
+        One read of the périmètre's people (object classes, profiles, classes only) and one of the
+        groups; classes found on students without a class entry are listed too.
+        """
+        groups_task = asyncio.ensure_future(self.directory.groups())
+        structures = {norm_dn(s.dn): s.uai for s in await self.directory.structures()}
+        prefer = self.config.ent.profile_source
+        targets: dict[str, Target] = {}
+        by_class: dict[tuple[str, str], list[str]] = {}
+        filt = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.directory.perimeter_filter())
+        try:
+            async for page in self.directory.iter_pages(self.people_base, filt, COUNT_ATTRIBUTES):
+                for dn, attrs in page:
+                    a = {k.lower(): v for k, v in attrs.items()}
+                    target = resolve_target(a.get("entpersonprofils", []), a.get("objectclass", []), prefer)
+                    targets[norm_dn(dn)] = target
+                    if target is Target.ELEVE:
+                        for value in a.get("enteleveclasses", []):
+                            prefix = value.rsplit("$", 1)[0] if "$" in value else ""
+                            uai = structures.get(norm_dn(prefix), prefix)
+                            by_class.setdefault((uai, class_name(value)), []).append(dn)
+        finally:
+            groups = await groups_task
+        out: list[GroupSummary] = []
+        seen: set[tuple[str, str]] = set()
+        for g in groups:
+            seen.add((g.uai, g.name.lower()))
+            out.append(self._summary(g.dn, g.name, g.kind, g.uai, g.dn, g.description, g.members, targets))
+        for (uai, name), dns in sorted(by_class.items()):
+            if (uai, name.lower()) in seen:
+                continue
+            out.append(self._summary(f"classe:{uai}${name}", name, "classe", uai, "", "", dns, targets))
+        out.sort(key=lambda s: (s.uai, s.kind != "classe", s.name.lower()))
+        return out
+
+    @staticmethod
+    def _summary(
+        key: str,
+        name: str,
+        kind: str,
+        uai: str,
+        dn: str,
+        description: str,
+        members: Sequence[str],
+        targets: Mapping[str, Target],
+    ) -> GroupSummary:
+        counts = dict.fromkeys(Target, 0)
+        unknown = 0
+        for member in members:
+            target = targets.get(norm_dn(member))
+            if target is None:
+                unknown += 1
+            else:
+                counts[target] += 1
+        return GroupSummary(key, name, kind, uai, dn, description, tuple(members), counts, unknown)
+
+    async def class_names(self) -> list[str]:
+        """Class names of the périmètre (for the "classe" filter)."""
+        names = {g.name for g in await self.directory.groups() if g.kind == "classe"}
+        return sorted(names, key=lambda n: (len(n), n))

@@ -1,0 +1,194 @@
+"""The detail of one person (pushed over a list): identity, relations, state, Moodle account.
+
+Every value comes from the directory or Moodle and is shown as plain text (``Text``), never as
+markup. Digits 1–9 open a parent or a child; escape goes back to where the person was opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static
+
+from enttui.errors import EnttuiError
+from enttui.services.annuaire import Annuaire, PersonDetails
+
+if TYPE_CHECKING:
+    from enttui.ui.app import EntApp
+
+MAX_RELATIVES = 9
+
+
+def format_moment(moment: datetime | None) -> str:
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%d/%m/%Y à %H:%M")
+
+
+def format_unix(seconds: int | None) -> str:
+    if not seconds:
+        return "jamais"
+    return format_moment(datetime.fromtimestamp(int(seconds), UTC))
+
+
+def _join(values: Iterable[str]) -> str:
+    return ", ".join(v for v in values if v) or "—"
+
+
+def render_details(details: PersonDetails) -> Text:
+    """The whole detail as one plain Text (tests and snapshots read it)."""
+    p = details.person
+    out = Text()
+
+    def section(title: str) -> None:
+        if out:
+            out.append("\n")
+        out.append(title + "\n", style="bold")
+
+    def line(label: str, value: str, style: str = "") -> None:
+        out.append(f"  {label:<17}: ", style="dim")
+        out.append(value or "—", style=style)
+        out.append("\n")
+
+    section("Identité")
+    line("Nom", p.sn)
+    line("Prénom", p.given_name)
+    if p.display_name:
+        line("Nom affiché", p.display_name)
+    line("Identifiant", p.login)
+    line("Profil", f"{p.target.label} ({_join(p.profils)})" if p.profils else p.target.label)
+    if p.birth_date:
+        line("Naissance", p.birth_date)
+    line("Jointure", _join(p.jointures))
+    section("Établissement")
+    line("Structure", _join(details.structures))
+    if p.classes:
+        line("Classe(s)", _join(p.classes))
+    if p.groups:
+        line("Groupe(s)", _join(p.groups))
+    if p.teacher_classes:
+        line("Enseigne en", _join(p.teacher_classes))
+    if p.teacher_groups:
+        line("Groupes enseignés", _join(p.teacher_groups))
+    if p.service:
+        line("Service", p.service)
+    for fonction in p.fonctions:
+        parts = fonction.split("$")
+        line("Fonction", " — ".join(x for x in parts[2:3] + parts[4:5] if x) or fonction)
+    section("Compte")
+    line("E-mail", p.mail or "aucune adresse")
+    line(
+        "État",
+        f"{p.state_label} (pwdReset {'absent' if p.activated else 'TRUE'})",
+        "green" if p.activated else "yellow",
+    )
+    line("Créé le", format_moment(p.created))
+    line("Modifié le", format_moment(p.modified))
+    relatives = details.relatives
+    if relatives or details.missing:
+        section("Parents et enfants (touches 1 à 9)")
+        for n, (label, r) in enumerate(relatives[:MAX_RELATIVES], start=1):
+            extra = f" — {_join(r.classes)}" if r.classes else ""
+            out.append(f"  [{n}] ", style="bold")
+            out.append(f"{label} : {r.full_name} ({r.login}){extra}\n")
+        for dn in details.missing:
+            out.append(f"  lien vers une entrée absente : {dn}\n", style="red")
+    section("Moodle")
+    m = details.moodle
+    if m is None:
+        line("Compte", details.moodle_status)
+    else:
+        line("Utilisateur", str(m.get("username", "")))
+        line("Authentification", str(m.get("auth", "")))
+        suspended = "oui" if m.get("suspended") else "non"
+        line("Suspendu", suspended + (" (supprimé)" if m.get("deleted") else ""))
+        line("Dernier accès", format_unix(m.get("lastaccess")))
+        line("Cohortes", _join(m.get("cohorts") or []))
+    section("Annuaire")
+    line("DN", p.dn)
+    return out
+
+
+class PersonScreen(Screen):
+    """The detail of a person, pushed by :meth:`EntApp.open_person`."""
+
+    HELP = (
+        "La fiche d'une personne de l'annuaire : identité, établissement, classes, parents et enfants, "
+        "état du compte (activé quand pwdReset n'est plus posé), dates, et le compte Moodle associé.\n"
+        "1 à 9 ouvre le parent ou l'enfant numéroté ; échap revient à la liste, recherche et curseur gardés."
+    )
+    BINDINGS = [
+        Binding("escape", "app.back", "Retour", id="person.back", tooltip="Revenir à la liste"),
+        Binding(
+            "1",
+            "relative(1)",
+            "Parent/enfant",
+            id="person.relative",
+            tooltip="Ouvrir le parent ou l'enfant n°1 à 9",
+            key_display="1-9",
+        ),
+        *(Binding(str(n), f"relative({n})", show=False) for n in range(2, MAX_RELATIVES + 1)),
+        Binding("r", "reload", "Actualiser", id="person.reload", tooltip="Relire la fiche dans l'annuaire"),
+    ]
+
+    def __init__(self, dn: str) -> None:
+        super().__init__(classes="person-screen")
+        self.dn = dn
+        self.details: PersonDetails | None = None
+
+    @property
+    def ent_app(self) -> EntApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Label(Text("Vous êtes ici : Annuaire > Utilisateurs > Fiche"), id="breadcrumb")
+        yield Label(Text("Fiche de la personne"), id="person-title", classes="page-title")
+        with VerticalScroll(id="person-scroll"):
+            yield Static(Text("Lecture de l'annuaire…"), id="person-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#person-scroll").focus()
+        self._load()
+
+    @work(exclusive=True, group="person:load", exit_on_error=False)
+    async def _load(self) -> None:
+        annuaire = Annuaire.from_services(self.ent_app.services)
+        try:
+            details = await annuaire.person_details(self.dn)
+        except EnttuiError as exc:
+            self.query_one("#person-body", Static).update(Text("Fiche illisible (voir le message)."))
+            self.ent_app.report_error(exc)
+            return
+        body = self.query_one("#person-body", Static)
+        if details is None:
+            body.update(Text(f"Cette personne n'existe plus dans l'annuaire :\n{self.dn}"))
+            return
+        self.details = details
+        self.query_one("#person-title", Label).update(
+            Text(f"{details.person.full_name} — {details.person.target.label}")
+        )
+        body.update(render_details(details))
+
+    def action_reload(self) -> None:
+        self._load()
+
+    def action_relative(self, n: int) -> None:
+        if self.details is None:
+            return
+        relatives = self.details.relatives
+        if not 1 <= n <= min(len(relatives), MAX_RELATIVES):
+            self.notify(f"Pas de parent ou d'enfant n°{n}.", timeout=2, markup=False)
+            return
+        self.ent_app.open_person(relatives[n - 1][1].dn)
+
+    def help_text(self) -> str:
+        return self.HELP

@@ -1,0 +1,222 @@
+"""Annuaire > Utilisateurs: search the people of the périmètre, paged on the server.
+
+Typing in the search line starts a search after a short pause (debounce); each search runs in an
+exclusive worker, so a new keystroke cancels the stale one and the screen never freezes. The
+filters (profil, classe, activation, e-mail) are keys; the table holds one page at most.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from enttui.domain.annuaire import TARGET_CYCLE, TRISTATE_CYCLE, PeopleQuery
+from enttui.errors import EnttuiError
+from enttui.services.annuaire import Annuaire, PeoplePager
+from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.people_table import PeoplePanel
+
+DEBOUNCE_SECONDS = 0.25
+ALL_CLASSES = "\x00all"
+
+
+def _next(cycle: tuple, value: object) -> object:
+    return cycle[(cycle.index(value) + 1) % len(cycle)]
+
+
+class ClassPicker(ModalScreen[str | None]):
+    """Pick a class (or every class); escape leaves the filter as it was."""
+
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="classes.cancel", tooltip="Garder le filtre actuel")]
+
+    def __init__(self, names: list[str], current: str) -> None:
+        super().__init__(classes="class-picker")
+        self._names = names
+        self._current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text("Filtrer par classe"), classes="dialog-title")
+            options = [Option(Text("Toutes les classes"), id=ALL_CLASSES)]
+            options += [Option(Text(name), id=f"c:{name}") for name in self._names]
+            yield OptionList(*options, id="class-options")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.focus()
+        if self._current in self._names:
+            options.highlighted = self._names.index(self._current) + 1
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        option_id = event.option.id or ALL_CLASSES
+        self.dismiss("" if option_id == ALL_CLASSES else option_id[2:])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class UtilisateursScreen(PageScreen):
+    PAGE_KEY = "utilisateurs"
+    HELP = (
+        "Les personnes du périmètre. Tapez dans la ligne de recherche (/) un nom, un prénom ou le début "
+        "d'un identifiant : chaque mot doit se retrouver ; les accents et les majuscules sont indifférents.\n"
+        "Filtres : p profil, c classe, a compte activé ou non, m avec ou sans adresse e-mail, x tout effacer.\n"
+        "Les résultats arrivent page par page depuis l'annuaire : n / pagedown page suivante, b / pageup "
+        "page précédente. Entrée ouvre la fiche de la personne ; échap revient à la liste."
+    )
+    BINDINGS = [
+        Binding("escape", "leave", "Retour", id="utilisateurs.back", tooltip="Quitter la recherche / écran précédent"),
+        Binding("slash", "focus_search", "Chercher", id="utilisateurs.search", tooltip="Aller dans la recherche"),
+        Binding("p", "cycle_target", "Profil", id="utilisateurs.profil", tooltip="Filtrer par profil (cycle)"),
+        Binding("c", "pick_class", "Classe", id="utilisateurs.classe", tooltip="Filtrer par classe"),
+        Binding("a", "cycle_activated", "Activation", id="utilisateurs.activation", tooltip="Compte activé ou non"),
+        Binding("m", "cycle_mail", "E-mail", id="utilisateurs.mail", tooltip="Avec ou sans adresse e-mail"),
+        Binding("x", "clear_filters", "Effacer", id="utilisateurs.clear", tooltip="Effacer recherche et filtres"),
+        Binding("n", "page(1)", "Suiv.", id="utilisateurs.next", tooltip="Page suivante (aussi pagedown)"),
+        Binding("b", "page(-1)", "Préc.", id="utilisateurs.previous", tooltip="Page précédente (aussi pageup)"),
+        Binding("pagedown", "page(1)", "Page suivante", show=False, priority=True),
+        Binding("pageup", "page(-1)", "Page précédente", show=False, priority=True),
+        Binding("r", "refresh", "Actualiser", id="utilisateurs.refresh", tooltip="Relire la page (curseur gardé)"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(name="utilisateurs")
+        self.query_state = PeopleQuery()
+        self._annuaire: Annuaire | None = None
+        self._debounce: Timer | None = None
+        self._class_names: list[str] | None = None
+
+    @property
+    def annuaire(self) -> Annuaire:
+        if self._annuaire is None:
+            self._annuaire = Annuaire.from_services(self.ent_app.services)
+        return self._annuaire
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="Rechercher : nom, prénom, identifiant (/)", id="people-search")
+        yield Static(Text(self.query_state.describe()), id="people-filters", classes="muted")
+        yield PeoplePanel(id="people")
+
+    @property
+    def panel(self) -> PeoplePanel:
+        return self.query_one("#people", PeoplePanel)
+
+    def on_mount(self) -> None:
+        self.panel.table.focus()
+        self._start_search(keep_cursor=False)
+
+    # -- searching ----------------------------------------------------------------------------
+    @on(Input.Changed, "#people-search")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.value == self.query_state.text:
+            return
+        self.query_state = self.query_state.with_(text=event.value)
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_SECONDS, lambda: self._start_search(keep_cursor=False))
+
+    @on(Input.Submitted, "#people-search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.panel.table.focus()
+
+    def _filters_changed(self, query: PeopleQuery) -> None:
+        self.query_state = query
+        self.query_one("#people-filters", Static).update(Text(query.describe()))
+        self._start_search(keep_cursor=False)
+
+    def _start_search(self, *, keep_cursor: bool) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+        self._search(self.query_state, keep_cursor)
+
+    @work(exclusive=True, group="utilisateurs:search", exit_on_error=False)
+    async def _search(self, query: PeopleQuery, keep_cursor: bool) -> None:
+        old = self.panel.pager
+        if old is not None:
+            self._close_later(old)
+        search = self.annuaire.search(query)
+        self.panel.pager = search  # a stale worker's result is ignored from now on
+        try:
+            await self.panel.load(search, keep_cursor=keep_cursor)
+        except EnttuiError as exc:
+            if self.panel.pager is search:
+                self.panel.set_status("Recherche impossible (voir le message).")
+                self.ent_app.report_error(exc)
+
+    def _close_later(self, pager: PeoplePager) -> None:
+        self.run_worker(pager.close(), group="utilisateurs:close", exit_on_error=False)
+
+    @work(exclusive=True, group="utilisateurs:page", exit_on_error=False)
+    async def _turn(self, step: int) -> None:
+        try:
+            moved = await self.panel.turn(step)
+        except EnttuiError as exc:
+            self.ent_app.report_error(exc)
+            return
+        if not moved:
+            self.notify("Dernière page." if step > 0 else "Première page.", timeout=2, markup=False)
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_leave(self) -> None:
+        if self.query_one("#people-search", Input).has_focus:
+            self.panel.table.focus()
+            return
+        self.ent_app.action_back()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#people-search", Input).focus()
+
+    def action_cycle_target(self) -> None:
+        self._filters_changed(self.query_state.with_(target=_next(TARGET_CYCLE, self.query_state.target)))
+
+    def action_cycle_activated(self) -> None:
+        self._filters_changed(self.query_state.with_(activated=_next(TRISTATE_CYCLE, self.query_state.activated)))
+
+    def action_cycle_mail(self) -> None:
+        self._filters_changed(self.query_state.with_(has_mail=_next(TRISTATE_CYCLE, self.query_state.has_mail)))
+
+    def action_clear_filters(self) -> None:
+        search = self.query_one("#people-search", Input)
+        self.query_state = PeopleQuery()
+        search.value = ""
+        self._filters_changed(PeopleQuery())
+
+    def action_page(self, step: int) -> None:
+        self._turn(step)
+
+    def action_refresh(self) -> None:
+        self._start_search(keep_cursor=True)
+
+    def action_pick_class(self) -> None:
+        self._pick_class()
+
+    @work(exclusive=True, group="utilisateurs:classes", exit_on_error=False)
+    async def _pick_class(self) -> None:
+        if self._class_names is None:
+            try:
+                self._class_names = await self.annuaire.class_names()
+            except EnttuiError as exc:
+                self.ent_app.report_error(exc)
+                return
+        self.app.push_screen(ClassPicker(self._class_names, self.query_state.classe), self._class_chosen)
+
+    def _class_chosen(self, chosen: str | None) -> None:
+        if chosen is not None and chosen != self.query_state.classe:
+            self._filters_changed(self.query_state.with_(classe=chosen))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        person = self.panel.table.current_person
+        if person is not None:
+            self.ent_app.open_person(person.dn)
