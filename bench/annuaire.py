@@ -7,11 +7,15 @@ Loads a generated directory (default 100,000 people, 5 schools) into a private s
 - time to the next page (prefetched, and without prefetch);
 - time to the count ("N résultats", capped);
 - time to open a person with their relations (a parent of three, a student);
+- time to the group list: first pass (the groups and their total, one search) and the counts by
+  profile (the students and the other members read; the screen shows the first pass meanwhile);
 - the console's memory after browsing: the real console (EntApp, headless) on that directory,
   searching and paging through 20 pages and opening people (target ≤ 250 MB RSS).
 
 Usage: ``.venv/bin/python bench/annuaire.py [--people 100000] [--schools 5]`` (slapd with the
-equality indexes of the test server, no substring index).
+indexes of the test server: ``eq,sub`` on cn, sn, givenName, displayName, ENTPersonLogin,
+ENTEleveClasses, ENTAuxEnsClasses, ``pres`` on mail, ``index_substr_any_len 3``; see
+``tests/support/slapd.py``).
 """
 
 from __future__ import annotations
@@ -93,6 +97,7 @@ async def bench_service(config: Config, people: int) -> dict[str, str]:
             "injection « *)(objectClass=* »": PeopleQuery(text="*)(objectClass=*"),
             "Parents sans e-mail": PeopleQuery(target=Target.PARENT, has_mail=False),
             "Élèves de 4B non activés": PeopleQuery(target=Target.ELEVE, classe="4B", activated=False),
+            "Autres (ni profil ni classe connus)": PeopleQuery(target=Target.AUTRE),
         }
         print(f"\nPremière page (50 lignes) et comptage, médiane de 3 — {people} personnes")
         for label, query in queries.items():
@@ -144,8 +149,15 @@ async def bench_service(config: Config, people: int) -> dict[str, str]:
             print(f"Fiche d'un {label} avec ses relations : {ms(t)} ({len(details.relatives)} relation(s))")
             figures[f"person:{label}"] = ms(t)
         start = time.perf_counter()
+        listed = await annuaire.group_list()
+        t_list = time.perf_counter() - start
+        print(f"Liste des groupes affichée (1re passe, totaux) : {ms(t_list)} ({len(listed)} groupes)")
+        figures["groups:list"] = ms(t_list)
+        start = time.perf_counter()
         groups = await annuaire.groups()
-        print(f"Liste des groupes avec comptes par profil : {ms(time.perf_counter() - start)} ({len(groups)} groupes)")
+        t_groups = time.perf_counter() - start
+        print(f"Liste des groupes avec comptes par profil : {ms(t_groups)} ({len(groups)} groupes)")
+        figures["groups:counts"] = ms(t_groups)
     finally:
         await directory.close()
     return figures

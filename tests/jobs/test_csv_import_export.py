@@ -19,6 +19,7 @@ from enttui.jobs import csv_import as I
 from enttui.jobs import local_accounts as L
 from enttui.jobs.context import Services
 from enttui.services.directory import Directory
+from enttui.services.localfiles import DestinationExists
 from support.fixtures_state import state_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -172,7 +173,7 @@ async def test_export_generic_bom_neutralised_0600_no_password(services, ldap_sa
     run = await services.state.get_run(result.run_id)
     assert run.kind == "export" and run.counts == {"export": {"rows": result.rows}}
 
-    with pytest.raises(X.DestinationExists):
+    with pytest.raises(DestinationExists):
         await X.run_export(services, "personnes", str(out))
     again = await X.run_export(services, "personnes", str(out), overwrite=True)
     assert again.rows == result.rows

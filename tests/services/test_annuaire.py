@@ -266,6 +266,28 @@ async def test_group_list_counts_by_profile(annuaire, school):
     assert (await members.count()).value == some.total
 
 
+async def test_group_counts_match_every_member_target(annuaire, school):
+    """Counts by profile read only the students and the members, yet match a full read."""
+    _server, _entries, people = school
+    target_of = {norm_dn(p.dn): p.target for p in people}
+    groups = await annuaire.groups()
+    assert groups and all(g.counted for g in groups)
+    for g in groups:
+        expected = Counter(target_of[norm_dn(m)] for m in g.members if norm_dn(m) in target_of)
+        assert {t: n for t, n in g.counts.items() if n} == dict(expected), g.name
+        assert g.unknown == sum(1 for m in g.members if norm_dn(m) not in target_of)
+    assert any(g.counts[Target.ENSEIGNANT] for g in groups if g.kind == "classe")
+
+
+async def test_group_list_comes_first_without_counts(annuaire):
+    quick = await annuaire.group_list()
+    full = {g.key: g for g in await annuaire.groups()}
+    assert quick and all(not g.counted and not g.counts for g in quick)
+    assert [g.key for g in quick] == [k for k in full if full[k].dn]
+    for g in quick:
+        assert g.members == full[g.key].members and g.total == full[g.key].total
+
+
 async def test_a_new_keystroke_cancels_the_stale_search_cleanly(annuaire):
     stale = annuaire.search(PeopleQuery(text="a"))
     task = asyncio.ensure_future(stale.first_page())

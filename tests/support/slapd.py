@@ -241,6 +241,7 @@ moduleload back_mdb
 moduleload ppolicy
 sizelimit unlimited
 timelimit unlimited
+index_substr_any_len 3
 {tls_lines}
 database mdb
 maxsize 1073741824
@@ -250,8 +251,12 @@ rootdn "{self.admin_dn}"
 rootpw {self.admin_password}
 directory {d}/db
 index objectClass eq
-index uid,ENTPersonLogin,ENTPersonJointure,ENTPersonProfils,ENTEleveClasses eq
-index ENTPersonStructRattach,ENTStructureUAI,cn eq
+index uid,ENTPersonJointure,ENTPersonProfils eq
+index cn,sn,givenName,displayName,ENTPersonLogin eq,sub
+index ENTEleveClasses,ENTAuxEnsClasses eq,sub,pres
+index mail eq,pres
+index pwdReset eq
+index ENTPersonStructRattach,ENTStructureUAI eq
 index modifyTimestamp,createTimestamp eq
 {self.extra_db_config}
 limits dn.exact="{svc}" size=unlimited time=unlimited

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 
 from enttui.domain.people import Target
-from enttui.services.annuaire import PAGE_SIZE
+from enttui.services.annuaire import PAGE_SIZE, GroupSummary
 from enttui.ui.navigation import PAGES
-from enttui.ui.screens.groupes import GroupesScreen, GroupMembersScreen
+from enttui.ui.screens.groupes import GroupesScreen, GroupMembersScreen, group_row
 from enttui.ui.screens.person import PersonScreen
 from enttui.ui.screens.utilisateurs import ClassPicker, UtilisateursScreen
 from support.fixtures_ui import settle
@@ -180,6 +180,8 @@ async def test_groups_members_and_person(demo_app):
         assert isinstance(screen, GroupesScreen)
         names = [g.name for g in screen.groups]
         assert {"LATIN", "CHORALE", "6A"} <= set(names)
+        assert all(g.counted for g in screen.groups)
+        assert str(screen.query_one("#groups-status").render()).endswith("Entrée : les membres.")
         latin = names.index("LATIN")
         await pilot.press(*(["down"] * latin), "enter")
         await settle(pilot)
@@ -195,3 +197,11 @@ async def test_groups_members_and_person(demo_app):
         await pilot.press("escape", "escape")
         await settle(pilot)
         assert app.screen is screen and screen.query_one("#groups").cursor_row == latin
+
+
+def test_group_row_before_the_counts():
+    members = ("uid=a,ou=people,dc=ent,dc=test", "uid=b,ou=people,dc=ent,dc=test")
+    row = group_row(GroupSummary("k", "6A", "classe", "0123456A", "cn=x", members=members, counted=False))
+    assert [c.plain for c in row] == ["6A", "Classe", "…", "…", "…", "…", "…", "2"]
+    counted = GroupSummary("k", "6A", "classe", members=members, counts={Target.ELEVE: 1}, unknown=1)
+    assert [c.plain for c in group_row(counted)][2:] == ["1", "0", "0", "0", "0", "2 (1 ?)"]

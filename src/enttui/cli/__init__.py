@@ -26,11 +26,17 @@ COMMANDS: dict[str, Handler] = {}
 
 # One module per subcommand in enttui/cli/: each has add_parser(sub, common) and registers its
 # handler with @command(name).
-COMMAND_MODULES: tuple[str, ...] = ("status", "sync", "export", "check", "reports")
+COMMAND_MODULES: tuple[str, ...] = ("status", "check", "reports", "sync", "diffuse", "files", "export")
 
 
 class FrenchArgumentParser(argparse.ArgumentParser):
-    """argparse, with its usage errors in French and exit status 2."""
+    """argparse, with its help and usage errors in French and exit status 2."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)  # type: ignore[arg-type]
+        if add_help:
+            self.add_argument("-h", "--help", action="help", help="afficher cette aide et quitter")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
@@ -42,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="enttui",
         description="Console d'administration de l'ENT : annuaire, identifiants, synchronisation Moodle.",
     )
-    parser.add_argument("--version", action="version", version=f"enttui {__version__}")
+    parser.add_argument("--version", action="version", version=f"enttui {__version__}", help="afficher la version")
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the subcommand is not reset by the subcommand's default.
     common.add_argument("--config", metavar="FICHIER", default=argparse.SUPPRESS, help="fichier de configuration TOML")

@@ -12,6 +12,7 @@ import sys
 
 from enttui.cli import command, open_from_args
 from enttui.errors import EXIT_OK, UsageError
+from enttui.services.localfiles import DestinationExists
 
 TARGET_CODES = ("eleve", "parent", "enseignant", "non-enseignant", "autre")
 
@@ -66,7 +67,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
         filt = X.ExportFilter(targets=targets, klass=(args.klass or "").strip(), activation=args.activation)
         try:
             result = await X.run_export(services, args.format, args.output, filt=filt, overwrite=args.force)
-        except X.DestinationExists as exc:
+        except DestinationExists as exc:
             raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
     finally:
         await services.close()

@@ -637,6 +637,8 @@ class CoherenceAnalyzer:
         groups.sort(key=lambda item: item[0])
         seen: set[int] = set()
         for key, idx in groups:
+            # Within a group, a stable order whatever order the directory returned the entries in.
+            idx = sorted(idx, key=lambda j: (self.people[j].full_name.casefold(), self.people[j].dn.lower()))
             for i in idx:
                 if i in seen:
                     continue

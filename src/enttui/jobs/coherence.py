@@ -6,15 +6,11 @@ the attributes the checks need; then, when Moodle is configured, its users (two 
 No per-entry LDAP call. An incomplete read fails the report (a partial report would claim that
 the missing entries are fine).
 
-Also: the CSV export of a report, and :func:`safe_export_path`, the checks every export path typed
-by an administrator goes through.
+Also: the CSV export of a report (written through :mod:`enttui.services.localfiles`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,10 +28,12 @@ from enttui.domain.coherence import (
     CoherenceAnalyzer,
     MoodleUser,
 )
+from enttui.domain.csvio import csv_bytes
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
-from enttui.errors import EnttuiError, ValidationError
+from enttui.errors import EnttuiError
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
+from enttui.services.localfiles import write_private
 
 ENTITY = "coherence"
 CSV_COLUMNS = ("Contrôle", "Gravité", "DN", "Identifiant", "Nom", "Détail")
@@ -201,61 +199,10 @@ def _moodle_reader(moodle: Any, auth: str) -> Callable[[Any], tuple[list[MoodleU
 # -- exports ----------------------------------------------------------------------------------------
 
 
-def safe_export_path(text: str, *, base: Path | None = None) -> Path:
-    """The path an administrator typed, checked: not empty, no ``..`` component, an existing folder.
-
-    A relative path is taken from ``base`` (default: the current directory).
-    """
-    raw = text.strip()
-    if not raw:
-        raise ValidationError("Indiquez le chemin du fichier à écrire.")
-    if "\x00" in raw:
-        raise ValidationError("Chemin refusé : caractère nul.")
-    path = Path(raw).expanduser()
-    if any(part == ".." for part in path.parts):
-        raise ValidationError("Chemin refusé : « .. » n'est pas permis dans le chemin d'un export.")
-    if not path.is_absolute():
-        path = (base or Path.cwd()) / path
-    if path.is_dir():
-        raise ValidationError(f"« {path} » est un dossier : indiquez un nom de fichier.")
-    if not path.parent.is_dir():
-        raise ValidationError(f"Le dossier « {path.parent} » n'existe pas.")
-    return path
-
-
-def neutralise(value: str) -> str:
-    """CSV formula injection: a cell starting with ``= + - @`` (or a tab / CR) gets a leading ``'``."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-def write_private_file(path: Path, data: bytes, *, overwrite: bool = False) -> None:
-    """Write ``data`` with mode 0600 (it may hold personal data); refuse to replace unless ``overwrite``."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-    try:
-        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except FileExistsError:
-        raise ValidationError(f"Le fichier « {path} » existe déjà : confirmez pour le remplacer.") from None
-    except OSError as exc:
-        raise ValidationError(f"Écriture impossible de « {path} » ({exc.strerror}).") from None
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            fd = -1
-            out.write(data)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
 def coherence_csv(checks: Sequence[CheckResult]) -> bytes:
     """``;``-separated, every field quoted, UTF-8 with BOM (French Excel), formulas neutralised."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for c in checks:
-        for f in c.findings:
-            writer.writerow([neutralise(v) for v in (c.title, c.severity, f.dn, f.login, f.name, f.detail)])
-    return "\ufeff".encode() + buf.getvalue().encode("utf-8")
+    rows = ((c.title, c.severity, f.dn, f.login, f.name, f.detail) for c in checks for f in c.findings)
+    return csv_bytes(CSV_COLUMNS, rows)
 
 
 def export_coherence_csv(
@@ -263,5 +210,5 @@ def export_coherence_csv(
 ) -> int:
     """Write the findings (of one check, or all) to ``path``; returns the number of rows."""
     checks = [report.check(check_id)] if check_id else report.checks
-    write_private_file(path, coherence_csv(checks), overwrite=overwrite)
+    write_private(path, coherence_csv(checks), overwrite=overwrite)
     return sum(c.count for c in checks)

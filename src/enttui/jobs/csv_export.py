@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 import json
 import os
-import stat
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +36,13 @@ from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, null_sink
 from enttui.jobs.local_accounts import LOCAL_ATTRIBUTES
+from enttui.services.localfiles import check_output_path, open_private, write_all
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 
 __all__ = [
     "ACTIVATION_CHOICES",
-    "DestinationExists",
     "ExportFilter",
     "ExportResult",
-    "check_output_path",
     "delete_profile",
     "format_names",
     "load_profiles",
@@ -56,14 +55,6 @@ __all__ = [
 EXPORT_ATTRIBUTES: tuple[str, ...] = (*LOCAL_ATTRIBUTES, "ENTEleveINE")
 ACTIVATION_CHOICES: dict[str, str] = {"tous": "Tous", "actives": "Activés", "non_actives": "Non activés"}
 PROFILES_FILE = "export_profiles.json"
-
-
-class DestinationExists(ValidationError):
-    """The output file exists: the caller asks before replacing it."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} existe déjà.", title="Le fichier existe déjà")
-        self.path = path
 
 
 @dataclass(frozen=True)
@@ -87,60 +78,6 @@ class ExportResult:
     rows: int
     format: str
     options: dict[str, Any] = field(default_factory=dict)
-
-
-# -- output path ------------------------------------------------------------------------------
-
-
-def check_output_path(text: str, *, default_name: str = "export.csv") -> Path:
-    """A destination typed by the admin: no ``..``, no symbolic link, its folder exists.
-
-    A folder gets ``default_name`` inside it. Whether the file exists is checked when writing.
-    """
-    raw = (text or "").strip()
-    if not raw:
-        raise ValidationError("Indiquez le chemin du fichier à écrire.")
-    if "\x00" in raw:
-        raise ValidationError("Chemin invalide.")
-    path = Path(raw).expanduser()
-    if ".." in path.parts:
-        raise ValidationError(f"Chemin refusé : « {raw} » contient « .. ».")
-    path = path if path.is_absolute() else Path.cwd() / path
-    with contextlib.suppress(FileNotFoundError):
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            raise ValidationError(f"Chemin refusé : {path} est un lien symbolique.")
-        if stat.S_ISDIR(st.st_mode):
-            path = path / default_name
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISLNK(os.lstat(path).st_mode):
-                    raise ValidationError(f"Chemin refusé : {path} est un lien symbolique.")
-    if not path.parent.is_dir():
-        raise ValidationError(f"Le dossier {path.parent} n'existe pas.")
-    if path.exists() and not path.is_file():
-        raise ValidationError(f"{path} n'est pas un fichier ordinaire.")
-    return path
-
-
-def _open_output(path: Path, overwrite: bool) -> int:
-    nofollow = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    flags = os.O_WRONLY | os.O_CREAT | nofollow | (os.O_TRUNC if overwrite else os.O_EXCL)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise DestinationExists(path) from None
-    except OSError as exc:
-        if exc.errno == getattr(os, "ELOOP", -1):
-            raise ValidationError(f"Chemin refusé : {path} est un lien symbolique.") from None
-        raise ValidationError(f"Écriture impossible de {path} ({exc.strerror or exc}).") from None
-    os.fchmod(fd, 0o600)
-    return fd
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 # -- custom profiles --------------------------------------------------------------------------
@@ -176,7 +113,7 @@ def _store_profiles(services: Services, profiles: dict[str, dict[str, Any]]) -> 
         tmp.unlink()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
-        _write_all(fd, json.dumps(profiles, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
+        write_all(fd, json.dumps(profiles, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8"))
     finally:
         os.close(fd)
     tmp.replace(path)
@@ -262,7 +199,7 @@ async def run_export(
         raise ValidationError(f"État d'activation inconnu : « {filt.activation} ».")
     cfg = services.config
     directory = services.directory
-    fd = await asyncio.to_thread(_open_output, path, overwrite)
+    fd = await asyncio.to_thread(partial(open_private, path, overwrite=overwrite))
     options: dict[str, Any] = {"format": fmt.name, "fichier": str(path), "filtre": filt.describe()}
     run_id = await services.state.start_run("export", options, user=user)
     rows = 0
@@ -275,7 +212,7 @@ async def run_export(
         )
         base = cfg.ldap.people_dn or cfg.ldap.base_dn
         head = (BOM if fmt.bom else "") + csv_lines([fmt.header], fmt.delimiter)
-        await asyncio.to_thread(_write_all, fd, head.encode("utf-8"))
+        await asyncio.to_thread(write_all, fd, head.encode("utf-8"))
         sink(Phase("export", "Lecture de l'annuaire"))
         async for page in directory.iter_pages(base, query, EXPORT_ATTRIBUTES):
             out: list[list[str]] = []
@@ -295,7 +232,7 @@ async def run_export(
                     continue
                 out.append(fmt.row(person, attrs, ctx))
             if out:
-                await asyncio.to_thread(_write_all, fd, csv_lines(out, fmt.delimiter).encode("utf-8"))
+                await asyncio.to_thread(write_all, fd, csv_lines(out, fmt.delimiter).encode("utf-8"))
                 rows += len(out)
             sink(Progress("export", rows, None))
         await asyncio.to_thread(os.fsync, fd)

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from enttui.jobs.coherence import write_private_file
 from enttui.jobs.context import Services
+from enttui.services.localfiles import write_private
 from enttui.services.state import RUN_KINDS, RUN_STATUSES, RunRecord, TraceLine
 
 KIND_LABELS: dict[str, str] = {
@@ -229,7 +229,7 @@ async def export_run_report(services: Services, run_id: int, path: Path, *, over
     detail = await run_detail(services, run_id)
     if detail is None:
         raise ValidationError(f"Le traitement n° {run_id} n'existe plus (purgé ?).")
-    write_private_file(path, run_report_text(detail.run, detail.trace).encode("utf-8"), overwrite=overwrite)
+    write_private(path, run_report_text(detail.run, detail.trace).encode("utf-8"), overwrite=overwrite)
     await services.state.audit("export", f"rapport d'alimentation n° {run_id}", str(path))
     return len(detail.trace)
 

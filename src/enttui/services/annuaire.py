@@ -82,7 +82,20 @@ COUNT_ATTRIBUTES: tuple[str, ...] = ("objectClass", "ENTPersonProfils", "ENTElev
 
 def norm_dn(dn: str) -> str:
     """A DN compared the way a person would: case and spaces around separators ignored."""
+    if " " not in dn:
+        return dn.lower()  # the common case, cheap (group lists compare ~100k DNs)
     return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.split(",")).lower()
+
+
+def _values(attrs: Mapping[str, Sequence[str]], name: str) -> Sequence[str]:
+    """An attribute's values whatever the case of its name in the entry (``name`` in lower case)."""
+    values = attrs.get(name)
+    if values is not None:
+        return values
+    for key, found in attrs.items():
+        if key.lower() == name:
+            return found
+    return ()
 
 
 def format_count(n: int) -> str:
@@ -154,6 +167,7 @@ class GroupSummary:
     members: tuple[str, ...] = ()
     counts: Mapping[Target, int] = field(default_factory=dict)
     unknown: int = 0  # members that are not people of the périmètre
+    counted: bool = True  # False: counts by profile not read yet (see Annuaire.group_list)
 
     @property
     def total(self) -> int:
@@ -532,31 +546,45 @@ class Annuaire:
         return summary, ""
 
     # -- groups
+    async def group_list(self) -> list[GroupSummary]:
+        """The classes and groups of the périmètre at once (one search), without the counts by
+        profile (``counted`` False): the screen shows them while :meth:`groups` counts."""
+        out = [
+            GroupSummary(g.dn, g.name, g.kind, g.uai, g.dn, g.description, tuple(g.members), counted=False)
+            for g in await self.directory.groups()
+        ]
+        out.sort(key=lambda s: (s.uai, s.kind != "classe", s.name.lower()))
+        return out
+
     async def groups(self) -> list[GroupSummary]:
         """Classes and groups of the périmètre with member counts by target.
 
-        One read of the périmètre's people (object classes, profiles, classes only) and one of the
-        groups; classes found on students without a class entry are listed too.
+        Three reads, none of the whole périmètre: the groups (with their ``member`` DNs); the
+        people of the périmètre who carry ``ENTEleveClasses`` (object classes, profiles, classes:
+        the students, and the classes found on students without a class entry); then, by DN (200 per
+        search), the members not read yet (teachers, and the odd parent or staff member). Every
+        target is decided here by :func:`resolve_target`, as for a person's detail; a member that is
+        not a person of the périmètre counts as unknown.
         """
         groups_task = asyncio.ensure_future(self.directory.groups())
-        structures = {norm_dn(s.dn): s.uai for s in await self.directory.structures()}
-        prefer = self.config.ent.profile_source
-        targets: dict[str, Target] = {}
-        by_class: dict[tuple[str, str], list[str]] = {}
-        filt = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.directory.perimeter_filter())
         try:
-            async for page in self.directory.iter_pages(self.people_base, filt, COUNT_ATTRIBUTES):
+            structures = {norm_dn(s.dn): s.uai for s in await self.directory.structures()}
+            perimeter = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.directory.perimeter_filter())
+            targets: dict[str, Target] = {}
+            by_class: dict[tuple[str, str], list[str]] = {}
+            with_classes = lf.and_(perimeter, lf.present("ENTEleveClasses"))
+            async for page in self.directory.iter_pages(self.people_base, with_classes, COUNT_ATTRIBUTES):
                 for dn, attrs in page:
-                    a = {k.lower(): v for k, v in attrs.items()}
-                    target = resolve_target(a.get("entpersonprofils", []), a.get("objectclass", []), prefer)
-                    targets[norm_dn(dn)] = target
+                    target = self._count_target(dn, attrs, targets)
                     if target is Target.ELEVE:
-                        for value in a.get("enteleveclasses", []):
+                        for value in _values(attrs, "enteleveclasses"):
                             prefix = value.rsplit("$", 1)[0] if "$" in value else ""
                             uai = structures.get(norm_dn(prefix), prefix)
                             by_class.setdefault((uai, class_name(value)), []).append(dn)
         finally:
             groups = await groups_task
+        unread = {key: dn for g in groups for dn in g.members if (key := norm_dn(dn)) not in targets}
+        await self._read_targets(unread, perimeter, targets)
         out: list[GroupSummary] = []
         seen: set[tuple[str, str]] = set()
         for g in groups:
@@ -568,6 +596,40 @@ class Annuaire:
             out.append(self._summary(f"classe:{uai}${name}", name, "classe", uai, "", "", dns, targets))
         out.sort(key=lambda s: (s.uai, s.kind != "classe", s.name.lower()))
         return out
+
+    def _count_target(self, dn: str, attrs: Mapping[str, Sequence[str]], targets: dict[str, Target]) -> Target:
+        target = resolve_target(
+            _values(attrs, "entpersonprofils"), _values(attrs, "objectclass"), self.config.ent.profile_source
+        )
+        targets[norm_dn(dn)] = target
+        return target
+
+    async def _read_targets(self, wanted: Mapping[str, str], perimeter: str, targets: dict[str, Target]) -> None:
+        """Targets of the people of the périmètre at these DNs (``norm_dn`` → DN); others are left out."""
+        base = norm_dn(self.people_base)
+        by_attr: dict[str, list[str]] = {}
+        for key, dn in wanted.items():
+            rdn, _, parent = key.partition(",")
+            attr = rdn.partition("=")[0]
+            if parent == base and attr and "+" not in rdn and "\\" not in dn:
+                by_attr.setdefault(attr, []).append(dn.split(",", 1)[0].split("=", 1)[1].strip())
+            elif key.endswith("," + base):
+                await self._read_target_at(dn, perimeter, targets)  # deeper in the people branch (rare)
+        for attr, values in by_attr.items():
+            for start in range(0, len(values), DN_CHUNK):
+                filt = lf.and_(perimeter, lf.any_eq(attr, values[start : start + DN_CHUNK]))
+                async for page in self.directory.iter_pages(self.people_base, filt, COUNT_ATTRIBUTES, scope="LEVEL"):
+                    for dn, attrs in page:
+                        if norm_dn(dn) in wanted:
+                            self._count_target(dn, attrs, targets)
+
+    async def _read_target_at(self, dn: str, perimeter: str, targets: dict[str, Target]) -> None:
+        try:
+            async for page in self.directory.iter_pages(dn, perimeter, COUNT_ATTRIBUTES, scope="BASE"):
+                for found, attrs in page:
+                    self._count_target(found, attrs, targets)
+        except EnttuiError:
+            return  # a member DN that points nowhere: counted as unknown
 
     @staticmethod
     def _summary(

@@ -9,7 +9,9 @@ from textual.screen import Screen
 
 from enttui.ui.screens.alimentation import AlimentationScreen
 from enttui.ui.screens.coherence import CoherenceScreen
+from enttui.ui.screens.diffusion import DiffusionScreen
 from enttui.ui.screens.export_specifique import ExportSpecifiqueScreen
+from enttui.ui.screens.fichiers import FichiersScreen
 from enttui.ui.screens.groupes import GroupesScreen
 from enttui.ui.screens.home import HomeScreen
 from enttui.ui.screens.imports import ImportsScreen
@@ -19,6 +21,9 @@ from enttui.ui.screens.utilisateurs import UtilisateursScreen
 
 SCREENS: dict[str, type[Screen]] = {
     "accueil": HomeScreen,
+    "diffusion": DiffusionScreen,
+    "fichiers": FichiersScreen,
+    "moodle_sync": MoodleSyncScreen,
     "utilisateurs": UtilisateursScreen,
     "groupes": GroupesScreen,
     "alimentation": AlimentationScreen,
@@ -26,5 +31,4 @@ SCREENS: dict[str, type[Screen]] = {
     "referentiel": ReferentielScreen,
     "imports": ImportsScreen,
     "export_specifique": ExportSpecifiqueScreen,
-    "moodle_sync": MoodleSyncScreen,
 }

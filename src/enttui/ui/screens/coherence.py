@@ -18,8 +18,9 @@ from textual.widgets import Button, DataTable, Footer, Input, Label, ProgressBar
 
 from enttui.domain.coherence import BLOQUANT, INFORMATION, CheckResult, Finding
 from enttui.errors import EnttuiError
-from enttui.jobs.coherence import CoherenceReport, export_coherence_csv, run_coherence, safe_export_path
+from enttui.jobs.coherence import CoherenceReport, export_coherence_csv, run_coherence
 from enttui.jobs.events import Event, Phase, Progress
+from enttui.services.localfiles import check_output_path
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal, ErrorModal
 
@@ -77,7 +78,7 @@ async def ask_and_write(screen: Screen, title: str, default: str, write: Callabl
     if text is None:
         return
     try:
-        path = safe_export_path(text)
+        path = check_output_path(text)
         overwrite = False
         if path.exists():
             if not await app.push_screen_wait(

@@ -28,7 +28,10 @@ COLUMNS = ("Nom", "Type", "Élèves", "Parents", "Ens.", "Non ens.", "Autres", "
 
 
 def group_row(g: GroupSummary) -> list[Text]:
-    counts = [Text(str(g.counts.get(t, 0)), justify="right") for t in Target]
+    if not g.counted:  # first pass: the members' profiles are being read
+        counts = [Text("…", justify="right", style="dim") for _t in Target]
+    else:
+        counts = [Text(str(g.counts.get(t, 0)), justify="right") for t in Target]
     total = f"{g.total}" + (f" ({g.unknown} ?)" if g.unknown else "")
     return [Text(g.name), Text(g.kind_label), *counts, Text(total, justify="right")]
 
@@ -63,16 +66,31 @@ class GroupesScreen(PageScreen):
 
     @work(exclusive=True, group="groupes:load", exit_on_error=False)
     async def _load(self) -> None:
+        """Two passes: the groups at once (one search), then the counts by profile (the members'
+        profiles are read: a few seconds on a big directory)."""
         status = self.query_one("#groups-status", Static)
         status.update(Text("Lecture des groupes…"))
+        annuaire = Annuaire.from_services(self.ent_app.services)
         try:
-            groups = await Annuaire.from_services(self.ent_app.services).groups()
+            self._show(await annuaire.group_list())
+            status.update(Text(f"{self._tally()} Comptage des membres par profil…"))
+            groups = await annuaire.groups()
         except EnttuiError as exc:
             status.update(Text("Lecture impossible (voir le message)."))
             self.ent_app.report_error(exc)
             return
+        self._show(groups)
+        status.update(Text(f"{self._tally()} Entrée : les membres."))
+
+    def _tally(self) -> str:
+        classes = sum(1 for g in self.groups if g.kind == "classe")
+        return f"{classes} classe(s), {len(self.groups) - classes} groupe(s)."
+
+    def _show(self, groups: list[GroupSummary]) -> None:
         table = self.query_one("#groups", DataTable)
-        selected = self.groups[table.cursor_row].key if 0 <= table.cursor_row < len(self.groups) else None
+        # The cursor stays on its group (a refresh, the counts arriving), but on the top row it stays
+        # on top: the counts may bring classes found only on students before it.
+        selected = self.groups[table.cursor_row].key if 0 < table.cursor_row < len(self.groups) else None
         self.groups = groups
         with self.app.batch_update():
             table.clear()
@@ -81,8 +99,6 @@ class GroupesScreen(PageScreen):
         keys = [g.key for g in groups]
         if selected in keys:
             table.move_cursor(row=keys.index(selected), animate=False)
-        classes = sum(1 for g in groups if g.kind == "classe")
-        status.update(Text(f"{classes} classe(s), {len(groups) - classes} groupe(s). Entrée : les membres."))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

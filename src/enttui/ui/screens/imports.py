@@ -13,6 +13,7 @@ from textual.worker import Worker, WorkerState
 from enttui.domain.people import Target
 from enttui.jobs import csv_export as X
 from enttui.jobs import csv_import as I
+from enttui.services.localfiles import DestinationExists
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal
 
@@ -34,7 +35,7 @@ async def export_with_confirmation(screen: PageScreen, fmt: str, output: str, fi
     services = screen.ent_app.services
     try:
         result = await X.run_export(services, fmt, output, filt=filt)
-    except X.DestinationExists as exc:
+    except DestinationExists as exc:
         if not await screen.app.push_screen_wait(
             ConfirmModal("Le fichier existe déjà", f"{exc.path} existe déjà. Le remplacer ?")
         ):

@@ -1,0 +1,125 @@
+"""enttui diffuse: "Diffusion des identifiants" without the screen (cron, scripts).
+
+    enttui diffuse --targets eleve,parent,autre [--subject TEXT] [--message-file FILE] [--yes] [--json]
+    enttui diffuse --resume [RUN]          finish an interrupted diffusion (the last one by default)
+
+Without ``--yes`` the confirmation is asked on a terminal, and refused otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from enttui.cli import command, open_from_args
+from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
+from enttui.jobs.events import Event, Phase, Progress, Trace
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("diffuse", parents=[common], help="diffuser les identifiants ENT aux utilisateurs")
+    parser.add_argument(
+        "--targets",
+        metavar="CIBLES",
+        help="cibles séparées par des virgules : eleve,parent,enseignant,non-enseignant,autre",
+    )
+    parser.add_argument("--subject", metavar="TEXTE", help="objet du message (75 caractères au plus)")
+    parser.add_argument("--message-file", metavar="FICHIER", help="texte libre ajouté au message (UTF-8)")
+    parser.add_argument("--include-activated", action="store_true", help="inclure les comptes déjà activés")
+    parser.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.add_argument(
+        "--resume", nargs="?", const="last", metavar="N", help="reprendre une diffusion interrompue (la dernière)"
+    )
+
+
+def ask(question: str) -> bool:
+    """A yes/no question on the terminal; refused when there is no terminal."""
+    if not sys.stdin.isatty():
+        raise UsageError("Confirmation impossible sans terminal : ajoutez --yes.")
+    print(question, end=" ", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("o", "oui", "y", "yes")
+
+
+class Printer:
+    """Events on stderr (stdout stays for --json)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._last = -1
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Phase):
+            print(f"== {event.label}", file=sys.stderr)
+        elif isinstance(event, Trace) and event.level in ("warning", "error"):
+            print(f"  {event.level.upper()} {event.text}", file=sys.stderr)
+        elif isinstance(event, Progress) and event.total and not self.quiet:
+            pct = event.done * 100 // event.total
+            if pct // 10 != self._last // 10 or event.done == event.total:
+                self._last = pct
+                print(f"  {event.done}/{event.total} ({pct} %)", file=sys.stderr)
+
+
+@command("diffuse")
+async def cmd_diffuse(args: argparse.Namespace) -> int:
+    from enttui.jobs import diffusion as D
+    from enttui.jobs.idfiles import purge_files
+
+    free_text = ""
+    if args.message_file:
+        try:
+            free_text = await asyncio.to_thread(Path(args.message_file).read_text, encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--message-file : {args.message_file} illisible ({exc}).") from None
+    services = await open_from_args(args, strict=True)
+    printer = Printer(quiet=args.json)
+    try:
+        await purge_files(services)
+        if args.resume:
+            run_id = None if args.resume == "last" else _int(args.resume)
+            if run_id is None:
+                run = await D.resumable_diffusion(services)
+                if run is None:
+                    raise UsageError("Aucune diffusion interrompue à reprendre.")
+                run_id = run.id
+            if not args.yes and not ask(f"Reprendre la diffusion n° {run_id} ? [o/N]"):
+                print("Abandon : rien n'a été fait.", file=sys.stderr)
+                return EXIT_OK
+            result = await D.resume_diffusion(services, run_id, printer)
+        else:
+            if not args.targets:
+                raise UsageError("--targets est obligatoire (par exemple --targets eleve,parent,autre).")
+            targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+            subject = args.subject if args.subject is not None else services.config.subject()
+            request = D.validate_request(targets, subject, free_text, include_activated=args.include_activated)
+            printer(Phase("diffusion", "Lecture de l'annuaire"))
+            plan = await D.plan_diffusion(services, request)
+            print(plan.confirmation_text(), file=sys.stderr)
+            if not args.yes:
+                if not ask("Diffuser les identifiants ? [o/N]"):
+                    print("Abandon : rien n'a été fait.", file=sys.stderr)
+                    return EXIT_OK
+                if args.include_activated and not ask(
+                    "Les comptes DÉJÀ ACTIVÉS vont recevoir un nouveau mot de passe. Confirmer ? [o/N]"
+                ):
+                    print("Abandon : rien n'a été fait.", file=sys.stderr)
+                    return EXIT_OK
+            result = await D.run_diffusion(services, request, printer, plan=plan)
+    finally:
+        await services.close()
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(result.summary_text())
+    return EXIT_OK if result.status == "réussi" else EXIT_ERRORS
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--resume : numéro de traitement attendu, pas « {text} ».") from None

@@ -1,0 +1,111 @@
+"""enttui files: the "Fichiers des identifiants" without the screen.
+
+enttui files list [--json]
+enttui files export NAME DEST [--force]
+enttui files delete NAME [--yes]
+enttui files regenerate [--uai UAI] [--since YYYY-MM-DD] [--include-activated] [--yes] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from enttui.cli import command, open_from_args
+from enttui.cli.diffuse import Printer, ask
+from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
+from enttui.services.localfiles import DestinationExists
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("files", parents=[common], help="fichiers des identifiants")
+    actions = parser.add_subparsers(dest="files_action", metavar="ACTION", required=True)
+    p = actions.add_parser("list", parents=[common], help="lister les fichiers")
+    p.add_argument("--json", action="store_true")
+    p = actions.add_parser("export", parents=[common], help="copier un fichier (0600) vers DEST")
+    p.add_argument("name", metavar="NOM")
+    p.add_argument("dest", metavar="DEST")
+    p.add_argument("--force", action="store_true", help="remplacer DEST s'il existe")
+    p = actions.add_parser("delete", parents=[common], help="supprimer un fichier")
+    p.add_argument("name", metavar="NOM")
+    p.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    p = actions.add_parser("regenerate", parents=[common], help="régénérer le(s) fichier(s) des identifiants")
+    p.add_argument("--uai", action="append", default=[], help="UAI du périmètre (toutes par défaut)")
+    p.add_argument("--since", metavar="AAAA-MM-JJ", help="comptes créés depuis cette date")
+    p.add_argument("--include-activated", action="store_true", help="inclure les comptes déjà activés")
+    p.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
+    p.add_argument("--json", action="store_true")
+
+
+def _since(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").astimezone()
+    except ValueError:
+        raise UsageError(f"--since : date invalide « {text} » (format AAAA-MM-JJ).") from None
+
+
+@command("files")
+async def cmd_files(args: argparse.Namespace) -> int:
+    from enttui.domain.idfiles import format_generated
+    from enttui.jobs import idfiles as J
+
+    action = args.files_action
+    services = await open_from_args(args, strict=action == "regenerate")
+    try:
+        await J.purge_files(services)
+        if action == "list":
+            entries = await J.list_files(services)
+            if args.json:
+                doc = {
+                    "count": len(entries),
+                    "files": [
+                        {"name": e.name, "size": e.size, "created_at": e.created_at.isoformat(), "rows": e.rows}
+                        for e in entries
+                    ],
+                }
+                print(json.dumps(doc, ensure_ascii=False, indent=2))
+            else:
+                print(f"{len(entries)} résultat(s)")
+                for e in entries:
+                    print(f"{e.name}\t{e.size}\t{format_generated(e.created_at)}")
+            return EXIT_OK
+        if action == "export":
+            try:
+                path = await J.export_file(services, args.name, args.dest, overwrite=args.force)
+            except DestinationExists as exc:
+                if not sys.stdin.isatty() or not ask(f"{exc.path} existe déjà. Le remplacer ? [o/N]"):
+                    raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
+                path = await J.export_file(services, args.name, args.dest, overwrite=True)
+            print(f"Copié vers {path} (0600).")
+            return EXIT_OK
+        if action == "delete":
+            if not args.yes and not ask(f"Supprimer {args.name} ? [o/N]"):
+                print("Abandon : rien n'a été supprimé.", file=sys.stderr)
+                return EXIT_OK
+            await J.delete_file(services, args.name)
+            print(f"{args.name} supprimé.")
+            return EXIT_OK
+        return await _regenerate(services, args)
+    finally:
+        await services.close()
+
+
+async def _regenerate(services: object, args: argparse.Namespace) -> int:
+    from enttui.jobs import diffusion as D
+
+    request = D.RegenerationRequest(tuple(args.uai), _since(args.since), args.include_activated)
+    plan = await D.plan_regeneration(services, request)  # type: ignore[arg-type]
+    print(plan.confirmation_text(), file=sys.stderr)
+    if not args.yes and not ask("Régénérer ? [o/N]"):
+        print("Abandon : rien n'a été fait.", file=sys.stderr)
+        return EXIT_OK
+    result = await D.run_regeneration(services, request, Printer(args.json), plan=plan)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(f"{result.changed} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s).")
+    return EXIT_OK if result.errors == 0 else EXIT_ERRORS

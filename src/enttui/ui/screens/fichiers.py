@@ -1,0 +1,265 @@
+"""Fichiers des identifiants: the table of files, export (Télécharger), delete, regeneration."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
+from textual.worker import Worker, WorkerState
+
+from enttui.domain.idfiles import format_generated, parse_search_date
+from enttui.errors import ValidationError
+from enttui.jobs import diffusion as D
+from enttui.jobs import idfiles as J
+from enttui.jobs.events import Event, Progress
+from enttui.services.localfiles import DestinationExists
+from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.modals import ConfirmModal
+
+ALL = "__all__"
+# Fixed widths: the layout never depends on which rows a load saw first.
+COLUMNS = (("Fichier", 46), ("Taille (Octets)", 15), ("Date de génération", 18), ("Télécharger/supprimer", 31))
+REGEN_HELP = "Pour générer un fichier contenant tous les comptes de l'établissement, laissez la date non renseignée."
+
+
+def _add_columns(table: DataTable) -> None:
+    for label, width in COLUMNS:
+        table.add_column(label, width=width)
+
+
+class ExportModal(ModalScreen[str | None]):
+    """Where to copy the file (typed by the administrator); enter copies, escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="export.cancel", tooltip="Ne rien copier")]
+
+    def __init__(self, name: str) -> None:
+        super().__init__(classes="confirm-modal")
+        self._name = name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text(f"Télécharger {self._name}"), id="dialog-title", classes="dialog-title")
+            yield Static(Text("Copier le fichier (mode 0600) vers le chemin ou le dossier :"))
+            yield Input(placeholder="/home/admin/identifiants.csv", id="export-dest")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Annuler (échap)", id="no", variant="primary")
+                yield Button("Copier (entrée)", id="yes", variant="success")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-dest", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(self.query_one("#export-dest", Input).value if event.button.id == "yes" else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FichiersScreen(PageScreen):
+    PAGE_KEY = "fichiers"
+    HELP = (
+        "Les fichiers des identifiants non envoyés (diffusions) et régénérés. Ils contiennent des mots de "
+        "passe : ils restent dans un dossier privé (0700, fichiers 0600).\n"
+        "t : Télécharger (copier vers un chemin du serveur, en 0600 ; un fichier existant n'est remplacé "
+        "qu'après confirmation). s : supprimer après confirmation.\n"
+        "F5 : Régénérer le(s) fichier(s) des identifiants : de nouveaux mots de passe pour les comptes Élève, "
+        "Parent et Autre non encore activés du périmètre (créés depuis la date de recherche, si elle est "
+        "donnée), tous écrits dans un nouveau fichier.\n"
+        "En ligne de commande : enttui files list | export NOM DEST | delete NOM | regenerate."
+    )
+    BINDINGS = [
+        Binding("t", "export", "Télécharger", id="fichiers.export", tooltip="Copier le fichier vers un chemin"),
+        Binding("s,delete", "delete", "Supprimer", id="fichiers.delete", tooltip="Supprimer le fichier"),
+        Binding("f5", "regenerate", "Régénérer", id="fichiers.regenerate", tooltip="Régénérer les identifiants"),
+        Binding("f6", "refresh", "Actualiser", id="fichiers.refresh", tooltip="Relire la liste des fichiers"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(name="fichiers")
+        self._names: list[str] = []
+        self._want: str | None = None
+
+    def compose_body(self) -> ComposeResult:
+        cfg = self.ent_app.services.config
+        yield Label(Text("Retour (échap)"), classes="muted")
+        yield Label(Text("0 résultat(s)"), id="files-count")
+        table: DataTable[Text] = DataTable(id="files", cursor_type="row", zebra_stripes=False)
+        _add_columns(table)
+        yield table
+        with Vertical(id="regen"):
+            yield Label(Text("Régénérer le(s) fichier(s) des identifiants", style="bold"), classes="field-label")
+            with Horizontal(classes="regen-row"):
+                yield Label(Text("Périmètre"), classes="regen-label")
+                options = [(f"{cfg.ent.portal} (tout le périmètre)", ALL)] + [(uai, uai) for uai in cfg.ent.uai]
+                yield Select(options, value=ALL, allow_blank=False, id="regen-uai")
+            with Horizontal(classes="regen-row"):
+                yield Label(Text("Date de recherche :"), classes="regen-label")
+                yield Input(placeholder="jj/mm/aaaa", max_length=10, id="regen-date")
+            yield Static(Text(REGEN_HELP), classes="muted")
+            yield Static(Text(""), id="regen-error")
+            yield Button("Régénérer (F5)", id="regen-run", variant="primary")
+            yield ProgressBar(id="regen-progress", show_eta=False, classes="hidden")
+
+    def on_mount(self) -> None:
+        self.query_one("#files", DataTable).focus()
+
+    def on_screen_resume(self) -> None:
+        self.action_refresh()
+
+    # -- the table ---------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="fichiers:list", exit_on_error=False)
+    async def _load(self) -> None:
+        services = self.ent_app.services
+        await J.purge_files(services)
+        entries = await J.list_files(services)
+        table = self.query_one("#files", DataTable)
+        current = self._current()
+        table.clear(columns=True)  # column widths follow the rows of this load only
+        _add_columns(table)
+        self._names = []
+        for e in entries:
+            table.add_row(
+                Text(e.name),
+                Text(str(e.size), justify="right"),
+                Text(format_generated(e.created_at)),
+                Text("t : télécharger · s : supprimer", style="dim"),
+                key=e.name,
+            )
+            self._names.append(e.name)
+        self.query_one("#files-count", Label).update(Text(f"{len(entries)} résultat(s)"))
+        want = self._want or current
+        self._want = None
+        if want in self._names:
+            table.move_cursor(row=self._names.index(want))
+
+    def _current(self) -> str | None:
+        table = self.query_one("#files", DataTable)
+        if not self._names or not 0 <= table.cursor_row < len(self._names):
+            return None
+        return self._names[table.cursor_row]
+
+    def focus_file(self, name: str) -> None:
+        """Select ``name`` in the table (from the diffusion's summary)."""
+        self._want = name
+        tables = self.query("#files")
+        if tables:  # already composed; otherwise on_mount loads and selects it
+            tables.first(DataTable).focus()
+            self.action_refresh()
+
+    def _selected(self) -> str | None:
+        name = self._current()
+        if name is None:
+            self.notify("Aucun fichier sélectionné.", markup=False)
+        return name
+
+    def action_export(self) -> None:
+        name = self._selected()
+        if name:
+            self._export(name)
+
+    def action_delete(self) -> None:
+        name = self._selected()
+        if name:
+            self._delete(name)
+
+    @work(exclusive=True, group="fichiers:export", exit_on_error=False)
+    async def _export(self, name: str) -> None:
+        dest = await self.app.push_screen_wait(ExportModal(name))
+        if not dest:
+            return
+        services = self.ent_app.services
+        try:
+            path = await J.export_file(services, name, dest)
+        except DestinationExists as exc:
+            if not await self.app.push_screen_wait(
+                ConfirmModal("Le fichier existe déjà", f"{exc.path} existe déjà. Le remplacer ?")
+            ):
+                return
+            path = await J.export_file(services, name, dest, overwrite=True)
+        self.notify(f"Copié vers {path} (0600).", markup=False)
+
+    @work(exclusive=True, group="fichiers:delete", exit_on_error=False)
+    async def _delete(self, name: str) -> None:
+        if not await self.app.push_screen_wait(
+            ConfirmModal(
+                "Supprimer le fichier ?", f"{name}\n\nLe fichier et les mots de passe qu'il contient seront supprimés."
+            )
+        ):
+            return
+        await J.delete_file(self.ent_app.services, name)
+        self.notify(f"{name} supprimé.", markup=False)
+        self.action_refresh()
+
+    # -- regeneration ------------------------------------------------------------------------
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "regen-run":
+            event.stop()
+            self.action_regenerate()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "regen-date":
+            event.stop()
+            self.action_regenerate()
+
+    def _regen_request(self) -> D.RegenerationRequest:
+        since = parse_search_date(self.query_one("#regen-date", Input).value)
+        uai = self.query_one("#regen-uai", Select).value
+        return D.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
+
+    def action_regenerate(self) -> None:
+        error = self.query_one("#regen-error", Static)
+        try:
+            request = self._regen_request()
+        except ValidationError as exc:
+            error.update(Text(exc.message, style="bold red"))
+            self.ent_app.report_error(exc)
+            return
+        error.update(Text(""))
+        self._regenerate(request)
+
+    @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
+    async def _regenerate(self, request: D.RegenerationRequest) -> None:
+        services = self.ent_app.services
+        plan = await D.plan_regeneration(services, request)
+        if not plan.people:
+            self.notify("Aucun compte ne correspond : rien à régénérer.", markup=False)
+            return
+        if not await self.app.push_screen_wait(
+            ConfirmModal("Régénérer les identifiants ?", plan.confirmation_text(), yes_label="Régénérer (y)")
+        ):
+            self.notify("Régénération annulée : rien n'a été fait.", markup=False)
+            return
+        bar = self.query_one("#regen-progress", ProgressBar)
+        bar.remove_class("hidden")
+        bar.update(total=len(plan.people), progress=0)
+
+        def on_event(event: Event) -> None:
+            if isinstance(event, Progress):
+                bar.update(total=event.total or None, progress=event.done)
+
+        result = await D.run_regeneration(services, request, on_event, plan=plan)
+        self.query_one("#regen-error", Static).update(
+            Text(f"{result.changed} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s).")
+        )
+        self._want = result.file_name
+        self.query_one("#files", DataTable).focus()
+        self.action_refresh()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group.startswith("fichiers:") and event.worker.error:
+            error = event.worker.error
+            if isinstance(error, ValidationError) and event.worker.group == "fichiers:regenerate":
+                self.query_one("#regen-error", Static).update(Text(error.message, style="bold red"))
+            self.ent_app.report_error(error)

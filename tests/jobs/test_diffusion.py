@@ -1,0 +1,431 @@
+"""Diffusion and regeneration against a real slapd (ppolicy) and aiosmtpd with STARTTLS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import ldap3
+import pytest
+
+from enttui.config import Config, DiffusionConfig, EntConfig, StateConfig
+from enttui.demo.world import DEMO_PASSWORD_HASH, SchoolSpec, WorldSpec, generate
+from enttui.domain.idfiles import BOM, COLUMNS, parse_search_date
+from enttui.domain.people import Target, person_from_entry
+from enttui.errors import ValidationError
+from enttui.jobs import diffusion as D
+from enttui.jobs.context import Services
+from enttui.jobs.events import CollectingSink
+from enttui.services.directory import Directory
+from enttui.services.mailer import SmtpMailer
+from enttui.services.state import INTERRUPTED, StateStore
+
+UAI = "0123456A"
+EVIL = "=cmd|' /C calc'!A0"
+
+
+def school_entries(base_dn: str) -> list[tuple[str, dict[str, list[str]]]]:
+    spec = WorldSpec(
+        base_dn=base_dn,
+        schools=(SchoolSpec(UAI, "Collège Test", students=14, teachers=3, staff=2, others=3, classes_per_level=1),),
+        role_groups=False,
+    )
+    # createTimestamp / modifyTimestamp are the server's own (ldapadd cannot set them).
+    entries = [
+        (dn, {k: list(v) for k, v in attrs.items() if k not in ("createTimestamp", "modifyTimestamp")})
+        for dn, attrs in generate(spec)
+    ]
+    # One not-activated student without mail gets a formula as last name (CSV injection check).
+    for _dn, attrs in entries:
+        if "ENTEleve" in attrs["objectClass"] and "pwdReset" in attrs and "mail" not in attrs:
+            attrs["sn"] = [EVIL]
+            break
+    return entries
+
+
+def people_of(entries: list[Any]) -> list[Any]:
+    return [person_from_entry(dn, a) for dn, a in entries if "ENTPerson" in a.get("objectClass", [])]
+
+
+class World:
+    def __init__(self, sandbox: Any, smtp: Any, tmp_path: Path, state: StateStore) -> None:
+        self.sandbox = sandbox
+        self.smtp = smtp
+        self.entries = school_entries(sandbox.base_dn)
+        sandbox.add(self.entries)
+        self.people = people_of(self.entries)
+        self.config = Config(
+            ent=EntConfig(portal="Portail GRIS", portal_url="https://ent.test", uai=[UAI]),
+            ldap=sandbox.config(),
+            smtp=smtp.smtp_config(),
+            diffusion=DiffusionConfig(retry_delay_seconds=0.05),
+            state=StateConfig(url=state.config.url, files_dir=str(tmp_path / "identifiants")),
+        )
+        self.state = state
+        self.tmp_path = tmp_path
+
+    async def services(self) -> Services:
+        directory = Directory(self.config.ldap, self.config.ent)
+        await directory.open()
+        mailer = SmtpMailer(self.config.smtp)
+        return Services(config=self.config, directory=directory, state=self.state, mailer=mailer)
+
+    def by_target(self, target: Target, *, activated: bool | None = None, mail: bool | None = None) -> list[Any]:
+        out = [p for p in self.people if p.target is target]
+        if activated is not None:
+            out = [p for p in out if p.activated is activated]
+        if mail is not None:
+            out = [p for p in out if bool(p.mail) is mail]
+        return out
+
+    def bind(self, dn: str, password: str) -> ldap3.Connection:
+        conn = ldap3.Connection(ldap3.Server(self.sandbox.slapd.url), user=dn, password=password)
+        return conn
+
+    def read(self, dn: str, attrs: list[str]) -> dict[str, list[str]]:
+        slapd = self.sandbox.slapd
+        conn = ldap3.Connection(ldap3.Server(slapd.url), user=slapd.admin_dn, password=slapd.admin_password)
+        conn.bind()
+        conn.search(dn, "(objectClass=*)", ldap3.BASE, attributes=attrs)
+        raw = conn.response[0]["raw_attributes"]
+        conn.unbind()
+        return {k: [v.decode() for v in vals] for k, vals in raw.items() if vals}
+
+
+@pytest.fixture
+async def world(ldap_sandbox: Any, smtp_server: Any, tmp_path: Path, state_store: StateStore) -> AsyncIterator[World]:
+    yield World(ldap_sandbox, smtp_server, tmp_path, state_store)
+
+
+async def close(services: Services) -> None:
+    """Close what the test opened (the state store belongs to its fixture)."""
+    await services.directory.close()
+    if services.mailer is not None:
+        await services.mailer.close()
+
+
+def mails_by_recipient(smtp: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for m in smtp.messages:
+        msg = message_from_bytes(m.content, policy=policy.default)
+        for rcpt in m.rcpt_tos:
+            out.setdefault(rcpt.lower(), []).append(msg)
+    return out
+
+
+def read_file(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(BOM.encode("utf-8"))
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert tuple(rows[0]) == COLUMNS
+    return [dict(zip(COLUMNS, r, strict=True)) for r in rows[1:]]
+
+
+def password_in(body: str) -> str:
+    for line in body.splitlines():
+        if "Mot de passe provisoire :" in line:
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no password in the mail")
+
+
+async def test_validation_refuses_bad_forms() -> None:
+    with pytest.raises(ValidationError, match="au moins une cible"):
+        D.validate_request([], "Objet")
+    with pytest.raises(ValidationError, match="75"):
+        D.validate_request([Target.ELEVE], "x" * 76)
+    with pytest.raises(ValidationError, match="obligatoire"):
+        D.validate_request([Target.ELEVE], "   ")
+    with pytest.raises(ValidationError, match="une seule ligne"):
+        D.validate_request([Target.ELEVE], "Objet\nBcc: x@y")
+    req = D.validate_request(["autre", "eleve"], "x" * 75)
+    assert req.targets == (Target.ELEVE, Target.AUTRE)
+
+
+async def test_full_diffusion(world: World) -> None:
+    services = await world.services()
+    students = world.by_target(Target.ELEVE, activated=False, mail=True)
+    refused = students[0].mail
+    retried = students[1].mail
+    world.smtp.refuse(refused)
+    world.smtp.fail_first(retried, 1, code=421, text="4.7.0 Trop de connexions")
+    request = D.validate_request(list(Target), "Portail GRIS - vos identifiants de connexion", "Bonne rentrée !")
+    plan = await D.plan_diffusion(services, request)
+    creds = [p for p in world.people if p.target.gets_ent_credentials and not p.activated]
+    assert plan.changes == len(creds)
+    assert "Élève" in plan.confirmation_text()
+    sink = CollectingSink()
+    result = await D.run_diffusion(services, request, sink, plan=plan)
+    await close(services)
+
+    # The count invariant.
+    assert result.changed == len(creds)
+    assert result.changed == result.mailed + result.in_file
+    assert result.pending == 0
+    no_mail = [p for p in creds if not p.mail]
+    assert result.in_file == len(no_mail) + 1
+    mails = mails_by_recipient(world.smtp)
+    # Nobody twice; the 421 recipient got one mail after a retry.
+    assert all(len(v) == 1 for v in mails.values())
+    assert retried.lower() in mails
+    assert refused.lower() not in mails
+
+    # A mailed password binds and must be changed (pwdReset).
+    p = next(p for p in creds if p.mail and p.mail.lower() not in (refused.lower(),) and p.target is Target.ELEVE)
+    msg = mails[p.mail.lower()][0]
+    body = msg.get_content()
+    assert msg["Subject"] == "Portail GRIS - vos identifiants de connexion"
+    assert p.login in body and "https://ent.test" in body and "Bonne rentrée !" in body
+    pw = password_in(body)
+    assert len(pw) >= 12
+    conn = world.bind(p.dn, pw)
+    assert conn.bind(), conn.result
+    conn.unbind()
+    assert world.read(p.dn, ["pwdReset"])["pwdReset"] == ["TRUE"]
+
+    # Parents' mails name their children.
+    parent = next(p for p in creds if p.target is Target.PARENT and p.mail)
+    body = mails[parent.mail.lower()][0].get_content()
+    child = next(c for c in world.people if c.dn in parent.child_dns)
+    assert child.given_name in body
+
+    # Activated accounts untouched; staff got information only, no password change.
+    for q in world.by_target(Target.ELEVE, activated=True):
+        after = world.read(q.dn, ["pwdReset", "userPassword"])
+        assert "pwdReset" not in after and after["userPassword"] == [DEMO_PASSWORD_HASH]
+        assert not q.mail or q.mail.lower() not in mails
+    for q in world.by_target(Target.ENSEIGNANT, mail=True):
+        body = mails[q.mail.lower()][0].get_content()
+        assert "Mot de passe provisoire" not in body and q.login in body
+        assert "pwdReset" not in world.read(q.dn, ["pwdReset"])
+    assert result.information == len([p for p in world.people if not p.target.gets_ent_credentials and p.mail])
+
+    # The file: BOM, columns, reasons, neutralised formula, 0600 in a 0700 folder.
+    folder = Path(world.config.state.files_dir)
+    path = folder / result.file_name
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700  # noqa: ASYNC240
+    assert sorted(os.listdir(folder)) == [result.file_name]  # one file, created once
+    rows = read_file(path)
+    assert len(rows) == result.in_file
+    by_login = {r["Identifiant"]: r for r in rows}
+    assert "refusée" in by_login[students[0].login]["Motif"] and "550" in by_login[students[0].login]["Motif"]
+    assert all(by_login[p.login]["Motif"] == "pas d'adresse électronique" for p in no_mail)
+    assert any(r["Nom"] == "'" + EVIL for r in rows)
+    q = no_mail[0]
+    conn = world.bind(q.dn, by_login[q.login]["Mot de passe provisoire"])
+    assert conn.bind()
+    conn.unbind()
+    # No password in the state store's journal, runs, traces.
+    journal = await world.state.journal_get(result.run_id)
+    text = repr(journal) + repr(await world.state.list_runs()) + repr(await world.state.trace(result.run_id))
+    assert pw not in text and by_login[q.login]["Mot de passe provisoire"] not in text
+    audit = await world.state.list_audit()
+    assert any(a.action == "fichier.generation" and a.target == result.file_name for a in audit)
+
+
+async def test_default_run_skips_activated_and_staff_targets(world: World) -> None:
+    services = await world.services()
+    request = D.validate_request([Target.ENSEIGNANT], "Information")
+    result = await D.run_diffusion(services, request)
+    await close(services)
+    assert result.changed == 0 and result.in_file == 0 and not result.file_name
+    assert result.information == len(world.by_target(Target.ENSEIGNANT, mail=True))
+
+
+async def test_lost_connection_reconnects(world: World) -> None:
+    services = await world.services()
+    world.smtp.drop_after(3)
+    request = D.validate_request([Target.ELEVE], "Objet")
+    result = await D.run_diffusion(services, request)
+    await close(services)
+    mails = mails_by_recipient(world.smtp)
+    assert result.mailed == len(world.by_target(Target.ELEVE, activated=False, mail=True)) == len(mails)
+    assert world.smtp.connections > 1
+
+
+async def test_regeneration_with_and_without_date(world: World) -> None:
+    services = await world.services()
+    creds = [p for p in world.people if p.target.gets_ent_credentials and not p.activated]
+    plan = await D.plan_regeneration(services, D.RegenerationRequest((UAI,)))
+    assert len(plan.people) == len(creds)
+    result = await D.run_regeneration(services, plan.request, plan=plan)
+    assert result.changed == len(creds) and result.errors == 0
+    rows = read_file(Path(world.config.state.files_dir) / result.file_name)
+    assert {r["Identifiant"] for r in rows} == {p.login for p in creds}
+    p = creds[0]
+    pw = next(r["Mot de passe provisoire"] for r in rows if r["Identifiant"] == p.login)
+    conn = world.bind(p.dn, pw)
+    assert conn.bind()
+    conn.unbind()
+
+    # "Date de recherche": accounts created since that day (createTimestamp of the server).
+    today = parse_search_date(datetime.now().strftime("%d/%m/%Y"))
+    tomorrow = parse_search_date((datetime.now() + timedelta(days=1)).strftime("%d/%m/%Y"))
+    plan2 = await D.plan_regeneration(services, D.RegenerationRequest((UAI,), since=today))
+    assert len(plan2.people) == len(creds)
+    plan3 = await D.plan_regeneration(services, D.RegenerationRequest((UAI,), since=tomorrow))
+    assert plan3.people == []
+    with pytest.raises(ValidationError, match="hors du périmètre"):
+        await D.plan_regeneration(services, D.RegenerationRequest(("9999999Z",)))
+    await close(services)
+
+
+async def test_resume_after_mail_relay_failure(world: World) -> None:
+    services = await world.services()
+    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await D.plan_diffusion(services, request)
+    # The relay is "down" from the start: the run stops, resumable.
+    down = replace(world.config.smtp, port=1)
+    services.mailer = SmtpMailer(down)
+    services.config = replace(world.config, smtp=down)
+    first = await D.run_diffusion(services, request, plan=plan)
+    assert first.status == INTERRUPTED and first.mailed == 0
+    run = await D.resumable_diffusion(services)
+    assert run is not None and run.id == first.run_id
+    services.mailer = SmtpMailer(world.config.smtp)
+    services.config = world.config
+    second = await D.resume_diffusion(services, first.run_id)
+    await close(services)
+    assert second.status in ("réussi", "avec erreurs")
+    assert second.changed == second.mailed + second.in_file == plan.changes
+    mails = mails_by_recipient(world.smtp)
+    assert all(len(v) == 1 for v in mails.values())
+    assert len(mails) == second.mailed
+    assert await D.resumable_diffusion(services) is None
+
+
+def test_utc_dates_are_aware() -> None:
+    assert datetime(2026, 1, 1, tzinfo=UTC).tzinfo is not None
+    assert os.sep == "/"
+
+
+# ---------------------------------------------------------------------------------------------
+# kill -9 in the middle of a diffusion, then "enttui diffuse --resume"
+# ---------------------------------------------------------------------------------------------
+
+
+def write_config(world: World, smtp: Any, tmp_path: Path) -> Path:
+    slapd = world.sandbox.slapd
+    secret = tmp_path / "ldap.secret"
+    secret.write_text(slapd.service_password, encoding="utf-8")
+    secret.chmod(0o600)
+    base = world.sandbox.base_dn
+    text = f"""
+[ent]
+portal = "Portail GRIS"
+portal_url = "https://ent.test"
+uai = ["{UAI}"]
+
+[ldap]
+urls = ["{slapd.url}"]
+bind_dn = "{slapd.service_dn}"
+bind_password_file = "{secret}"
+base_dn = "{base}"
+people_dn = "ou=people,{base}"
+groups_dn = "ou=groups,{base}"
+structures_dn = "ou=structures,{base}"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "starttls"
+ca_file = "{smtp.ca_pem_path}"
+sender = "ENT <ne-pas-repondre@ent.test>"
+timeout = 30.0
+
+[diffusion]
+retry_delay_seconds = 0.05
+
+[state]
+url = "sqlite:///{tmp_path / "cli-state.db"}"
+files_dir = "{tmp_path / "cli-identifiants"}"
+"""
+    path = tmp_path / "enttui.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_kill_9_then_resume_mails_everyone_once(
+    ldap_sandbox: Any, smtp_ca: Any, tmp_path: Path, state_store: StateStore
+) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from support.smtp import SmtpTestServer
+
+    world = World.__new__(World)
+    world.sandbox = ldap_sandbox
+    world.entries = school_entries(ldap_sandbox.base_dn)
+    ldap_sandbox.add(world.entries)
+    world.people = people_of(world.entries)
+    creds = sorted(
+        (p for p in world.people if p.target.gets_ent_credentials and not p.activated),
+        key=lambda p: (p.sn.lower(), p.given_name.lower(), p.dn.lower()),
+    )
+    with_mail = [p for p in creds if p.mail]
+    hold = with_mail[len(with_mail) // 2].mail.lower()
+    held = threading.Event()
+    release = threading.Event()
+
+    (tmp_path / "smtp").mkdir()
+    with SmtpTestServer(ca=smtp_ca, tls="starttls", workdir=tmp_path / "smtp") as smtp:
+        handler = smtp._controller.handler
+        original = handler.handle_DATA
+
+        async def handle_data(server: Any, session: Any, envelope: Any) -> str:
+            import asyncio
+
+            if hold in [r.lower() for r in envelope.rcpt_tos] and not release.is_set():
+                held.set()
+                while not release.is_set():  # noqa: ASYNC110 - a threading.Event, from the test thread
+                    await asyncio.sleep(0.01)
+                return "451 4.3.0 interrompu"
+            return await original(server, session, envelope)
+
+        handler.handle_DATA = handle_data
+        cfg = write_config(world, smtp, tmp_path)
+        cmd = [sys.executable, "-m", "enttui", "--config", str(cfg), "diffuse", "--targets", "eleve,parent,autre"]
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        proc = subprocess.Popen([*cmd, "--yes", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        try:
+            assert held.wait(60), proc.stderr.read().decode() if proc.poll() is not None else "no hold"
+            time.sleep(0.5)  # everything before the held message is mailed and journalled
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            release.set()
+        first = mails_by_recipient(smtp)
+        assert 0 < len(first) < len(with_mail)
+        assert hold not in first
+
+        resumed = subprocess.run([*cmd[:5], "diffuse", "--resume", "--yes", "--json"], capture_output=True, env=env)
+        assert resumed.returncode == 0, resumed.stderr.decode()
+        result = json.loads(resumed.stdout)
+        mails = mails_by_recipient(smtp)
+
+    # Each person mailed exactly once over the two processes; everyone with an address got a mail.
+    assert all(len(v) == 1 for v in mails.values()), {k: len(v) for k, v in mails.items() if len(v) > 1}
+    assert set(mails) == {p.mail.lower() for p in with_mail}
+    assert result["changed"] == result["mailed"] + result["in_file"] == len(creds)
+    assert result["mailed"] == len(with_mail)
+    # The last mailed password is the one in the directory (a password set before the kill was replaced).
+    p = next(p for p in with_mail if p.mail.lower() == hold)
+    conn = ldap3.Connection(
+        ldap3.Server(ldap_sandbox.slapd.url), user=p.dn, password=password_in(mails[hold][0].get_content())
+    )
+    assert conn.bind()
+    conn.unbind()

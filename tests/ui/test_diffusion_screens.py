@@ -1,0 +1,151 @@
+"""Diffusion des identifiants and Fichiers des identifiants, driven by keys only (demo world, outbox)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Label, Static
+
+from enttui.ui.widgets.modals import ConfirmModal
+from support.fixtures_ui import settle
+
+
+async def until(pilot, predicate, timeout: float = 20.0) -> None:
+    """Pause until ``predicate()`` (a worker waiting on a modal never completes: no settle())."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timeout"
+        await pilot.pause(0.05)
+
+
+async def modal(pilot) -> ConfirmModal:
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal))
+    return pilot.app.screen
+
+
+def text_of(app, selector: str) -> str:
+    widget = app.screen.query_one(selector)
+    return str(widget.content if isinstance(widget, Static) else widget.render())
+
+
+async def check_targets(pilot, *labels: str) -> None:
+    """Tab through the five checkboxes (Élève has the focus) and tick the wanted ones with space."""
+    order = ["eleve", "parent", "enseignant", "non-enseignant", "autre"]
+    for i, key in enumerate(order):
+        if key in labels:
+            await pilot.press("space")
+        if i < len(order) - 1:
+            await pilot.press("tab")
+
+
+async def test_no_target_and_long_subject_are_refused(demo_app, tmp_path):
+    app = demo_app(start_page="diffusion")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "au moins une cible" in text_of(app, "#form-error")
+        await check_targets(pilot, "eleve")
+        subject = app.screen.query_one("#objet", Input)
+        subject.value = "x" * 76  # max_length stops typing, not a value set in code
+        await pilot.pause()
+        assert "76/75" in text_of(app, "#objet-count")
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "75 caractères" in text_of(app, "#form-error")
+        assert not isinstance(app.screen, ConfirmModal)
+        outbox = Path(app.services.config.smtp.outbox_dir)
+        assert not list(outbox.glob("*.eml"))  # noqa: ASYNC240
+
+
+async def test_subject_counter_is_live(demo_app):
+    app = demo_app(start_page="diffusion")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        subject = app.screen.query_one("#objet", Input)
+        assert subject.value == "Portail GRIS - vos identifiants de connexion"
+        assert text_of(app, "#objet-count").startswith("44/75")
+        subject.focus()
+        await pilot.press("end", "!")
+        assert text_of(app, "#objet-count").startswith("45/75")
+
+
+async def test_diffusion_then_files_page(demo_app, tmp_path):
+    app = demo_app(start_page="diffusion")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await check_targets(pilot, "eleve", "parent", "autre")
+        await pilot.press("f5")
+        message = str((await modal(pilot)).query_one("#dialog-message", Static).content)
+        assert "Élève" in message and "sans adresse" in message
+        await pilot.press("y")
+        await settle(pilot)
+        summary = text_of(app, "#run-summary")
+        assert "Diffusion terminée" in summary
+        screen = app.screen
+        assert screen._file_name.startswith("Identifiants-non-envoyes-")
+        outbox = Path(app.services.config.smtp.outbox_dir)
+        mails = list(outbox.glob("*.eml"))  # noqa: ASYNC240
+        runs = await app.services.state.list_runs(kind="diffusion")
+        counts = runs[0].counts
+        assert counts["changed"] == counts["mailed"] + counts["in_file"]
+        assert len(mails) == counts["mailed"] > 0
+
+        # F7: the file's entry in "Fichiers des identifiants".
+        await pilot.press("f7")
+        await settle(pilot)
+        assert app.screen.PAGE_KEY == "fichiers"
+        assert text_of(app, "#files-count") == "1 résultat(s)"
+        table = app.screen.query_one("#files", DataTable)
+        assert table.has_focus and table.cursor_row == 0
+
+        # Télécharger: a path with ../ is refused, then a real copy (0600).
+        await pilot.press("t")
+        await until(pilot, lambda: bool(app.screen.query("#export-dest")))
+        app.screen.query_one("#export-dest", Input).value = str(tmp_path / "x" / ".." / "copie.csv")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not (tmp_path / "copie.csv").exists()
+        await pilot.press("t")
+        await until(pilot, lambda: bool(app.screen.query("#export-dest")))
+        app.screen.query_one("#export-dest", Input).value = str(tmp_path / "copie.csv")
+        await pilot.press("enter")
+        await settle(pilot)
+        copy = tmp_path / "copie.csv"
+        assert copy.exists() and stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+        # Supprimer, after confirmation.
+        await pilot.press("s")
+        await modal(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert text_of(app, "#files-count") == "0 résultat(s)"
+        actions = [a.action for a in await app.services.state.list_audit()]
+        assert {"fichier.generation", "fichier.export", "fichier.suppression"} <= set(actions)
+
+
+async def test_regeneration_form(demo_app):
+    app = demo_app(start_page="fichiers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        date = app.screen.query_one("#regen-date", Input)
+        date.focus()
+        await pilot.press("t", "s")  # typed into the date, not "Télécharger"/"Supprimer"
+        assert date.value == "ts" and not app.screen.query("#export-dest")
+        date.value = ""
+        await pilot.press(*"31/02/2026")
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "n'existe pas" in text_of(app, "#regen-error")
+        date.value = ""
+        await pilot.press("f5")
+        message = str((await modal(pilot)).query_one("#dialog-message", Static).content)
+        assert "mot(s) de passe vont être remplacés" in message
+        await pilot.press("y")
+        await settle(pilot)
+        assert "régénéré(s) dans Identifiants-regeneres-" in text_of(app, "#regen-error")
+        assert text_of(app, "#files-count") == "1 résultat(s)"
+        assert isinstance(app.screen.query_one("#files-count"), Label)

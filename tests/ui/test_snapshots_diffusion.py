@@ -1,0 +1,129 @@
+"""Snapshots of "Diffusion des identifiants" and "Fichiers des identifiants" (demo world, frozen clock).
+
+No password is ever on screen; the file names come from the frozen clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from enttui.domain.people import Target
+from enttui.jobs import diffusion as D
+from enttui.jobs.events import Phase
+from enttui.ui.widgets.modals import ConfirmModal
+from support.fixtures_ui import make_demo_app, settle
+
+SIZES = [(80, 24), (120, 40)]
+
+
+async def wait_modal(pilot) -> None:
+    for _ in range(400):
+        if isinstance(pilot.app.screen, ConfirmModal):
+            break
+        await asyncio.sleep(0.05)
+    await pilot.pause()
+
+
+async def tick(pilot, *labels: str) -> None:
+    order = ["eleve", "parent", "enseignant", "non-enseignant", "autre"]
+    for i, key in enumerate(order):
+        if key in labels:
+            await pilot.press("space")
+        if i < len(order) - 1:
+            await pilot.press("tab")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_form_empty(snap_compare, tmp_path, size):
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+def test_form_filled(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await settle(pilot)
+        await tick(pilot, "eleve", "parent", "autre")
+        pilot.app.screen.query_one("#texte-libre").text = "Bonne rentrée à tous !"
+        await pilot.press("tab")
+        await settle(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_form_invalid(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("f5")
+        await settle(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_confirmation(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await settle(pilot)
+        await tick(pilot, "eleve", "parent", "enseignant", "autre")
+        await pilot.press("f5")
+        await wait_modal(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_progress(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await settle(pilot)
+        screen = pilot.app.screen
+        screen._show_run()
+        screen._on_event(Phase("diffusion", "Changement des mots de passe et envoi des messages"))
+        screen.show_progress(120, 619)
+        await pilot.pause()
+
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_summary(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await settle(pilot)
+        await tick(pilot, "eleve", "parent", "autre")
+        await pilot.press("f5")
+        await wait_modal(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        await settle(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_files_table(snap_compare, tmp_path, size):
+    async def run_before(pilot):
+        await settle(pilot)
+        request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+        await D.run_diffusion(pilot.app.services, request)
+        pilot.app.go("fichiers")
+        await settle(pilot)
+        await pilot.press("f6")  # Actualiser: one load whose layout is final
+        await settle(pilot)
+        await pilot.pause(0.3)
+
+    app = make_demo_app(tmp_path / "demo")
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_regeneration_form(snap_compare, tmp_path):
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#regen-date").focus()
+        await pilot.press(*"01/09/2026")
+        await settle(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="fichiers")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
