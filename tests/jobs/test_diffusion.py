@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -429,3 +430,40 @@ def test_kill_9_then_resume_mails_everyone_once(
     )
     assert conn.bind()
     conn.unbind()
+
+
+async def test_journal_notes_never_overwrite_a_final_status(state_store: StateStore) -> None:
+    """``password_set`` is noted lazily: a later final status wins; a note left alone is written at close."""
+    run_id = await state_store.start_run("diffusion", {})
+    await state_store.journal_set(run_id, [(f"uid=u{i}", D.PLANNED, D.CREDENTIALS) for i in range(4)])
+    services = Services(config=Config(), directory=None, state=state_store)  # type: ignore[arg-type]
+    journal = D._Journal(services, run_id, group=2)
+    journal.note((f"uid=u{i}", D.PASSWORD_SET, "") for i in range(3))
+    await journal.record(("uid=u0", D.MAILED, ""), ("uid=u1", D.IN_FILE, "sans adresse"))
+    await journal.record(("uid=u3", D.ERROR, "refusé"))
+    await asyncio.sleep(0.05)
+    assert (await state_store.journal_get(run_id))["uid=u2"][0] == D.PLANNED  # not yet due
+    await journal.close()
+    got = {k: st for k, (st, _d) in (await state_store.journal_get(run_id)).items()}
+    assert got == {"uid=u0": D.MAILED, "uid=u1": D.IN_FILE, "uid=u2": D.PASSWORD_SET, "uid=u3": D.ERROR}
+    result = D._result_from_journal(run_id, await state_store.journal_get(run_id), INTERRUPTED, "")
+    assert (result.changed, result.pending) == (3, 1) and result.invariant_ok
+
+
+async def test_account_gone_after_the_plan_is_an_error_the_others_are_mailed(world: World) -> None:
+    services = await world.services()
+    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await D.plan_diffusion(services, request)
+    gone = next(p for p in plan.credential_people if p.mail)
+    slapd = world.sandbox.slapd
+    admin = ldap3.Connection(ldap3.Server(slapd.url), user=slapd.admin_dn, password=slapd.admin_password)
+    assert admin.bind() and admin.delete(gone.dn)
+    admin.unbind()
+    result = await D.run_diffusion(services, request, plan=plan)
+    await close(services)
+    assert result.errors == 1 and result.status == "avec erreurs"
+    assert result.changed == result.mailed + result.in_file == plan.changes - 1
+    assert gone.mail.lower() not in mails_by_recipient(world.smtp)
+    journal = await world.state.journal_get(result.run_id)
+    assert journal[gone.dn][0] == D.ERROR
+    assert not any(st in (D.PLANNED, D.PASSWORD_SET) for st, _d in journal.values())

@@ -236,6 +236,23 @@ async def test_set_password_marks_temporary(school: tuple[Directory, str]) -> No
     assert after is not None and not after.activated
 
 
+async def test_set_passwords_batch_marks_every_account(school: tuple[Directory, str]) -> None:
+    directory, base = school
+    uids = ["p1", "t1", "s1", "o1"]
+    items = [(f"uid={uid},ou=people,{base}", f"Lot-Mdp-{i}x{uid}Z") for i, uid in enumerate(uids)]
+    missing = (f"uid=absent,ou=people,{base}", "Absent-Mdp-9x")
+    results = await directory.set_passwords([*items[:2], missing, *items[2:]])
+    assert len(results) == 5
+    assert [r is None for r in results] == [True, True, False, True, True]
+    err = results[2]
+    assert isinstance(err, DirectoryError) and "absent" in err.message
+    assert "Absent-Mdp-9x" not in f"{err.message} {err.detail}"
+    for dn, _pw in items:
+        after = await directory.person(dn)
+        assert after is not None and not after.activated, dn
+    assert await directory.set_passwords([]) == []
+
+
 async def test_health_ok(school: tuple[Directory, str]) -> None:
     directory, _ = school
     health = await directory.health()
@@ -393,6 +410,35 @@ async def test_set_password_without_exop_uses_replace(ldap_sandbox: LdapSandbox)
         assert after is not None and not after.activated
     finally:
         await directory.close()
+
+
+@pytest.mark.parametrize("exop", [True, False])
+async def test_set_passwords_with_ppolicy(ldap_sandbox: LdapSandbox, exop: bool) -> None:
+    class Dir(Directory):
+        async def supports_password_exop(self) -> bool:
+            return exop
+
+    base = ldap_sandbox.base_dn
+    school_dn = f"ou={UAI},ou=structures,{base}"
+    uids = [f"lot{i}" for i in range(7)]
+    ldap_sandbox.add(
+        [school_entries(base)[0], *(person(base, uid, school_dn, [], userPassword=["Ancien-Mdp-000"]) for uid in uids)]
+    )
+    items = [(f"uid={uid},ou=people,{base}", f"Neuf-{uid}-2026x") for uid in uids]
+    directory = Dir(ldap_sandbox.config(), ENT)  # service account: plain write access
+    try:
+        assert await directory.set_passwords(items) == [None] * len(items)
+    finally:
+        await directory.close()
+    admin = ldap3.Connection(ldap_sandbox.slapd.url, ldap_sandbox.slapd.admin_dn, "secret", auto_bind=True)
+    for dn, password in items:
+        user = ldap3.Connection(ldap_sandbox.slapd.url, dn, password)
+        assert user.bind(), dn
+        user.unbind()
+        admin.search(dn, "(objectClass=*)", ldap3.BASE, attributes=["pwdReset", "userPassword"])
+        assert admin.entries[0].pwdReset.value is True
+        assert not admin.entries[0].userPassword.value.startswith(b"Neuf-")  # hashed by the server
+    admin.unbind()
 
 
 @pytest.fixture(scope="module")

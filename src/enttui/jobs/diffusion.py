@@ -2,15 +2,19 @@
 
 A diffusion is a pipeline, so that password changes overlap the sending::
 
-    credential people ──► L directory workers ──(queue)──► S senders ──► SMTP (one connection)
-       (Élève, Parent,      new password, set it,                mail per person, 4xx retried
-        Autre, not yet      pwdReset TRUE                         with backoff, 5xx → file
-        activated)          no address → file
+    credential people ──► directory batches ──(queue)──► S senders ──► SMTP (one connection)
+       (Élève, Parent,      LDAP_BATCH passwords              mail per person, 4xx retried
+        Autre, not yet      per hop, pwdReset TRUE,           with backoff, 5xx → file
+        activated)          one check per batch
+                            no address → file
     staff (Enseignant, Non enseignant) ────────────────────────► information mail, no password
 
-Every outcome goes to the run's journal in the state store (``password_set``, ``mailed``,
-``in_file`` + reason, ``info_mailed``, ``error``) before the worker moves on; a group-commit
-writer batches the concurrent writes. Nothing holds a password but memory and the final 0600
+Every final outcome goes to the run's journal in the state store (``mailed``, ``in_file`` +
+reason, ``info_mailed``, ``error``) before the worker moves on (a sender builds its next message
+while its last ``mailed`` commits, but sends it only once that is committed); a group-commit
+writer batches the concurrent writes. ``password_set`` is a lazy note, never awaited: dropped when
+the final status follows soon, else written later (a resume treats it like ``planned``).
+Nothing holds a password but memory and the final 0600
 identifier file. A run killed at any moment (kill -9 included) is "interrompu" and can be resumed:
 people journalled as mailed or in the file are skipped; people whose password was set but who were
 not mailed get a new password (the first one was never stored) and are mailed.
@@ -22,10 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +64,10 @@ FILE_KEY = "@file"
 CREDENTIALS = "credentials"
 INFORMATION = "information"
 MAX_DIRECTORY_ERRORS = 10
+LDAP_BATCH = 50  # passwords set per directory hop
+LDAP_HOPS = 2  # batches in flight at once (more threads only fight for the GIL)
+NOTE_DELAY = 2.0  # seconds a lazy journal item may wait for its final status
+JOURNAL_WINDOW = 0.005  # seconds a commit may wait for more records
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,12 +318,18 @@ def _ignore(fut: asyncio.Future[None]) -> None:
 
 
 class _Journal:
-    """``await record(items)`` returns once the items are committed; concurrent calls share a commit."""
+    """``await record(items)`` returns once the items are committed; concurrent calls share a commit.
 
-    def __init__(self, services: Services, run_id: int) -> None:
+    A commit waits up to ``JOURNAL_WINDOW`` for ``group`` records (the senders' outcomes) so that
+    one transaction carries several: each commit has a fixed cost far above its per-item cost.
+    """
+
+    def __init__(self, services: Services, run_id: int, *, group: int = 1) -> None:
         self._state = services.state
         self._run_id = run_id
+        self._group = max(1, group)
         self._pending: list[tuple[list[tuple[str, str, str]], asyncio.Future[None]]] = []
+        self._notes: dict[str, tuple[tuple[str, str, str], float]] = {}  # key -> (lazy item, when)
         self._wake = asyncio.Event()
         self._closing = False
         self._task = asyncio.ensure_future(self._loop())
@@ -324,18 +340,57 @@ class _Journal:
     def record_later(self, *items: tuple[str, str, str]) -> asyncio.Future[None]:
         """Queue items (FIFO with every other record, so a later status always wins); commit soon."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for key, _status, _detail in items:
+            self._notes.pop(key, None)  # superseded: the note must never overwrite this status
         self._pending.append((list(items), fut))
         self._wake.set()
         return fut
+
+    def note(self, items: Iterable[tuple[str, str, str]]) -> None:
+        """Lazy items (no one waits for them): dropped if a :meth:`record` for the same key comes
+        first, else committed with a later commit once older than ``NOTE_DELAY`` or at close."""
+        now = time.monotonic()
+        for item in items:
+            self._notes[item[0]] = (item, now)
+
+    def _due_notes(self) -> list[tuple[str, str, str]]:
+        if self._closing:
+            due = [item for item, _at in self._notes.values()]
+            self._notes.clear()
+            return due
+        limit = time.monotonic() - NOTE_DELAY
+        due = []
+        for item, at in self._notes.values():  # oldest first
+            if at > limit:
+                break
+            due.append(item)
+        for item in due:
+            del self._notes[item[0]]
+        return due
+
+    async def _gather(self) -> None:
+        """Wait (briefly) until ``group`` records are pending, the window ends, or close."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + JOURNAL_WINDOW
+        while len(self._pending) < self._group and not self._closing:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), remaining)
 
     async def _loop(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._pending:
+                await self._gather()
             batch, self._pending = self._pending, []
-            if batch:
+            notes = self._due_notes()
+            if batch or notes:
                 try:
-                    await self._state.journal_set(self._run_id, [i for items, _ in batch for i in items])
+                    await self._state.journal_set(self._run_id, notes + [i for items, _ in batch for i in items])
                 except BaseException as exc:
                     for _, fut in batch:
                         if not fut.done():
@@ -346,7 +401,7 @@ class _Journal:
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_result(None)
-            if self._closing and not self._pending:
+            if self._closing and not self._pending and not self._notes:
                 return
 
     async def close(self) -> None:
@@ -419,7 +474,7 @@ class _Diffusion:
         self.sink = sink
         self.writer = writer
         self.templates = load_templates(services)
-        self.journal = _Journal(services, run_id)
+        self.journal = _Journal(services, run_id, group=max(1, self.cfg.diffusion.smtp_senders))
         self.send_q: asyncio.Queue[tuple[Person, str, str] | None] = asyncio.Queue(maxsize=64)
         self.abort: EnttuiError | None = None
         self.dir_errors = 0
@@ -500,31 +555,50 @@ class _Diffusion:
 
     # -- workers -------------------------------------------------------------------------
     async def _producer(self, people: Iterator[Person]) -> None:
+        """Set passwords by batches (one directory hop each), then hand each person to the senders."""
         length = self.cfg.diffusion.password_length
-        for p in people:
-            if self.abort is not None:
+        while self.abort is None:
+            batch = list(itertools.islice(people, LDAP_BATCH))
+            if not batch:
                 return
-            password = generate_password(length)
+            items = [(p.dn, generate_password(length)) for p in batch]
             try:
-                await self.s.directory.set_password(p.dn, password)
+                outcomes: list[DirectoryError | None] = await self.s.directory.set_passwords(items)
             except DirectoryError as exc:
+                # The directory itself failed (lost twice): the batch stays "planned" for the resume.
+                self._trace("error", exc.message)
+                if self.abort is None:
+                    self.abort = exc
+                return
+            errors: list[tuple[str, str, str]] = []
+            done: list[tuple[Person, str]] = []
+            for p, (_dn, password), err in zip(batch, items, outcomes, strict=True):
+                if err is None:
+                    self.dir_errors = 0
+                    done.append((p, password))
+                    continue
+                if self.abort is not None:
+                    continue  # after the stop, left "planned" for the resume
                 self.dir_errors += 1
-                self._trace("error", f"{p.login} : {exc.message}")
-                await self.journal.record((p.dn, ERROR, exc.message))
-                self._step()
-                if self.dir_errors >= MAX_DIRECTORY_ERRORS:
+                self._trace("error", f"{p.login} : {err.message}")
+                errors.append((p.dn, ERROR, err.message))
+                if self.dir_errors >= MAX_DIRECTORY_ERRORS and self.abort is None:
                     self.abort = DirectoryError(f"Diffusion arrêtée : {self.dir_errors} erreurs de l'annuaire.")
-                    return
-                continue
-            self.dir_errors = 0
-            # Not awaited: a resume treats "planned" and "password_set" alike (a new password either
-            # way); FIFO order guarantees the final status recorded later wins.
-            self.journal.record_later((p.dn, PASSWORD_SET, "")).add_done_callback(_ignore)
-            if not p.mail:
-                await self._to_file(p, password, F.MOTIF_NO_MAIL)
-                self._step()
-            else:
-                await self.send_q.put((p, CREDENTIALS, password))
+            # Not awaited, and coalesced with the final status when it comes soon: a resume treats
+            # "planned" and "password_set" alike (a new password either way).
+            self.journal.note((p.dn, PASSWORD_SET, "") for p, _pw in done)
+            if errors:
+                await self.journal.record(*errors)
+                for _ in errors:
+                    self._step()
+            for p, password in done:
+                if self.abort is not None:
+                    return  # password set, not mailed: the resume sends a new one
+                if not p.mail:
+                    await self._to_file(p, password, F.MOTIF_NO_MAIL)
+                    self._step()
+                else:
+                    await self.send_q.put((p, CREDENTIALS, password))
 
     async def _feed_information(self, people: list[Person]) -> None:
         for p in people:
@@ -533,17 +607,34 @@ class _Diffusion:
             await self.send_q.put((p, INFORMATION, ""))
 
     async def _sender(self) -> None:
-        while True:
-            item = await self.send_q.get()
-            if item is None:
-                return
-            if self.abort is not None:
-                continue  # drain: the rest stays in the journal for a resume
-            person, kind, password = item
-            await self._deliver(person, kind, password)
-            self._step()
+        # The journal record of this sender's last mail: awaited before its next mail goes out (so
+        # that at most one mail per sender is sent and not yet journalled), after the next message
+        # is built (the commit overlaps that work).
+        previous: asyncio.Future[None] | None = None
+        try:
+            while True:
+                item = await self.send_q.get()
+                if item is None:
+                    break
+                if self.abort is not None:
+                    continue  # drain: the rest stays in the journal for a resume
+                person, kind, password = item
+                previous = await self._deliver(person, kind, password, previous)
+                self._step()
+            if previous is not None:
+                fut, previous = previous, None
+                await fut
+        finally:
+            if previous is not None:
+                previous.add_done_callback(_ignore)
 
-    async def _deliver(self, p: Person, kind: str, password: str) -> None:
+    def _message(self, p: Person, body: str) -> EmailMessage:
+        return build_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
+
+    async def _deliver(
+        self, p: Person, kind: str, password: str, previous: asyncio.Future[None] | None
+    ) -> asyncio.Future[None] | None:
+        """Send one message; returns the (not yet awaited) journal record of a sent mail."""
         if kind == INFORMATION:
             template = self.templates.information
         elif p.target is Target.PARENT:
@@ -556,7 +647,10 @@ class _Diffusion:
         reason = ""
         for attempt in range(retries + 1):
             try:
-                msg = build_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
+                msg = self._message(p, body)
+                if previous is not None:
+                    fut, previous = previous, None
+                    await fut
                 assert self.s.mailer is not None
                 await self.s.mailer.send(msg)
             except MailTemporary as exc:
@@ -572,19 +666,21 @@ class _Diffusion:
             except MailError as exc:
                 if self.abort is None:
                     self.abort = exc
-                return  # password set, not mailed: a resume sends a new one
+                return previous  # password set, not mailed: a resume sends a new one
             else:
-                await self.journal.record((p.dn, INFO_MAILED if kind == INFORMATION else MAILED, ""))
-                return
+                return self.journal.record_later((p.dn, INFO_MAILED if kind == INFORMATION else MAILED, ""))
+        if previous is not None:
+            await previous
         if kind == INFORMATION:
             self._trace("error", f"{p.login} : message d'information non envoyé : {reason}")
             await self.journal.record((p.dn, ERROR, reason))
         else:
             self._trace("warning", f"{p.login} : identifiants dans le fichier : {reason}")
             await self._to_file(p, password, reason)
+        return None
 
     async def execute(self) -> None:
-        workers = max(1, self.cfg.diffusion.ldap_workers)
+        workers = max(1, min(self.cfg.diffusion.ldap_workers, LDAP_HOPS))
         senders = max(1, self.cfg.diffusion.smtp_senders)
         people = iter(self.plan.credential_people)
         producers = [asyncio.ensure_future(self._producer(people)) for _ in range(workers)]

@@ -896,3 +896,101 @@ class Directory:
                 f"Le mot de passe de {dn} a été changé, mais l'annuaire ne l'a pas marqué comme provisoire "
                 f"({flag_attr} ≠ {flag_value}) : le changement au premier login ne sera pas demandé."
             )
+
+    async def set_passwords(self, items: Sequence[tuple[str, str]]) -> list[DirectoryError | None]:
+        """:meth:`set_password` for a batch of ``(dn, password)``, on one connection in one thread hop.
+
+        Each account gets the same operations as :meth:`set_password` (RFC 3062 then a modify of the
+        flag, or one modify replacing ``userPassword`` and setting the flag); then ONE search
+        (flag AND one of the batch's ``entryDN``, OpenLDAP) finds the flagged ones; an account that
+        search did not return is read back alone (the flag is missing, or entryDN is not supported).
+        Returns, in order, ``None`` (password set and flag checked) or the
+        account's :class:`DirectoryError` (French, never the password). Raises ``DirectoryError`` only
+        when the directory itself fails (connection lost twice): then nothing is known of the batch.
+        """
+        if not items:
+            return []
+        use_exop = await self.supports_password_exop()
+        flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
+        flag_key, wanted = flag_attr.lower(), flag_value.upper()
+        secrets = [pw for _dn, pw in items if pw]
+
+        def scrub(text: str) -> str:
+            for pw in secrets:
+                text = text.replace(pw, "***")
+            return text
+
+        def flags_of(attrs: dict[str, list[str]]) -> set[str]:
+            return {v.upper() for k, v_list in attrs.items() if k.lower() == flag_key for v in v_list}
+
+        def do(conn: ldap3.Connection) -> list[DirectoryError | None]:
+            out: list[DirectoryError | None] = []
+            for dn, password in items:
+                try:
+                    if use_exop:
+                        conn.extend.standard.modify_password(dn, new_password=password)
+                        self._check(conn, (conn.result or {}).get("result") == 0)
+                        self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
+                    else:
+                        changes: dict[str, list[tuple[str, list[str]]]] = {
+                            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+                            flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])],
+                        }
+                        if self.is_embedded:
+                            changes["modifyTimestamp"] = [(ldap3.MODIFY_REPLACE, [_now()])]
+                        self._check(conn, conn.modify(dn, changes))
+                except _LOST:
+                    raise
+                except _Failed as exc:
+                    out.append(
+                        DirectoryError(f"Mot de passe non modifié pour {dn} : {exc.french()}.", detail=scrub(str(exc)))
+                    )
+                except Exception as exc:  # noqa: BLE001 - one account's failure (bad DN, ...)
+                    out.append(
+                        DirectoryError(
+                            f"Mot de passe non modifié pour {dn}.", detail=scrub(f"{type(exc).__name__}: {exc}")
+                        )
+                    )
+                else:
+                    out.append(None)
+            changed = [dn for (dn, _pw), err in zip(items, out, strict=True) if err is None]
+            flagged: set[str] = set()
+            if changed and not self.is_embedded:
+                # The flagged ones among the batch, DNs only; any other is read alone below (that
+                # also covers a server without entryDN, or one spelling a DN differently).
+                filt = lf.and_(lf.eq(flag_attr, flag_value), lf.or_(*(lf.eq("entryDN", dn) for dn in changed)))
+                with contextlib.suppress(_Failed):
+                    for found_dn, _attrs in self._search_once(conn, self._ldap.base_dn or "", filt, [], "SUBTREE"):
+                        flagged.add(_dn_key(found_dn))
+            for i, ((dn, _pw), err) in enumerate(zip(items, out, strict=True)):
+                if err is not None or _dn_key(dn) in flagged:
+                    continue
+                try:
+                    entries = self._search_once(conn, dn, lf.present("objectClass"), [flag_attr], "BASE")
+                except _Failed:
+                    entries = []
+                if not entries or wanted not in flags_of(entries[0][1]):
+                    out[i] = DirectoryError(
+                        f"Le mot de passe de {dn} a été changé, mais l'annuaire ne l'a pas marqué comme provisoire "
+                        f"({flag_attr} ≠ {flag_value}) : le changement au premier login ne sera pas demandé."
+                    )
+            return out
+
+        try:
+            return await asyncio.to_thread(self._call, do, "changement de mots de passe")
+        except EnttuiError:
+            raise
+        except _Failed as exc:
+            raise DirectoryError(f"Mots de passe non modifiés : {exc.french()}.", detail=scrub(str(exc))) from None
+        except Exception as exc:  # noqa: BLE001 - the service boundary
+            raise DirectoryError(
+                "Mots de passe non modifiés : erreur de l'annuaire.", detail=scrub(f"{type(exc).__name__}: {exc}")
+            ) from None
+
+
+def _dn_key(dn: str) -> str:
+    """A DN compared case- and spacing-insensitively (the server may answer with its own spelling)."""
+    try:
+        return safe_dn(dn).lower()
+    except Exception:  # noqa: BLE001 - an unparsable DN compares as typed
+        return dn.strip().lower()
