@@ -38,6 +38,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -768,12 +769,12 @@ class StateStore:
             ]
             if new:
                 conn.execute(insert(journal_table), new)
-            for key in existing:
-                status, detail = latest[key]
+            if existing:  # one executemany, not one UPDATE per row
                 conn.execute(
                     update(journal_table)
-                    .where((journal_table.c.run_id == run_id) & (journal_table.c.item_key == key))
-                    .values(status=status, detail=detail, at=at)
+                    .where((journal_table.c.run_id == run_id) & (journal_table.c.item_key == bindparam("k_key")))
+                    .values(status=bindparam("k_status"), detail=bindparam("k_detail"), at=at),
+                    [{"k_key": k, "k_status": latest[k][0], "k_detail": latest[k][1]} for k in existing],
                 )
 
         try:
