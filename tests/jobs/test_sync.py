@@ -343,3 +343,78 @@ async def test_single_user_and_lock(env):
         with pytest.raises(LockHeldError) as info:
             await sync(services)
     assert info.value.exit_code == 3
+
+
+class Crash(BaseException):
+    """The process dies here (a BaseException: no ``except Exception`` of the job catches it)."""
+
+
+@pytest.mark.parametrize("entity", ["users", "cohorts"])
+async def test_a_run_killed_mid_way_then_rerun_converges(env, entity):
+    from enttui.jobs.events import Progress
+
+    services, _ = env
+    moodle = services.moodle
+    small = replace(services, config=replace(services.config, sync=replace(services.config.sync, batch_size=20)))
+
+    def dying_sink(event):
+        # Die right after the first batch of `entity` was committed, with more batches to go.
+        if isinstance(event, Progress) and event.entity == entity and event.total and 0 < event.done < event.total:
+            raise Crash
+
+    with pytest.raises(Crash):
+        await run_sync(small, SyncOptions(), dying_sink)
+    partial_users = await users(moodle)
+    assert partial_users  # something was written before the "kill"
+
+    result, sink = await sync(small)
+    assert result.exit_code == 0, sink.traces("error")
+    # Converged: a forced run (which re-examines everything) has nothing left to write.
+    forced, _ = await sync(small, force=True)
+    assert sum(v.created + v.updated + v.removed + v.suspended for v in forced.counts.values()) == 0
+    # No duplicate, no emptied cohort of the sync.
+    u = moodle.tables.user
+    dup = await moodle.read(
+        lambda c: (
+            c.execute(select(u.c.idnumber).where(u.c.auth == "cas").group_by(u.c.idnumber).having(func.count() > 1))
+            .scalars()
+            .all()
+        )
+    )
+    assert dup == []
+    co, cm = moodle.tables.cohort, moodle.tables.cohort_members
+    empty = await moodle.read(
+        lambda c: (
+            c.execute(
+                select(co.c.idnumber)
+                .outerjoin(cm, cm.c.cohortid == co.c.id)
+                .where(co.c.component == "local_ent_installer")
+                .group_by(co.c.id, co.c.idnumber)
+                .having(func.count(cm.c.id) == 0)
+            )
+            .scalars()
+            .all()
+        )
+    )
+    assert empty == []
+
+
+async def test_cancel_stops_at_a_batch_boundary_and_rerun_converges(env):
+    from enttui.jobs.events import Progress
+
+    services, _ = env
+    small = replace(services, config=replace(services.config, sync=replace(services.config.sync, batch_size=20)))
+    batches: list[int] = []
+
+    def sink(event):
+        if isinstance(event, Progress) and event.entity == "users" and event.done:
+            batches.append(event.done)
+
+    result = await run_sync(small, SyncOptions(), sink, should_stop=lambda: len(batches) >= 1)
+    assert result.status == "interrompu" and result.exit_code == 1
+    assert batches and all(done % 20 == 0 or done == batches[-1] for done in batches)
+    assert await services.state.get_watermark("sync:users") is None  # an interrupted run moves no mark
+    again, sink2 = await sync(small)
+    assert again.exit_code == 0, sink2.traces("error")
+    forced, _ = await sync(small, force=True)
+    assert sum(v.created + v.updated + v.removed + v.suspended for v in forced.counts.values()) == 0
