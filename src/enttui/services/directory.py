@@ -853,6 +853,22 @@ class Directory:
         self._invalidate()
         return new_dn
 
+    def _change_password(self, conn: ldap3.Connection, dn: str, password: str, use_exop: bool) -> None:
+        """One account: RFC 3062 exop then the "not activated" flag, or one replace of both."""
+        flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
+        if use_exop:
+            conn.extend.standard.modify_password(dn, new_password=password)
+            self._check(conn, (conn.result or {}).get("result") == 0)
+            self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
+            return
+        changes: dict[str, list[tuple[str, list[str]]]] = {
+            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
+            flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])],
+        }
+        if self.is_embedded:
+            changes["modifyTimestamp"] = [(ldap3.MODIFY_REPLACE, [_now()])]
+        self._check(conn, conn.modify(dn, changes))
+
     async def set_password(self, dn: str, password: str) -> None:
         """Set a generated password and mark it temporary (``pwdReset: TRUE``), then check the mark.
 
@@ -863,18 +879,7 @@ class Directory:
         flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
 
         def do(conn: ldap3.Connection) -> list[str]:
-            if use_exop:
-                conn.extend.standard.modify_password(dn, new_password=password)
-                self._check(conn, (conn.result or {}).get("result") == 0)
-                self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
-            else:
-                changes: dict[str, list[tuple[str, list[str]]]] = {
-                    "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
-                    flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])],
-                }
-                if self.is_embedded:
-                    changes["modifyTimestamp"] = [(ldap3.MODIFY_REPLACE, [_now()])]
-                self._check(conn, conn.modify(dn, changes))
+            self._change_password(conn, dn, password, use_exop)
             entries = self._search_once(conn, dn, lf.present("objectClass"), [flag_attr], "BASE")
             if not entries:
                 return []
@@ -927,18 +932,7 @@ class Directory:
             out: list[DirectoryError | None] = []
             for dn, password in items:
                 try:
-                    if use_exop:
-                        conn.extend.standard.modify_password(dn, new_password=password)
-                        self._check(conn, (conn.result or {}).get("result") == 0)
-                        self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
-                    else:
-                        changes: dict[str, list[tuple[str, list[str]]]] = {
-                            "userPassword": [(ldap3.MODIFY_REPLACE, [password])],
-                            flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])],
-                        }
-                        if self.is_embedded:
-                            changes["modifyTimestamp"] = [(ldap3.MODIFY_REPLACE, [_now()])]
-                        self._check(conn, conn.modify(dn, changes))
+                    self._change_password(conn, dn, password, use_exop)
                 except _LOST:
                     raise
                 except _Failed as exc:
