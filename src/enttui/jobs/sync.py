@@ -403,23 +403,8 @@ class SyncJob:
 
     async def _sync_suspended(self) -> set[int]:
         """Moodle ids the sync suspended (latest journal status per user across real sync runs)."""
-        from enttui.services.state import journal_table, runs_table
-
-        j, r = journal_table, runs_table
-        query = (
-            select(j.c.item_key, j.c.status)
-            .join(r, r.c.id == j.c.run_id)
-            .where(r.c.kind == "sync", j.c.item_key.like(f"{SUSPENDED_KEY}%"))
-            .order_by(j.c.at, j.c.id)
-        )
-
-        def do(conn: Connection) -> set[int]:
-            latest: dict[str, str] = {}
-            for key, status in conn.execute(query):
-                latest[key] = status
-            return {int(k[len(SUSPENDED_KEY) :]) for k, s in latest.items() if s == "suspendu"}
-
-        return await self.state._run(do, write=False, what="lecture des suspensions de la synchronisation")
+        latest = await self.state.journal_latest("sync", SUSPENDED_KEY)
+        return {int(k[len(SUSPENDED_KEY) :]) for k, s in latest.items() if s == "suspendu"}
 
     async def _write(self, entity: str, fn: Callable[[Connection], Any], size: int) -> bool:
         """One batch = one transaction; a refused batch is an error line, the run goes on."""

@@ -784,6 +784,22 @@ class StateStore:
                 raise
             await self._run(do, write=True, what="écriture du journal de reprise")  # lost an insert race: once more
 
+    async def journal_latest(self, kind: str, key_prefix: str) -> dict[str, str]:
+        """The latest status of every journal key starting with ``key_prefix``, across the runs of
+        ``kind`` (e.g. which Moodle users the sync itself suspended)."""
+        j, r = journal_table, runs_table
+        query = (
+            select(j.c.item_key, j.c.status)
+            .join(r, r.c.id == j.c.run_id)
+            .where(r.c.kind == kind, j.c.item_key.startswith(key_prefix, autoescape=True))
+            .order_by(j.c.at, j.c.id)
+        )
+
+        def do(conn: Connection) -> dict[str, str]:
+            return {key: status for key, status in conn.execute(query)}
+
+        return await self._run(do, write=False, what="lecture du journal")
+
     async def journal_get(self, run_id: int) -> dict[str, tuple[str, str]]:
         query = select(journal_table.c.item_key, journal_table.c.status, journal_table.c.detail).where(
             journal_table.c.run_id == run_id
