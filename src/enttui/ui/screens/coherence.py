@@ -22,7 +22,7 @@ from enttui.jobs.coherence import CoherenceReport, export_coherence_csv, run_coh
 from enttui.jobs.events import Event, Phase, Progress
 from enttui.services.localfiles import check_output_path
 from enttui.ui.screens.base import PageScreen
-from enttui.ui.widgets.modals import ConfirmModal, ErrorModal
+from enttui.ui.widgets.modals import ConfirmModal, MessageModal
 
 SEVERITY_STYLES = {BLOQUANT: "bold red", "à corriger": "yellow", INFORMATION: "dim"}
 PROGRESS_LABELS = {"structures": "établissements", "groups": "groupes", "people": "personnes"}
@@ -275,7 +275,7 @@ class FindingsScreen(Screen):
         if f is None:
             return
         if not f.dn:
-            self.app.push_screen(ErrorModal(f.name or f.login, f"{f.login}\n{f.detail}"))
+            self.app.push_screen(MessageModal(f.name or f.login, f"{f.login}\n{f.detail}"))
             return
         opener = getattr(self.app, "open_person", None)
         if callable(opener):
@@ -300,7 +300,7 @@ class FindingsScreen(Screen):
                 if name.lower() == "userpassword":
                     continue
                 lines.extend(f"{name} : {v}" for v in attrs[name])
-        self.app.push_screen(ErrorModal(f.name or f.login or f.dn, "\n".join(lines)))
+        self.app.push_screen(MessageModal(f.name or f.login or f.dn, "\n".join(lines)))
 
     def action_export(self) -> None:
         self._export()

@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 from enttui.domain.health import SystemHealth
 from enttui.jobs.status import StatusReport, collect_status
 from enttui.ui.screens.base import PageScreen
-from enttui.ui.widgets.modals import ErrorModal
+from enttui.ui.widgets.modals import MessageModal
 
 AUTO_REFRESH_SECONDS = 60.0
 
@@ -145,7 +145,7 @@ class HomeScreen(PageScreen):
         if h.counts:
             lines.append(f"Chiffres : {counts_line(h)}")
         lines.extend(f"Avertissement : {w}" for w in h.warnings)
-        self.app.push_screen(ErrorModal(h.name, "\n".join(lines)))
+        self.app.push_screen(MessageModal(h.name, "\n".join(lines)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

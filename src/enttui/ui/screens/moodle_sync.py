@@ -10,13 +10,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import Button, Checkbox, Input, Label, Log, ProgressBar, Static
+from textual.widgets import Checkbox, Input, Label, Log, ProgressBar, Static
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain.sync import COUNT_KEYS, COUNT_LABELS, ENTITY_LABELS, Counts, SyncOptions
 from enttui.jobs.events import Event, Phase, Progress, Trace
 from enttui.ui.screens.base import PageScreen
-from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.modals import ConfirmModal, InfoModal
 
 OPTION_LABELS: dict[str, str] = {
     "force": "Forcer la mise à jour de toutes les entrées (y compris celles non modifiées dans la période de référence)",  # noqa: E501
@@ -74,38 +74,24 @@ class LoginModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class SettingsModal(ModalScreen[None]):
+class SettingsModal(InfoModal):
     """Retour aux réglages: the sync settings in force (read-only)."""
 
     BINDINGS = [Binding("escape,enter,v", "close", "Fermer", id="sync.settings.close", tooltip="Fermer les réglages")]
+    DIALOG_CLASSES = "dialog help"
 
     def __init__(self, rows: list[tuple[str, str]]) -> None:
-        super().__init__(classes="help-modal")
+        super().__init__("Réglages de la synchronisation (lecture seule)", classes="help-modal")
         self._rows = rows
 
-    def compose(self) -> ComposeResult:
+    def compose_dialog_body(self) -> ComposeResult:
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold")
         table.add_column()
         for key, value in self._rows:
             table.add_row(Text(key), Text(value))
-        with Vertical(id="dialog", classes="dialog help"):
-            yield Label(Text("Réglages de la synchronisation (lecture seule)"), classes="dialog-title")
-            with VerticalScroll(id="dialog-body"):
-                yield Static(table, id="settings-table")
-                yield Static(Text("Modifiez-les dans la section [sync] du fichier de configuration."), classes="muted")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Fermer (échap)", id="close", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+        yield Static(table, id="settings-table")
+        yield Static(Text("Modifiez-les dans la section [sync] du fichier de configuration."), classes="muted")
 
 
 class MoodleSyncScreen(PageScreen):

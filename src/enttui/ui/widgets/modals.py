@@ -58,73 +58,81 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(value)
 
 
-class ErrorModal(ModalScreen[None]):
-    """The details of an error: French title, message and (redacted) technical detail."""
+class InfoModal(ModalScreen[None]):
+    """A read-only dialog: a title, a scrollable body, "Fermer". Subclasses yield the body."""
 
     BINDINGS = [
-        Binding("escape,enter", "close", "Fermer", id="error.close", tooltip="Fermer ce message"),
+        Binding("escape,enter", "close", "Fermer", id="info.close", tooltip="Fermer ce message"),
     ]
+    DIALOG_CLASSES = "dialog"
 
-    def __init__(self, title: str, message: str, detail: str | None = None) -> None:
-        super().__init__(classes="error-modal")
+    def __init__(self, title: str, *, classes: str = "info-modal") -> None:
+        super().__init__(classes=classes)
         self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes=self.DIALOG_CLASSES):
+            yield Label(Text(self._title), id="dialog-title", classes="dialog-title")
+            with VerticalScroll(id="dialog-body"):
+                yield from self.compose_dialog_body()
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Fermer (échap)", id="close", variant="primary")
+
+    def compose_dialog_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class MessageModal(InfoModal):
+    """A plain-text message (details of a row, of a system): never markup."""
+
+    def __init__(self, title: str, message: str, detail: str | None = None, *, classes: str = "info-modal") -> None:
+        super().__init__(title, classes=classes)
         self._message = message
         self._detail = detail
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog error"):
-            yield Label(Text(self._title), id="dialog-title", classes="dialog-title")
-            with VerticalScroll(id="dialog-body"):
-                yield Static(Text(self._message), id="dialog-message")
-                if self._detail:
-                    yield Static(Text(self._detail), id="dialog-detail", classes="muted")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Fermer (échap)", id="close", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def compose_dialog_body(self) -> ComposeResult:
+        yield Static(Text(self._message), id="dialog-message")
+        if self._detail:
+            yield Static(Text(self._detail), id="dialog-detail", classes="muted")
 
 
-class HelpModal(ModalScreen[None]):
+class ErrorModal(MessageModal):
+    """The details of an error: French title, message and (redacted) technical detail."""
+
+    DIALOG_CLASSES = "dialog error"
+
+    def __init__(self, title: str, message: str, detail: str | None = None) -> None:
+        super().__init__(title, message, detail, classes="error-modal")
+
+
+class HelpModal(InfoModal):
     """F1: what the current screen is for, and its keys."""
 
     BINDINGS = [Binding("escape,f1,q", "close", "Fermer", id="help.close", tooltip="Fermer l'aide")]
+    DIALOG_CLASSES = "dialog help"
 
     def __init__(self, title: str, text: str, keys: list[tuple[str, str]]) -> None:
-        super().__init__(classes="help-modal")
-        self._title = title
+        super().__init__(f"Aide : {title}", classes="help-modal")
         self._text = text
         self._keys = keys
 
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog help"):
-            yield Label(Text(f"Aide : {self._title}"), id="dialog-title", classes="dialog-title")
-            with VerticalScroll(id="dialog-body"):
-                yield Static(Text(self._text), id="help-text")
-                if self._keys:
-                    width = max(len(k) for k, _ in self._keys)
-                    lines = Text()
-                    for key, desc in self._keys:
-                        lines.append(f"{key:<{width}}  ", style="bold")
-                        lines.append(f"{desc}\n")
-                    yield Static(Text("Touches", style="bold underline"), classes="help-keys-title")
-                    yield Static(lines, id="help-keys")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Fermer (échap)", id="close", variant="primary")
-
-    def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(None)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+    def compose_dialog_body(self) -> ComposeResult:
+        yield Static(Text(self._text), id="help-text")
+        if self._keys:
+            width = max(len(k) for k, _ in self._keys)
+            lines = Text()
+            for key, desc in self._keys:
+                lines.append(f"{key:<{width}}  ", style="bold")
+                lines.append(f"{desc}\n")
+            yield Static(Text("Touches", style="bold underline"), classes="help-keys-title")
+            yield Static(lines, id="help-keys")
