@@ -31,7 +31,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from enttui.errors import DirectoryError, EnttuiError, LockHeldError, MailError,
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
-from enttui.services.mailer import MailRefused, MailTemporary, build_message
+from enttui.services.mailer import MailRefused, MailTemporary, RawMessage, render_message
 from enttui.services.state import INTERRUPTED, RUNNING, SUCCESS, WITH_ERRORS, RunRecord
 
 ENTITY = "diffusion"
@@ -628,8 +627,8 @@ class _Diffusion:
             if previous is not None:
                 previous.add_done_callback(_ignore)
 
-    def _message(self, p: Person, body: str) -> EmailMessage:
-        return build_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
+    def _message(self, p: Person, body: str) -> RawMessage:
+        return render_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
 
     async def _deliver(
         self, p: Person, kind: str, password: str, previous: asyncio.Future[None] | None

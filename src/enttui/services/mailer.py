@@ -20,14 +20,17 @@ import email.policy
 import errno
 import functools
 import os
+import quopri
 import re
 import socket
 import ssl
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 import aiosmtplib
@@ -101,7 +104,7 @@ class Mailer(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage | RawMessage) -> None:
         """Send one message; raises :class:`MailRefused`, :class:`MailTemporary` or :class:`MailError`."""
 
     @abstractmethod
@@ -152,6 +155,60 @@ def build_message(
     msg["Message-ID"] = make_msgid(domain=re.sub(r"[^A-Za-z0-9.-]", "", domain) or "enttui.invalid")
     msg.set_content(body, charset="utf-8", cte="quoted-printable")
     return msg
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A message rendered once to its wire bytes (RFC 5322, CRLF), with its envelope.
+
+    A diffusion sends thousands of messages: rendering them directly costs a fraction of building
+    and flattening an :class:`EmailMessage`, and the relay receives exactly the same thing.
+    """
+
+    sender: str  # envelope sender (address only)
+    recipient: str  # envelope recipient (address only)
+    data: bytes
+
+
+def _header(name: str, value: str, to: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise MailRefused(f"Message impossible à construire pour « {to} » : saut de ligne dans {name}", recipient=to)
+    return value if value.isascii() else Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def render_message(
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    *,
+    message_id_domain: str | None = None,
+    date: datetime | None = None,
+) -> RawMessage:
+    """The same message as :func:`build_message` (plain text, UTF-8, quoted-printable), rendered to
+    bytes. Line breaks in a header are refused (:class:`MailRefused`): no header injection."""
+    for name, value in (("From", sender), ("To", to)):
+        _header(name, value, to)
+    from_name, from_addr = parseaddr(sender)
+    to_name, to_addr = parseaddr(to)
+    if not to_addr or "@" not in to_addr or not from_addr:
+        raise MailRefused(f"Message impossible à construire pour « {to} » : adresse invalide", recipient=to)
+    domain = message_id_domain or from_addr.rpartition("@")[2] or "enttui.invalid"
+    head = (
+        f"From: {formataddr((from_name, from_addr), charset='utf-8')}\r\n"
+        f"To: {formataddr((to_name, to_addr), charset='utf-8')}\r\n"
+        f"Subject: {_header('Subject', subject, to)}\r\n"
+        f"Date: {format_datetime(date or datetime.now().astimezone())}\r\n"
+        f"Message-ID: {make_msgid(domain=re.sub(r'[^A-Za-z0-9.-]', '', domain) or 'enttui.invalid')}\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    )
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    payload = quopri.encodestring(text.encode("utf-8")).replace(b"\n", b"\r\n")
+    return RawMessage(from_addr, to_addr, head.encode("ascii") + payload)
 
 
 def _recipients(message: EmailMessage) -> list[str]:
@@ -294,13 +351,19 @@ class SmtpMailer(Mailer):
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def send(self, message: EmailMessage) -> None:
-        recipients = ", ".join(_recipients(message)) or "(aucun destinataire)"
+    async def send(self, message: EmailMessage | RawMessage) -> None:
+        if isinstance(message, RawMessage):
+            recipients = message.recipient
+        else:
+            recipients = ", ".join(_recipients(message)) or "(aucun destinataire)"
         async with self._lock:
             for attempt in (1, 2):
                 smtp = await self._ensure_connected()
                 try:
-                    errors, _answer = await smtp.send_message(message)
+                    if isinstance(message, RawMessage):
+                        errors, _answer = await smtp.sendmail(message.sender, [message.recipient], message.data)
+                    else:
+                        errors, _answer = await smtp.send_message(message)
                 except SMTPServerDisconnected as exc:
                     # The relay closed an idle connection (or after N messages): reconnect once.
                     await self._disconnect(polite=False)
@@ -501,12 +564,16 @@ class OutboxMailer(Mailer):
             os.close(fd)
         return path
 
-    async def send(self, message: EmailMessage) -> None:
-        # An address Python cannot parse still names the file (sanitised): the demo keeps it.
-        recipients = _recipients(message) or [str(v) for v in message.get_all("To", []) if str(v).strip()]
+    async def send(self, message: EmailMessage | RawMessage) -> None:
+        if isinstance(message, RawMessage):
+            recipients = [message.recipient]
+            data = message.data.replace(b"\r\n", b"\n")
+        else:
+            # An address Python cannot parse still names the file (sanitised): the demo keeps it.
+            recipients = _recipients(message) or [str(v) for v in message.get_all("To", []) if str(v).strip()]
+            data = message.as_bytes(policy=message.policy.clone(linesep="\n"))
         if not recipients:
             raise MailRefused("Message sans destinataire", recipient="")
-        data = message.as_bytes(policy=message.policy.clone(linesep="\n"))
         async with self._lock:
             if self._seq is None:
                 self._seq = await asyncio.to_thread(self._prepare)
