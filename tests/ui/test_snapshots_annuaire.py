@@ -17,6 +17,7 @@ async def _utilisateurs(pilot) -> None:
 
 
 async def _search(pilot, text: str) -> None:
+    await pilot.press("/")  # focus the search line, as a person does
     pilot.app.screen.query_one("#people-search").value = text
     await pilot.pause(0.35)
     await settle(pilot)
@@ -30,6 +31,9 @@ def _person(login: str):
         await _search(pilot, login)
         await pilot.press("enter")
         await settle(pilot)
+        from enttui.ui.screens.person import PersonScreen
+
+        assert isinstance(pilot.app.screen, PersonScreen), "the person detail did not open"
 
     return run_before
 
