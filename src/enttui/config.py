@@ -143,6 +143,7 @@ class DiffusionConfig:
     retry_delay_seconds: float = 2.0
     ldap_workers: int = 4
     smtp_senders: int = 4
+    smtp_connections: int = 3
 
 
 @dataclass(frozen=True)

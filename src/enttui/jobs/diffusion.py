@@ -42,7 +42,7 @@ from enttui.errors import DirectoryError, EnttuiError, LockHeldError, MailError,
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
-from enttui.services.mailer import MailRefused, MailTemporary, RawMessage, render_message
+from enttui.services.mailer import Mailer, MailRefused, MailTemporary, RawMessage, SmtpMailer, render_message
 from enttui.services.state import INTERRUPTED, RUNNING, SUCCESS, WITH_ERRORS, RunRecord
 
 ENTITY = "diffusion"
@@ -605,7 +605,7 @@ class _Diffusion:
                 return
             await self.send_q.put((p, INFORMATION, ""))
 
-    async def _sender(self) -> None:
+    async def _sender(self, mailer: Mailer) -> None:
         # The journal record of this sender's last mail: awaited before its next mail goes out (so
         # that at most one mail per sender is sent and not yet journalled), after the next message
         # is built (the commit overlaps that work).
@@ -618,7 +618,7 @@ class _Diffusion:
                 if self.abort is not None:
                     continue  # drain: the rest stays in the journal for a resume
                 person, kind, password = item
-                previous = await self._deliver(person, kind, password, previous)
+                previous = await self._deliver(mailer, person, kind, password, previous)
                 self._step()
             if previous is not None:
                 fut, previous = previous, None
@@ -631,7 +631,7 @@ class _Diffusion:
         return render_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
 
     async def _deliver(
-        self, p: Person, kind: str, password: str, previous: asyncio.Future[None] | None
+        self, mailer: Mailer, p: Person, kind: str, password: str, previous: asyncio.Future[None] | None
     ) -> asyncio.Future[None] | None:
         """Send one message; returns the (not yet awaited) journal record of a sent mail."""
         if kind == INFORMATION:
@@ -650,8 +650,7 @@ class _Diffusion:
                 if previous is not None:
                     fut, previous = previous, None
                     await fut
-                assert self.s.mailer is not None
-                await self.s.mailer.send(msg)
+                await mailer.send(msg)
             except MailTemporary as exc:
                 reason = f"{F.MOTIF_TEMPORARY} ({exc.code or ''} {exc.server_text})".replace("( ", "(")
                 if attempt < retries:
@@ -684,7 +683,12 @@ class _Diffusion:
         people = iter(self.plan.credential_people)
         producers = [asyncio.ensure_future(self._producer(people)) for _ in range(workers)]
         feeder = asyncio.ensure_future(self._feed_information(self.plan.info_people))
-        sending = [asyncio.ensure_future(self._sender()) for _ in range(senders)]
+        # Several SMTP sessions hide the relay's round trips (MAIL, RCPT, DATA); the demo outbox has one.
+        assert self.s.mailer is not None
+        mailers: list[Mailer] = [self.s.mailer]
+        if isinstance(self.s.mailer, SmtpMailer):
+            mailers += [SmtpMailer(self.cfg.smtp) for _ in range(max(1, self.cfg.diffusion.smtp_connections) - 1)]
+        sending = [asyncio.ensure_future(self._sender(mailers[i % len(mailers)])) for i in range(senders)]
         try:
             await asyncio.gather(*producers, feeder)
             for _ in sending:
@@ -695,6 +699,9 @@ class _Diffusion:
                 task.cancel()
             await asyncio.gather(*producers, feeder, *sending, return_exceptions=True)
             await self.journal.close()
+            for extra in mailers[1:]:
+                with contextlib.suppress(Exception):
+                    await extra.close()
             if self.writer is not None:
                 await asyncio.to_thread(self.writer.sync)
 
