@@ -105,3 +105,9 @@ async def test_confirm_modal_defaults_to_the_safe_choice(demo_app):
         await pilot.press("escape")
         await pilot.pause()
     assert answers == [False, True, False]
+
+
+def test_every_navigation_page_has_its_screen():
+    from enttui.ui.screens import SCREENS
+
+    assert set(SCREENS) == {p.key for p in PAGES}

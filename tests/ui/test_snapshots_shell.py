@@ -28,17 +28,6 @@ def test_navigation_menu_focused(snap_compare, tmp_path, size):
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=run_before)
 
 
-def test_coming_soon_page(snap_compare, tmp_path):
-    from enttui.ui.screens.placeholder import ComingSoonScreen
-
-    async def run_before(pilot):
-        await settle(pilot)
-        pilot.app.push_screen(ComingSoonScreen("referentiel"))
-        await settle(pilot)
-
-    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
-
-
 def test_help_modal(snap_compare, tmp_path):
     async def run_before(pilot):
         await settle(pilot)

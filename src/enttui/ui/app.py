@@ -8,7 +8,6 @@ from datetime import datetime
 
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
 
 from enttui.errors import EnttuiError, redact
 from enttui.jobs.context import Services
@@ -17,7 +16,6 @@ from enttui.ui.navigation import PAGES_BY_KEY
 from enttui.ui.resources import stylesheets
 from enttui.ui.screens import SCREENS
 from enttui.ui.screens.base import PageScreen
-from enttui.ui.screens.placeholder import ComingSoonScreen
 from enttui.ui.widgets.modals import ErrorModal, HelpModal
 
 MAX_HISTORY = 50
@@ -93,9 +91,7 @@ class EntApp(App[int]):
     # navigation -----------------------------------------------------------------------------
     def _screen_for(self, key: str) -> str:
         if not self.is_screen_installed(key):
-            cls = SCREENS.get(key)
-            screen: Screen = cls() if cls is not None else ComingSoonScreen(key)
-            self.install_screen(screen, key)
+            self.install_screen(SCREENS[key](), key)
         return key
 
     def go(self, key: str, *, remember: bool = True) -> None:

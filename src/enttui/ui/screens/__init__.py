@@ -1,7 +1,4 @@
-"""One module per admin screen. ``SCREENS`` maps a page key to its screen class.
-
-Pages not listed here show an explicit "à venir" panel until their issue lands.
-"""
+"""One module per admin screen. ``SCREENS`` maps every page key of the navigation to its screen."""
 
 from __future__ import annotations
 
