@@ -206,7 +206,7 @@ def _current_rss_mib() -> float:
 
 async def measure(workdir: Path, base_dn: str) -> int:
     sys.path.insert(0, str(ROOT / "tests"))
-    from enttui.config import Config, EntConfig, LdapConfig, Secret, StateConfig
+    from enttui.config import Config, EntConfig, StateConfig
     from enttui.domain import ldapfilter as lf
     from enttui.domain.coherence import COHERENCE_PERSON_ATTRIBUTES
     from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
@@ -221,16 +221,7 @@ async def measure(workdir: Path, base_dn: str) -> int:
     server._loaded = True  # loaded offline by the child process (same folder, same configuration)
     server.start(timeout=60)
     try:
-        ldap = LdapConfig(
-            urls=[server.url],
-            bind_dn=server.admin_dn,
-            bind_password=Secret(server.admin_password),
-            base_dn=base_dn,
-            people_dn=f"ou=people,{base_dn}",
-            groups_dn=f"ou=groups,{base_dn}",
-            structures_dn=f"ou=structures,{base_dn}",
-            timeout=120.0,
-        )
+        ldap = server.ldap_config(admin=True, base_dn=base_dn, timeout=120.0)
         cfg = Config(
             ent=EntConfig(uai=meta["uais"]),
             ldap=ldap,

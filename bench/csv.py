@@ -36,7 +36,7 @@ def make_csv(path: Path, rows: int, uai: str) -> None:
 
 async def measure(workdir: Path, people: int, rows: int) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
-    from enttui.config import Config, EntConfig, LdapConfig, Secret, StateConfig
+    from enttui.config import Config, EntConfig, StateConfig
     from enttui.demo.world import big_spec, generate, write_ldif
     from enttui.jobs import csv_export as X
     from enttui.jobs import csv_import as I
@@ -54,16 +54,7 @@ async def measure(workdir: Path, people: int, rows: int) -> None:
     server.start(timeout=600)
     print(f"annuaire : {count} entrées générées et chargées (slapadd) en {time.perf_counter() - t0:.1f} s")
     try:
-        ldap = LdapConfig(
-            urls=[server.url],
-            bind_dn=server.admin_dn,
-            bind_password=Secret(server.admin_password),
-            base_dn=base,
-            people_dn=f"ou=people,{base}",
-            groups_dn=f"ou=groups,{base}",
-            structures_dn=f"ou=structures,{base}",
-            timeout=120.0,
-        )
+        ldap = server.ldap_config(admin=True, base_dn=base, timeout=120.0)
         uais = [s.uai for s in spec.schools]
         cfg = Config(
             ent=EntConfig(uai=uais),

@@ -102,7 +102,7 @@ async def floor(port: int, ca: str, n: int) -> float:
 
 
 async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int) -> tuple[float, dict]:
-    from enttui.config import Config, EntConfig, LdapConfig, Secret, SmtpConfig, StateConfig
+    from enttui.config import Config, EntConfig, SmtpConfig, StateConfig
     from enttui.domain.people import Target
     from enttui.jobs import diffusion as D
     from enttui.jobs.context import Services
@@ -112,15 +112,7 @@ async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int) -> tuple[float
 
     cfg = Config(
         ent=EntConfig(portal="Portail Bench", portal_url="https://ent.bench", uai=[UAI]),
-        ldap=LdapConfig(
-            urls=[slapd.url],
-            bind_dn=slapd.service_dn,
-            bind_password=Secret(slapd.service_password),
-            base_dn=SUFFIX,
-            people_dn=f"ou=people,{SUFFIX}",
-            groups_dn=f"ou=groups,{SUFFIX}",
-            structures_dn=f"ou=structures,{SUFFIX}",
-        ),
+        ldap=slapd.ldap_config(),
         smtp=SmtpConfig(host="127.0.0.1", port=port, security="starttls", ca_file=ca, sender="ENT <n@bench.test>"),
         state=StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")),
     )

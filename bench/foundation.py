@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from enttui.config import EntConfig, LdapConfig  # noqa: E402
+from enttui.config import EntConfig  # noqa: E402
 from enttui.demo.world import big_spec, containers, generate, write_ldif  # noqa: E402
 from enttui.domain.people import PERSON_ATTRIBUTES  # noqa: E402
 from enttui.services.directory import Directory  # noqa: E402
@@ -67,18 +67,8 @@ def raw_ldap3_read(url: str, bind_dn: str, password: str, base: str, page_size: 
 
 
 async def directory_read(slapd: Slapd, base: str, page_size: int) -> tuple[int, float]:
-    from enttui.config import Secret
 
-    cfg = LdapConfig(
-        urls=[slapd.url],
-        bind_dn=slapd.admin_dn,
-        bind_password=Secret(slapd.admin_password),
-        base_dn=slapd.suffix,
-        people_dn=slapd.people_dn,
-        groups_dn=slapd.groups_dn,
-        structures_dn=slapd.structures_dn,
-        page_size=page_size,
-    )
+    cfg = slapd.ldap_config(admin=True, page_size=page_size)
     directory = Directory(cfg, EntConfig(uai=["0123456A"]))
     await directory.open()
     start = time.perf_counter()

@@ -23,13 +23,13 @@ import itertools
 import os
 import subprocess
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from enttui.config import LdapConfig, Secret
+from enttui.config import LdapConfig
 from support.slapd import (
     INSTALL_HINT,
     Entry,
@@ -60,20 +60,11 @@ def ldap_config(
     urls: list[str] | None = None,
     **overrides: Any,
 ) -> LdapConfig:
-    """The console's ``[ldap]`` settings for ``server`` (service account unless ``admin``)."""
-    base = base_dn or server.suffix
-    cfg = LdapConfig(
-        urls=urls or [server.url],
-        bind_dn=server.admin_dn if admin else server.service_dn,
-        bind_password=Secret(server.admin_password if admin else server.service_password),
-        base_dn=base,
-        people_dn=f"ou=people,{base}",
-        groups_dn=f"ou=groups,{base}",
-        structures_dn=f"ou=structures,{base}",
-        connect_timeout=2.0,
-        timeout=10.0,
+    """The console's ``[ldap]`` settings for ``server`` (service account unless ``admin``), with
+    short timeouts for tests."""
+    return server.ldap_config(
+        admin=admin, base_dn=base_dn, urls=urls, **{"connect_timeout": 2.0, "timeout": 10.0, **overrides}
     )
-    return replace(cfg, **overrides) if overrides else cfg
 
 
 def ldap_add_entries(server: Slapd, entries: Iterable[Entry], *, continue_on_error: bool = False) -> None:

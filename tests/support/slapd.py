@@ -336,6 +336,27 @@ ppolicy_hash_cleartext
         tail = (self.workdir / "slapd.log").read_text(encoding="utf-8", errors="replace")[-4000:]
         raise SlapdStartError(f"slapd n'a pas démarré sur le port {self.port} :\n{tail}")
 
+    def ldap_config(
+        self, *, admin: bool = False, base_dn: str | None = None, urls: list[str] | None = None, **overrides
+    ):
+        """The console's ``[ldap]`` settings for this server (service account unless ``admin``);
+        ``overrides`` replace any other key (``timeout=120.0``, ``page_size=…``)."""
+        from dataclasses import replace
+
+        from enttui.config import LdapConfig, Secret
+
+        base = base_dn or self.suffix
+        cfg = LdapConfig(
+            urls=urls or [self.url],
+            bind_dn=self.admin_dn if admin else self.service_dn,
+            bind_password=Secret(self.admin_password if admin else self.service_password),
+            base_dn=base,
+            people_dn=f"ou=people,{base}",
+            groups_dn=f"ou=groups,{base}",
+            structures_dn=f"ou=structures,{base}",
+        )
+        return replace(cfg, **overrides) if overrides else cfg
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM to our own slapd (by PID), wait; SIGKILL if it hangs."""
         proc = self._process
