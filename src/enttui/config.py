@@ -144,6 +144,7 @@ class DiffusionConfig:
     ldap_workers: int = 4
     smtp_senders: int = 4
     smtp_connections: int = 3
+    ldap_processes: int = 2
 
 
 @dataclass(frozen=True)

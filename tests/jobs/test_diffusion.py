@@ -150,7 +150,9 @@ async def test_validation_refuses_bad_forms() -> None:
     assert req.targets == (Target.ELEVE, Target.AUTRE)
 
 
-async def test_full_diffusion(world: World) -> None:
+@pytest.mark.parametrize("processes", [2, 0], ids=["child-processes", "threads"])
+async def test_full_diffusion(world: World, processes: int) -> None:
+    world.config = replace(world.config, diffusion=replace(world.config.diffusion, ldap_processes=processes))
     services = await world.services()
     students = world.by_target(Target.ELEVE, activated=False, mail=True)
     refused = students[0].mail

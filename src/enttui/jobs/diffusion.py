@@ -2,10 +2,11 @@
 
 A diffusion is a pipeline, so that password changes overlap the sending::
 
-    credential people ──► directory batches ──(queue)──► S senders ──► SMTP (one connection)
-       (Élève, Parent,      LDAP_BATCH passwords              mail per person, 4xx retried
-        Autre, not yet      per hop, pwdReset TRUE,           with backoff, 5xx → file
-        activated)          one check per batch
+    credential people ──► directory batches ──(queue)──► S senders ──► SMTP (smtp_connections
+       (Élève, Parent,      LDAP_BATCH passwords              mail per person,   sessions)
+        Autre, not yet      per hop, pwdReset TRUE,           4xx retried with backoff,
+        activated)          one check per batch, in           5xx → file
+                            child processes (ldap_processes)
                             no address → file
     staff (Enseignant, Non enseignant) ────────────────────────► information mail, no password
 
@@ -43,6 +44,7 @@ from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
 from enttui.services.mailer import Mailer, MailRefused, MailTemporary, RawMessage, SmtpMailer, render_message
+from enttui.services.password_process import PasswordProcesses, PasswordSetter
 from enttui.services.state import INTERRUPTED, RUNNING, SUCCESS, WITH_ERRORS, RunRecord
 
 ENTITY = "diffusion"
@@ -64,7 +66,7 @@ CREDENTIALS = "credentials"
 INFORMATION = "information"
 MAX_DIRECTORY_ERRORS = 10
 LDAP_BATCH = 50  # passwords set per directory hop
-LDAP_HOPS = 2  # batches in flight at once (more threads only fight for the GIL)
+LDAP_HOPS = 2  # batches in flight at once (one child process each; more threads only fight for the GIL)
 NOTE_DELAY = 2.0  # seconds a lazy journal item may wait for its final status
 JOURNAL_WINDOW = 0.005  # seconds a commit may wait for more records
 
@@ -484,6 +486,7 @@ class _Diffusion:
         self.file_created_at: datetime | None = None
         self.file_uai = ""
         self._file_lock = asyncio.Lock()
+        self.passwords: PasswordSetter = services.directory
 
     # -- events --------------------------------------------------------------------------
     def _trace(self, level: str, text: str) -> None:
@@ -562,7 +565,7 @@ class _Diffusion:
                 return
             items = [(p.dn, generate_password(length)) for p in batch]
             try:
-                outcomes: list[DirectoryError | None] = await self.s.directory.set_passwords(items)
+                outcomes: list[DirectoryError | None] = await self.passwords.set_passwords(items)
             except DirectoryError as exc:
                 # The directory itself failed (lost twice): the batch stays "planned" for the resume.
                 self._trace("error", exc.message)
@@ -677,8 +680,27 @@ class _Diffusion:
             await self._to_file(p, password, reason)
         return None
 
+    async def _password_setter(self) -> PasswordProcesses | None:
+        """Child processes for the password changes (a real directory and work for them), else None."""
+        processes = min(self.cfg.diffusion.ldap_processes, LDAP_HOPS)
+        if processes <= 0 or self.s.directory.is_embedded or not self.plan.credential_people:
+            return None
+        use_exop = await self.s.directory.supports_password_exop()
+        return PasswordProcesses(self.cfg.ldap, self.cfg.ent, processes=processes, use_exop=use_exop)
+
     async def execute(self) -> None:
-        workers = max(1, min(self.cfg.diffusion.ldap_workers, LDAP_HOPS))
+        try:
+            children = await self._password_setter()
+            if children is None:
+                await self._execute(max(1, min(self.cfg.diffusion.ldap_workers, LDAP_HOPS)))
+                return
+            async with children:
+                self.passwords = children
+                await self._execute(min(self.cfg.diffusion.ldap_processes, LDAP_HOPS))
+        finally:
+            await self.journal.close()  # also when the children could not start
+
+    async def _execute(self, workers: int) -> None:
         senders = max(1, self.cfg.diffusion.smtp_senders)
         people = iter(self.plan.credential_people)
         producers = [asyncio.ensure_future(self._producer(people)) for _ in range(workers)]

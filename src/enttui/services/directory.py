@@ -916,6 +916,18 @@ class Directory:
         if not items:
             return []
         use_exop = await self.supports_password_exop()
+        return await asyncio.to_thread(self.set_passwords_now, items, use_exop)
+
+    def set_passwords_now(
+        self, items: Sequence[tuple[str, str]], use_exop: bool, *, still_wanted: Callable[[], bool] | None = None
+    ) -> list[DirectoryError | None]:
+        """The blocking body of :meth:`set_passwords` (a worker thread or a child process calls it).
+
+        ``still_wanted`` is asked before each account: when it answers False (the process that
+        asked for the batch is gone), the batch stops with :class:`DirectoryError`.
+        """
+        if not items:
+            return []
         flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
         flag_key, wanted = flag_attr.lower(), flag_value.upper()
         secrets = [pw for _dn, pw in items if pw]
@@ -931,6 +943,8 @@ class Directory:
         def do(conn: ldap3.Connection) -> list[DirectoryError | None]:
             out: list[DirectoryError | None] = []
             for dn, password in items:
+                if still_wanted is not None and not still_wanted():
+                    raise DirectoryError("Changement des mots de passe abandonné : le traitement s'est arrêté.")
                 try:
                     self._change_password(conn, dn, password, use_exop)
                 except _LOST:
@@ -971,7 +985,7 @@ class Directory:
             return out
 
         try:
-            return await asyncio.to_thread(self._call, do, "changement de mots de passe")
+            return self._call(do, "changement de mots de passe")
         except EnttuiError:
             raise
         except _Failed as exc:
