@@ -149,3 +149,30 @@ async def test_regeneration_form(demo_app):
         assert "régénéré(s) dans Identifiants-regeneres-" in text_of(app, "#regen-error")
         assert text_of(app, "#files-count") == "1 résultat(s)"
         assert isinstance(app.screen.query_one("#files-count"), Label)
+
+
+async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_app, monkeypatch):
+    """An unexpected failure after the confirmation (here: the password processes cannot start)
+    must not leave the progress bar on screen as if the diffusion were still running."""
+    from enttui.jobs import diffusion as D
+    from enttui.ui.widgets.modals import ErrorModal
+
+    async def cannot_start(self):
+        raise OSError("bad value(s) in fds_to_keep")
+
+    monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
+    app = demo_app(start_page="diffusion")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await check_targets(pilot, "eleve")
+        await pilot.press("f5")
+        await modal(pilot)
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, ErrorModal))
+        await pilot.press("escape")
+        await settle(pilot)
+        summary = text_of(app, "#run-summary")
+        assert "Diffusion interrompue" in summary and "fds_to_keep" in summary
+        assert "interrompue" in text_of(app, "#resume-banner")
+        runs = await app.services.state.list_runs(kind="diffusion")
+        assert runs[0].status == "interrompu"
