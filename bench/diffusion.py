@@ -13,11 +13,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (Linux /proc), to see which one bounds the run."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class CpuMeter:
+    """CPU seconds of this process (and its ended children), slapd and the SMTP server, between enter and exit."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.used: dict[str, float] = {}
+
+    def __enter__(self) -> CpuMeter:
+        self._t0 = time.process_time()
+        self._c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._p0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.used = {"client": time.process_time() - self._t0}
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the password processes (ended by now)
+        children = c1.ru_utime + c1.ru_stime - self._c0.ru_utime - self._c0.ru_stime
+        if children >= 0.05:
+            self.used["password processes"] = children
+        self.used |= {name: cpu_seconds(pid) - self._p0[name] for name, pid in self.pids.items()}
+
+    def text(self) -> str:
+        return ", ".join(f"{name} {sec:.1f} s" for name, sec in self.used.items())
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -157,20 +192,26 @@ def main() -> None:
         try:
             info = json.loads(proc.stdout.readline())
             port, ca = info["port"], info["ca"]
-            t_floor = asyncio.run(floor(port, ca, n))
+            assert slapd.pid is not None
+            pids = {"slapd": slapd.pid, "smtp": proc.pid}
+            with CpuMeter(pids) as cpu_floor:
+                t_floor = asyncio.run(floor(port, ca, n))
             (tmp / "run").mkdir()
-            t_diff, counts = asyncio.run(diffusion(slapd, port, ca, tmp / "run", n))
+            with CpuMeter(pids) as cpu_diff:
+                t_diff, counts = asyncio.run(diffusion(slapd, port, ca, tmp / "run", n))
         finally:
             proc.stdin.close()
             proc.wait(30)
             slapd.stop()
     print(f"floor (aiosmtplib, {n} prebuilt messages, one connection): {t_floor:.2f} s, {n / t_floor:.0f} msg/s")
+    print(f"  CPU during the floor: {cpu_floor.text()}")
     print(f"diffusion end-to-end ({n} accounts): {t_diff:.2f} s, {n / t_diff:.0f} accounts/s")
     t_plan = counts["plan_seconds"]
     print(
         f"  of which plan (directory read, before the confirmation): {t_plan:.2f} s; "
         f"after the confirmation: {t_diff - t_plan:.2f} s (ratio {(t_diff - t_plan) / t_floor:.2f})"
     )
+    print(f"  CPU during the diffusion: {cpu_diff.text()} (2 cores: {2 * t_diff:.1f} s available)")
     print(
         f"counts: changed {counts['changed']}, mailed {counts['mailed']}, in file {counts['in_file']}, "
         f"errors {counts['errors']}"
