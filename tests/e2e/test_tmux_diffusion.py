@@ -16,7 +16,7 @@ import pytest
 
 from e2e.test_tmux import ENTTUI, _tmux, _wait_for
 from jobs.test_diffusion import World, mails_by_recipient, people_of, school_entries, write_config
-from services.test_password_process import children_of, spawned_children
+from support.procs import children_of, spawned_children
 
 
 def console_pid(server: str) -> int:

@@ -18,6 +18,7 @@ from enttui.config import EntConfig
 from enttui.errors import DirectoryError
 from enttui.services.password_process import PasswordProcesses
 from support.fixtures_ldap import LdapSandbox
+from support.procs import alive, spawned_children
 from support.slapd import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,41 +35,6 @@ def account(base: str, uid: str) -> tuple[str, dict[str, list[str]]]:
         "ENTPersonJointure": [f"AC-TEST${uid}"],
         "userPassword": ["Ancien-Mdp-000"],
     }
-
-
-def children_of(pid: int) -> list[int]:
-    """The PIDs whose parent is ``pid`` (Linux /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry))
-    return out
-
-
-def spawned_children(pid: int) -> list[int]:
-    """The executor's worker processes among the children of ``pid``."""
-    out = []
-    for child in children_of(pid):
-        try:
-            if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text(errors="replace"):
-                out.append(child)
-        except OSError:
-            continue
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_children_set_passwords_and_report_each_account(ldap_sandbox: LdapSandbox) -> None:
