@@ -54,11 +54,13 @@ class CpuMeter:
     def text(self) -> str:
         return ", ".join(f"{name} {sec:.1f} s" for name, sec in self.used.items())
 
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 SUFFIX = "dc=ent,dc=test"
+DEFAULT_PROCESSES = 2  # the configuration's default
 UAI = "0123456A"
 STRUCT_DN = f"ENTStructureSIREN=19012345600031,ou=structures,{SUFFIX}"
 
@@ -136,8 +138,8 @@ async def floor(port: int, ca: str, n: int) -> float:
     return elapsed
 
 
-async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int) -> tuple[float, dict]:
-    from enttui.config import Config, EntConfig, SmtpConfig, StateConfig
+async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int, processes: int) -> tuple[float, dict]:
+    from enttui.config import Config, DiffusionConfig, EntConfig, SmtpConfig, StateConfig
     from enttui.domain.people import Target
     from enttui.jobs import diffusion as D
     from enttui.jobs.context import Services
@@ -150,6 +152,7 @@ async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int) -> tuple[float
         ldap=slapd.ldap_config(),
         smtp=SmtpConfig(host="127.0.0.1", port=port, security="starttls", ca_file=ca, sender="ENT <n@bench.test>"),
         state=StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")),
+        diffusion=DiffusionConfig(ldap_processes=processes),
     )
     state = StateStore(cfg.state)
     await state.open()
@@ -171,6 +174,9 @@ async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int) -> tuple[float
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument(
+        "--ldap-processes", type=int, default=DEFAULT_PROCESSES, help="[diffusion] ldap_processes (0 = threads)"
+    )
     args = parser.parse_args()
     n = args.accounts
     from support.slapd import Slapd, entries_to_ldif
@@ -198,14 +204,17 @@ def main() -> None:
                 t_floor = asyncio.run(floor(port, ca, n))
             (tmp / "run").mkdir()
             with CpuMeter(pids) as cpu_diff:
-                t_diff, counts = asyncio.run(diffusion(slapd, port, ca, tmp / "run", n))
+                t_diff, counts = asyncio.run(diffusion(slapd, port, ca, tmp / "run", n, args.ldap_processes))
         finally:
             proc.stdin.close()
             proc.wait(30)
             slapd.stop()
     print(f"floor (aiosmtplib, {n} prebuilt messages, one connection): {t_floor:.2f} s, {n / t_floor:.0f} msg/s")
     print(f"  CPU during the floor: {cpu_floor.text()}")
-    print(f"diffusion end-to-end ({n} accounts): {t_diff:.2f} s, {n / t_diff:.0f} accounts/s")
+    print(
+        f"diffusion end-to-end ({n} accounts, ldap_processes = {args.ldap_processes}): "
+        f"{t_diff:.2f} s, {n / t_diff:.0f} accounts/s"
+    )
     t_plan = counts["plan_seconds"]
     print(
         f"  of which plan (directory read, before the confirmation): {t_plan:.2f} s; "
