@@ -356,9 +356,11 @@ files_dir = "{tmp_path / "cli-identifiants"}"
     return path
 
 
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGINT"])
 def test_kill_9_then_resume_mails_everyone_once(
-    ldap_sandbox: Any, smtp_ca: Any, tmp_path: Path, state_store: StateStore
+    ldap_sandbox: Any, smtp_ca: Any, tmp_path: Path, state_store: StateStore, stop: str
 ) -> None:
+    """kill -9 (nothing can run after it) or Ctrl+C (the console stops cleanly) in the middle."""
     import json
     import signal
     import subprocess
@@ -405,8 +407,8 @@ def test_kill_9_then_resume_mails_everyone_once(
         try:
             assert held.wait(60), proc.stderr.read().decode() if proc.poll() is not None else "no hold"
             time.sleep(0.5)  # everything before the held message is mailed and journalled
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(10)
+            proc.send_signal(getattr(signal, stop))
+            proc.wait(30)
         finally:
             if proc.poll() is None:
                 proc.kill()
