@@ -102,6 +102,35 @@ def test_summary(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
+def test_run_failed(snap_compare, tmp_path, monkeypatch):
+    """A run that stops on an unexpected failure: the run view says so (after the modal is closed)."""
+
+    async def cannot_start(self):
+        raise OSError("bad value(s) in fds_to_keep")
+
+    monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
+
+    async def run_before(pilot):
+        from enttui.ui.widgets.modals import ErrorModal
+
+        await settle(pilot)
+        await tick(pilot, "eleve")
+        await pilot.press("f5")
+        await wait_modal(pilot)
+        await pilot.press("y")
+        for _ in range(400):
+            if isinstance(pilot.app.screen, ErrorModal):
+                break
+            await asyncio.sleep(0.05)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.pause(0.3)
+        await settle(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="diffusion")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_files_table(snap_compare, tmp_path, size):
     async def run_before(pilot):
