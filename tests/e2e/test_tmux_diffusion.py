@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from e2e.test_tmux import ENTTUI, _tmux, _wait_for
-from jobs.test_diffusion import World, mails_by_recipient, people_of, school_entries, write_config
+from support.diffusion_world import World, mails_by_recipient, write_config
 from support.procs import children_of, spawned_children
 
 
@@ -31,11 +31,7 @@ def test_diffusion_by_keys_against_the_real_servers(
 ) -> None:
     if shutil.which("tmux") is None:
         pytest.fail("tmux is missing: apt-get install tmux")
-    world = World.__new__(World)
-    world.sandbox = ldap_sandbox
-    world.entries = school_entries(ldap_sandbox.base_dn)
-    ldap_sandbox.add(world.entries)
-    world.people = people_of(world.entries)
+    world = World.on_sandbox(ldap_sandbox)
     creds = [p for p in world.people if p.target.gets_ent_credentials and not p.activated]
     config = write_config(world, smtp_server, tmp_path)
     server = f"enttui-diff-{tmp_path.name}"
