@@ -12,15 +12,15 @@ import pytest
 from enttui.domain.people import Target
 from enttui.jobs import diffusion as D
 from enttui.jobs.events import Phase
-from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.modals import ConfirmModal, ErrorModal
 from support.fixtures_ui import make_demo_app, settle
 
 SIZES = [(80, 24), (120, 40)]
 
 
-async def wait_modal(pilot) -> None:
+async def wait_modal(pilot, kind: type = ConfirmModal) -> None:
     for _ in range(400):
-        if isinstance(pilot.app.screen, ConfirmModal):
+        if isinstance(pilot.app.screen, kind):
             break
         await asyncio.sleep(0.05)
     await pilot.pause()
@@ -87,13 +87,18 @@ def test_progress(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
+async def diffuse(pilot, *labels: str) -> None:
+    """Tick the targets, F5, confirm with y."""
+    await settle(pilot)
+    await tick(pilot, *labels)
+    await pilot.press("f5")
+    await wait_modal(pilot)
+    await pilot.press("y")
+
+
 def test_summary(snap_compare, tmp_path):
     async def run_before(pilot):
-        await settle(pilot)
-        await tick(pilot, "eleve", "parent", "autre")
-        await pilot.press("f5")
-        await wait_modal(pilot)
-        await pilot.press("y")
+        await diffuse(pilot, "eleve", "parent", "autre")
         await settle(pilot)
         await pilot.pause(0.3)
         await settle(pilot)
@@ -111,17 +116,8 @@ def test_run_failed(snap_compare, tmp_path, monkeypatch):
     monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
 
     async def run_before(pilot):
-        from enttui.ui.widgets.modals import ErrorModal
-
-        await settle(pilot)
-        await tick(pilot, "eleve")
-        await pilot.press("f5")
-        await wait_modal(pilot)
-        await pilot.press("y")
-        for _ in range(400):
-            if isinstance(pilot.app.screen, ErrorModal):
-                break
-            await asyncio.sleep(0.05)
+        await diffuse(pilot, "eleve")
+        await wait_modal(pilot, ErrorModal)
         await pilot.press("escape")
         await settle(pilot)
         await pilot.pause(0.3)
