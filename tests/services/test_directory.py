@@ -532,3 +532,24 @@ async def test_embedded_accepts_its_own_container_entries() -> None:
     assert mine[0][1]["description"] == ["à moi"]
     with pytest.raises(DirectoryError, match="double"):
         directory.load_entries([own[1]])
+
+
+async def test_paged_read_on_a_dead_idle_connection_restarts_on_the_second_server(slapd_factory) -> None:
+    """The first page fails on a connection the dead server left idle: the read starts again, once,
+    on the next server of the pool, and is complete."""
+    base = "dc=ent,dc=test"
+    ldif = _ldif(school_entries(base))
+    first: Slapd = slapd_factory(ldif=ldif)
+    second: Slapd = slapd_factory(ldif=ldif)
+    directory = Directory(ldap_config(first, urls=[first.url, second.url]), ENT)
+    await directory.open()
+    try:
+        await asyncio.gather(*(directory.person_by_login("prenom.e1") for _ in range(3)))  # idle connections
+        first.stop()
+        people = [p async for page in directory.iter_people() for p in page]
+        assert len(people) == 5
+        second.stop()
+        with pytest.raises(DirectoryError):
+            [p async for page in directory.iter_people() for p in page]
+    finally:
+        await directory.close()

@@ -574,33 +574,39 @@ class Directory:
         cookie: bytes | None = None
         conn: ldap3.Connection | None = await self._lease()
         in_flight = False  # a page request is running in a worker thread (cancellation must not reuse conn)
+
+        async def fetch(page_cookie: bytes | None) -> tuple[list[Entry], bytes | None]:
+            nonlocal in_flight, conn
+            assert conn is not None
+            in_flight = True
+            try:
+                got = await asyncio.to_thread(self._page_locked, conn, base, filt, scope, attrs, size, page_cookie)
+            except asyncio.CancelledError:
+                raise  # the thread still runs: in_flight stays set
+            except _LOST:
+                in_flight = False
+                self._release(conn, broken=True)
+                conn = None
+                raise
+            except BaseException:
+                in_flight = False
+                raise
+            in_flight = False
+            return got
+
         try:
             while True:
                 try:
-                    in_flight = True
-                    entries, cookie = await asyncio.to_thread(
-                        self._page_locked, conn, base, filt, scope, attrs, size, cookie
-                    )
-                    in_flight = False
-                except _LOST as exc:
-                    in_flight = False
-                    self._release(conn, broken=True)
-                    conn = None
-                    if read == 0 and cookie is None:
+                    try:
+                        entries, cookie = await fetch(cookie)
+                    except _LOST as exc:
+                        if read or cookie is not None:
+                            raise self._incomplete(read, f"connexion perdue ({exc})") from None
                         conn = await self._lease(fresh=True)  # reconnect (failover) and start again, once
                         try:
-                            in_flight = True
-                            entries, cookie = await asyncio.to_thread(
-                                self._page_locked, conn, base, filt, scope, attrs, size, None
-                            )
-                            in_flight = False
+                            entries, cookie = await fetch(None)
                         except _LOST as exc2:
-                            in_flight = False
-                            self._release(conn, broken=True)
-                            conn = None
                             raise self._incomplete(read, f"connexion perdue ({exc2})") from None
-                    else:
-                        raise self._incomplete(read, f"connexion perdue ({exc})") from None
                 except _Failed as exc:
                     if exc.code == 32 and read == 0:
                         raise DirectoryError(
