@@ -60,7 +60,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 SUFFIX = "dc=ent,dc=test"
-DEFAULT_PROCESSES = 2  # the configuration's default
 UAI = "0123456A"
 STRUCT_DN = f"ENTStructureSIREN=19012345600031,ou=structures,{SUFFIX}"
 
@@ -172,10 +171,15 @@ async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int, processes: int
 
 
 def main() -> None:
+    from enttui.config import DiffusionConfig
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument(
-        "--ldap-processes", type=int, default=DEFAULT_PROCESSES, help="[diffusion] ldap_processes (0 = threads)"
+        "--ldap-processes",
+        type=int,
+        default=DiffusionConfig().ldap_processes,
+        help="[diffusion] ldap_processes (0 = threads)",
     )
     args = parser.parse_args()
     n = args.accounts

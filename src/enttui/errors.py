@@ -36,6 +36,13 @@ def redact(text: str) -> str:
     return text
 
 
+def describe(exc: BaseException) -> str:
+    """The French message of an :class:`EnttuiError`, else the exception's type and text (redacted)."""
+    if isinstance(exc, EnttuiError):
+        return exc.message
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
 class EnttuiError(Exception):
     """Base of every error the console reports to a person."""
 

@@ -486,7 +486,6 @@ class _Diffusion:
         self.file_created_at: datetime | None = None
         self.file_uai = ""
         self._file_lock = asyncio.Lock()
-        self.passwords: PasswordSetter = services.directory
 
     # -- events --------------------------------------------------------------------------
     def _trace(self, level: str, text: str) -> None:
@@ -556,7 +555,7 @@ class _Diffusion:
         await self.journal.record((p.dn, IN_FILE, motif))
 
     # -- workers -------------------------------------------------------------------------
-    async def _producer(self, people: Iterator[Person]) -> None:
+    async def _producer(self, people: Iterator[Person], passwords: PasswordSetter) -> None:
         """Set passwords by batches (one directory hop each), then hand each person to the senders."""
         length = self.cfg.diffusion.password_length
         while self.abort is None:
@@ -565,7 +564,7 @@ class _Diffusion:
                 return
             items = [(p.dn, generate_password(length)) for p in batch]
             try:
-                outcomes: list[DirectoryError | None] = await self.passwords.set_passwords(items)
+                outcomes: list[DirectoryError | None] = await passwords.set_passwords(items)
             except DirectoryError as exc:
                 # The directory itself failed (lost twice): the batch stays "planned" for the resume.
                 self._trace("error", exc.message)
@@ -692,18 +691,17 @@ class _Diffusion:
         try:
             children = await self._password_setter()
             if children is None:
-                await self._execute(max(1, min(self.cfg.diffusion.ldap_workers, LDAP_HOPS)))
+                await self._execute(self.s.directory, max(1, min(self.cfg.diffusion.ldap_workers, LDAP_HOPS)))
                 return
             async with children:
-                self.passwords = children
-                await self._execute(min(self.cfg.diffusion.ldap_processes, LDAP_HOPS))
+                await self._execute(children, min(self.cfg.diffusion.ldap_processes, LDAP_HOPS))
         finally:
-            await self.journal.close()  # also when the children could not start
+            await self.journal.close()  # on every path, also when the children could not start
 
-    async def _execute(self, workers: int) -> None:
+    async def _execute(self, passwords: PasswordSetter, workers: int) -> None:
         senders = max(1, self.cfg.diffusion.smtp_senders)
         people = iter(self.plan.credential_people)
-        producers = [asyncio.ensure_future(self._producer(people)) for _ in range(workers)]
+        producers = [asyncio.ensure_future(self._producer(people, passwords)) for _ in range(workers)]
         feeder = asyncio.ensure_future(self._feed_information(self.plan.info_people))
         # Several SMTP sessions hide the relay's round trips (MAIL, RCPT, DATA); the demo outbox has one.
         assert self.s.mailer is not None
@@ -720,7 +718,6 @@ class _Diffusion:
             for task in (*producers, feeder, *sending):
                 task.cancel()
             await asyncio.gather(*producers, feeder, *sending, return_exceptions=True)
-            await self.journal.close()
             for extra in mailers[1:]:
                 with contextlib.suppress(Exception):
                     await extra.close()

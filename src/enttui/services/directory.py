@@ -387,13 +387,16 @@ class Directory:
             self._mock_lock.acquire()
             assert self._mock_conn is not None
             return self._mock_conn
+        conn = self._reuse(fresh=fresh)
+        return conn if conn is not None else self._connect()
+
+    def _reuse(self, *, fresh: bool) -> ldap3.Connection | None:
+        """An idle connection, or None; ``fresh`` drops the idle ones (a connection was just lost)."""
         if fresh:
             self._drain_idle()
-        else:
-            with self._idle_lock:
-                if self._idle:
-                    return self._idle.pop()
-        return self._connect()
+            return None
+        with self._idle_lock:
+            return self._idle.pop() if self._idle else None
 
     def _drain_idle(self) -> None:
         """A connection was lost: the idle ones most likely point to the same dead server."""
@@ -645,13 +648,8 @@ class Directory:
         if self.is_embedded:
             assert self._mock_conn is not None
             return self._mock_conn
-        if fresh:
-            self._drain_idle()
-        else:
-            with self._idle_lock:
-                if self._idle:
-                    return self._idle.pop()
-        return await asyncio.to_thread(self._connect)
+        conn = self._reuse(fresh=fresh)
+        return conn if conn is not None else await asyncio.to_thread(self._connect)
 
     def _release(self, conn: ldap3.Connection, *, broken: bool) -> None:
         if self.is_embedded:

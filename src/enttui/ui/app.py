@@ -9,7 +9,7 @@ from datetime import datetime
 from textual.app import App
 from textual.binding import Binding
 
-from enttui.errors import EnttuiError, redact
+from enttui.errors import EnttuiError, describe
 from enttui.jobs.context import Services
 from enttui.ui.commands import NavigationCommands, ScreenActionCommands
 from enttui.ui.navigation import PAGES_BY_KEY
@@ -157,7 +157,7 @@ class EntApp(App[int]):
         if isinstance(exc, EnttuiError):
             title, message, detail = exc.title, exc.message, exc.detail
         else:
-            title, message, detail = "Erreur inattendue", redact(f"{type(exc).__name__}: {exc}"), None
+            title, message, detail = "Erreur inattendue", describe(exc), None
         if details:
             self.push_screen(ErrorModal(title, message, detail))
         else:

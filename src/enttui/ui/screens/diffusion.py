@@ -12,7 +12,7 @@ from textual.worker import Worker, WorkerState
 
 from enttui.domain.mail import SUBJECT_MAX
 from enttui.domain.people import Target
-from enttui.errors import EnttuiError, ValidationError, redact
+from enttui.errors import EnttuiError, ValidationError, describe
 from enttui.jobs import diffusion as D
 from enttui.jobs.events import Event, Phase, Progress, Trace
 from enttui.ui.screens.base import PageScreen
@@ -225,10 +225,9 @@ class DiffusionScreen(PageScreen):
             if event.worker.group == "diffusion:run" and error is not None and not isinstance(error, ValidationError):
                 # A mass operation that stopped: said in the run view (which would otherwise stay on
                 # its progress bar) and in a modal to acknowledge, not a notification that fades.
-                message = error.message if isinstance(error, EnttuiError) else f"{type(error).__name__}: {error}"
                 if not self.query_one("#diffusion-run").has_class("hidden"):
                     text = Text("Diffusion interrompue : F6 pour la reprendre.\n", style="bold")
-                    text.append(redact(message) + "\n", style="red")
+                    text.append(describe(error) + "\n", style="red")
                     text.append("F4 : revenir au formulaire\n", style="dim")
                     self.query_one("#run-summary", Static).update(text)
                     self.query_one("#run-phase", Static).update(Text("Bilan de la diffusion", style="bold"))
