@@ -70,14 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="le monde de démonstration embarqué (aucun serveur)")
     parser.add_argument("--demo-dir", metavar="DOSSIER", help=argparse.SUPPRESS)
     for target in (common, parser):
-        quiet = target.add_mutually_exclusive_group()
-        quiet.add_argument(
+        target.add_argument(
             "--quiet",
             action="store_true",
             default=argparse.SUPPRESS,
             help="seulement les erreurs (et la ligne finale si le traitement échoue) : rien en cas de succès",
         )
-        quiet.add_argument(
+        target.add_argument(
             "--verbose", action="store_true", default=argparse.SUPPRESS, help="toute la trace sur la sortie d'erreur"
         )
         target.add_argument(
@@ -139,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         setattr(args, flag, bool(getattr(args, flag, False)))
     if args.quiet and args.verbose:
         parser.error("--quiet et --verbose s'excluent")
+    if args.nagios and getattr(args, "json", False):
+        parser.error("--json et --nagios s'excluent")
     if not args.command:
         return _run_console(args)
     if getattr(args, "metrics", None) and log_name(args) not in RUN_COMMANDS | {"status"}:

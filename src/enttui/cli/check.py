@@ -20,9 +20,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         parents=[common],
         help="rapport de cohérence de l'annuaire (statut 1 si un contrôle bloquant échoue)",
     )
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
-    out.add_argument(
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.add_argument(
         "--nagios",
         action="store_true",
         help="une ligne de greffon Nagios/Icinga ; statut 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",

@@ -21,9 +21,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     parser = sub.add_parser(
         "status", parents=[common], help="état de l'annuaire, de Moodle, du SMTP et de la base d'état"
     )
-    out = parser.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
-    out.add_argument(
+    parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.add_argument(
         "--nagios",
         action="store_true",
         help="une ligne de greffon Nagios/Icinga ; statut 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
@@ -67,6 +66,10 @@ async def cmd_status(args: argparse.Namespace) -> int:
         return nagios.emit(code, summary, perfdata)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    elif args.quiet:  # a timer refreshing the metrics: the exit status (and the file) say it all
+        for h in report.systems:
+            if h.configured and not h.ok:
+                args.log.error(f"{h.name} : {h.message}")
     else:
         print(f"État des systèmes, vérifié le {report.checked_at}")
         for h in report.systems:
