@@ -58,7 +58,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
         return nagios.emit(verdict, summary, perfdata)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
+    elif not args.quiet:  # --quiet: the log's error lines and final line say what failed
         when = report.checked_at.astimezone().strftime("%d/%m/%Y à %H:%M:%S")
         read = report.read
         print(
