@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -42,6 +43,10 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     (wheel,) = dist.glob("enttui-*.whl")
     version = metadata.version("enttui")
     assert wheel.name == f"enttui-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"enttui/data/enttui.bash", "enttui/data/ent.schema"} <= names
+    assert any(n.endswith(".tcss") for n in names)
 
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", venv], cwd=tmp_path)

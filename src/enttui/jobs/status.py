@@ -113,12 +113,12 @@ def transport_warnings_by_system(services: Services) -> dict[str, list[str]]:
     """TLS told plainly: checks off, or credentials in clear, per system key (French lines)."""
     cfg = services.config
     ldap = cfg.ldap
-    directory = getattr(services, "directory", None)
+    directory = services.directory
     smtp = cfg.smtp
     return {
         "directory": [
             *ldap_warnings(ldap.urls, starttls=ldap.starttls, tls_verify=ldap.tls_verify),
-            *(directory.tls_warnings if directory is not None and hasattr(directory, "tls_warnings") else []),
+            *(directory.tls_warnings if directory is not None else []),  # pool servers set aside
         ],
         "moodle": database_warnings(cfg.moodle.url) if cfg.moodle_enabled else [],
         "smtp": smtp_warnings(
