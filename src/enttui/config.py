@@ -162,6 +162,12 @@ class CoherenceConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    # Prometheus textfile-collector file every headless run rewrites when it ends ("" = none).
+    metrics_file: str = ""
+
+
+@dataclass(frozen=True)
 class UiConfig:
     theme: str = "textual-dark"
     animations: bool = False
@@ -179,6 +185,7 @@ class Config:
     state: StateConfig = field(default_factory=StateConfig)
     ui: UiConfig = field(default_factory=UiConfig)
     coherence: CoherenceConfig = field(default_factory=CoherenceConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     demo: bool = False
 
     @property
@@ -203,6 +210,7 @@ SECTIONS: dict[str, type] = {
     "state": StateConfig,
     "ui": UiConfig,
     "coherence": CoherenceConfig,
+    "monitoring": MonitoringConfig,
 }
 
 # secret field -> (environment variable, key of the file variant)

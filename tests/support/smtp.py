@@ -161,6 +161,7 @@ class SmtpTestServer:
         auth: bool = False,
         ca: trustme.CA | None = None,
         workdir: str | Path | None = None,
+        cert: trustme.LeafCert | None = None,
     ) -> None:
         if tls not in ("starttls", "implicit", "none"):
             raise ValueError(f"tls must be starttls, implicit or none, not {tls!r}")
@@ -171,6 +172,7 @@ class SmtpTestServer:
         self.ca: trustme.CA | None = None
         self.ca_pem_path: Path | None = None
         self._ca = ca
+        self._cert = cert  # a certificate of the test's own (expired, another host name); else one for localhost
         self._workdir = Path(workdir) if workdir else None
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._lock = threading.Lock()
@@ -194,7 +196,7 @@ class SmtpTestServer:
         server_ctx: ssl.SSLContext | None = None
         if self.tls != "none":
             self.ca = self._ca or trustme.CA()
-            cert = self.ca.issue_cert("localhost", "127.0.0.1")
+            cert = self._cert or self.ca.issue_cert("localhost", "127.0.0.1")
             server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             cert.configure_cert(server_ctx)
             self.ca_pem_path = self._workdir / "smtp-test-ca.pem"

@@ -2,6 +2,13 @@
 
 Exit status: 0 success, 1 finished with errors (or a system down for ``status``), 2 usage or
 configuration error (the message names the file and the key), 3 another run holds the lock.
+With ``--nagios`` (``status`` and ``check``) the status follows the Nagios plugin convention
+instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (see :mod:`enttui.cli.nagios`).
+
+Every subcommand logs through one :class:`~enttui.cli.log.RunLog` (``args.log``): one line per
+phase, warning and error, and a final line, on stderr (``--quiet``, ``--verbose``). After a run
+(``RUN_COMMANDS``) the Prometheus metrics file is rewritten when ``--metrics FICHIER`` or
+``[monitoring] metrics_file`` asks for it (:mod:`enttui.cli.metrics`).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import io
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,7 +34,9 @@ COMMANDS: dict[str, Handler] = {}
 
 # One module per subcommand in enttui/cli/: each has add_parser(sub, common) and registers its
 # handler with @command(name).
-COMMAND_MODULES: tuple[str, ...] = ("status", "check", "reports", "sync", "diffuse", "files", "export")
+COMMAND_MODULES: tuple[str, ...] = ("status", "check", "reports", "sync", "diffuse", "files", "export", "completion")
+# Log names of the commands that run a job: they end with a final line and rewrite the metrics file.
+RUN_COMMANDS = frozenset({"sync", "diffuse", "regenerate", "check", "export"})
 
 
 class FrenchArgumentParser(argparse.ArgumentParser):
@@ -59,6 +69,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="FICHIER", help="fichier de configuration TOML")
     parser.add_argument("--demo", action="store_true", help="le monde de démonstration embarqué (aucun serveur)")
     parser.add_argument("--demo-dir", metavar="DOSSIER", help=argparse.SUPPRESS)
+    for target in (common, parser):
+        target.add_argument(
+            "--quiet",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="seulement les erreurs (et la ligne finale si le traitement échoue) : rien en cas de succès",
+        )
+        target.add_argument(
+            "--verbose", action="store_true", default=argparse.SUPPRESS, help="toute la trace sur la sortie d'erreur"
+        )
+        target.add_argument(
+            "--metrics",
+            metavar="FICHIER",
+            default=argparse.SUPPRESS,
+            help="réécrire ce fichier de métriques Prometheus à la fin (remplace [monitoring] metrics_file)",
+        )
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=FrenchArgumentParser)
 
     for module in COMMAND_MODULES:
@@ -98,12 +124,55 @@ async def run_console(args: argparse.Namespace) -> int:
     return app.return_code or EXIT_OK
 
 
+def log_name(args: argparse.Namespace) -> str:
+    """The name in the log prefix (``enttui[sync]``); ``files regenerate`` is ``regenerate``."""
+    if args.command == "files":
+        return "regenerate" if getattr(args, "files_action", "") == "regenerate" else "files"
+    return str(args.command)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler = COMMANDS[args.command] if args.command else run_console
+    for flag in ("quiet", "verbose", "nagios"):
+        setattr(args, flag, bool(getattr(args, flag, False)))
+    if args.quiet and args.verbose:
+        parser.error("--quiet et --verbose s'excluent")
+    if args.nagios and getattr(args, "json", False):
+        parser.error("--json et --nagios s'excluent")
+    if not args.command:
+        return _run_console(args)
+    if getattr(args, "metrics", None) and log_name(args) not in RUN_COMMANDS | {"status"}:
+        parser.error("--metrics : seulement avec status, sync, diffuse, files regenerate, check et export")
+    from enttui.cli.log import RunLog
+
+    name = log_name(args)
+    # With --nagios the plugin line on stdout is the whole output: the log is kept out of the way.
+    log = RunLog(name, quiet=args.quiet, verbose=args.verbose, stream=io.StringIO() if args.nagios else None)
+    args.log = log
     try:
-        return asyncio.run(handler(args))
+        code = asyncio.run(COMMANDS[args.command](args))
+    except KeyboardInterrupt:
+        log.fail(KeyboardInterrupt(), 130)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line, no traceback, no secret
+        code = exc.exit_code if isinstance(exc, EnttuiError) else EXIT_ERRORS
+        if args.nagios:
+            from enttui.cli.nagios import unknown
+
+            return unknown(exc)
+        log.fail(exc, code)
+    if name in RUN_COMMANDS:
+        log.finish(code, status="terminé" if code == EXIT_OK else "")  # no-op after the command's own
+        from enttui.cli.metrics import write_after_run
+
+        asyncio.run(write_after_run(args, log))
+    return code
+
+
+def _run_console(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(run_console(args))
     except EnttuiError as exc:
         print(exc.for_humans(), file=sys.stderr)
         return exc.exit_code

@@ -1,4 +1,8 @@
-"""enttui check [--json]: the coherence report, headless (exit status 1 when a blocking check fails)."""
+"""enttui check [--json] [--nagios]: the coherence report, headless (exit status 1 when a blocking check fails).
+
+``--nagios`` prints one Nagios plugin line instead (CRITICAL when a blocking check fails, WARNING
+when a check "à corriger" fails) and exits 0/1/2/3 as that convention says.
+"""
 
 from __future__ import annotations
 
@@ -17,22 +21,44 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         help="rapport de cohérence de l'annuaire (statut 1 si un contrôle bloquant échoue)",
     )
     parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
+    parser.add_argument(
+        "--nagios",
+        action="store_true",
+        help="une ligne de greffon Nagios/Icinga ; statut 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+    )
     parser.add_argument("--details", action="store_true", help="lister les entrées concernées par chaque contrôle")
     parser.add_argument("--no-moodle", action="store_true", help="ne pas faire les contrôles croisés avec Moodle")
 
 
 @command("check")
 async def cmd_check(args: argparse.Namespace) -> int:
+    from enttui.cli import nagios
+    from enttui.cli.log import count
     from enttui.jobs.coherence import run_coherence
 
     services = await open_from_args(args, strict=True)
     try:
-        report = await run_coherence(services, with_moodle=not args.no_moodle)
+        # The log shows the phases; each failing check is an error (blocking) or a warning line.
+        report = await run_coherence(services, args.log, with_moodle=not args.no_moodle)
     finally:
         await services.close()
+    blocking = sum(1 for c in report.checks if c.severity == "bloquant" and c.failed)
+    failed = sum(1 for c in report.checks if c.failed)
+    code = EXIT_ERRORS if report.blocking_failed or report.moodle.startswith("Moodle ne répond") else EXIT_OK
+    args.log.finish(
+        code,
+        status="contrôles bloquants en échec" if report.blocking_failed else "réussi",
+        counts=[
+            f"{count(failed, 'contrôle')} en échec dont {count(blocking, 'bloquant')}",
+            count(report.total_findings, "constat"),
+        ],
+    )
+    if args.nagios:
+        verdict, summary, perfdata = nagios.check_verdict(report)
+        return nagios.emit(verdict, summary, perfdata)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    else:
+    elif not args.quiet:  # --quiet: the log's error lines and final line say what failed
         when = report.checked_at.astimezone().strftime("%d/%m/%Y à %H:%M:%S")
         read = report.read
         print(
@@ -48,7 +74,7 @@ async def cmd_check(args: argparse.Namespace) -> int:
                 for f in c.findings:
                     who = f.login or f.dn
                     print(f"  {'':<12} {'':>6}    · {f.name} ({who}) : {f.detail}")
-        verdict = "Au moins un contrôle bloquant échoue." if report.blocking_failed else "Aucun contrôle bloquant."
-        print(verdict)
+        verdict_text = "Au moins un contrôle bloquant échoue." if report.blocking_failed else "Aucun contrôle bloquant."
+        print(verdict_text)
     sys.stdout.flush()
-    return EXIT_ERRORS if report.blocking_failed or report.moodle.startswith("Moodle ne répond") else EXIT_OK
+    return code

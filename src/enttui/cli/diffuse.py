@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 from enttui.cli import command, open_from_args
+from enttui.cli.log import diffusion_counts
 from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
-from enttui.jobs.events import Event, Phase, Progress, Trace
+from enttui.jobs.events import Phase
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -45,25 +46,6 @@ def ask(question: str) -> bool:
     return answer in ("o", "oui", "y", "yes")
 
 
-class Printer:
-    """Events on stderr (stdout stays for --json)."""
-
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-        self._last = -1
-
-    def __call__(self, event: Event) -> None:
-        if isinstance(event, Phase):
-            print(f"== {event.label}", file=sys.stderr)
-        elif isinstance(event, Trace) and event.level in ("warning", "error"):
-            print(f"  {event.level.upper()} {event.text}", file=sys.stderr)
-        elif isinstance(event, Progress) and event.total and not self.quiet:
-            pct = event.done * 100 // event.total
-            if pct // 10 != self._last // 10 or event.done == event.total:
-                self._last = pct
-                print(f"  {event.done}/{event.total} ({pct} %)", file=sys.stderr)
-
-
 @command("diffuse")
 async def cmd_diffuse(args: argparse.Namespace) -> int:
     from enttui.jobs import diffusion as D
@@ -76,7 +58,7 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"--message-file : {args.message_file} illisible ({exc}).") from None
     services = await open_from_args(args, strict=True)
-    printer = Printer(quiet=args.json)
+    printer = args.log  # the run's log (enttui.cli.log) is the job's event sink
     try:
         await purge_files(services)
         if args.resume:
@@ -98,7 +80,7 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
             request = D.validate_request(targets, subject, free_text, include_activated=args.include_activated)
             printer(Phase("diffusion", "Lecture de l'annuaire"))
             plan = await D.plan_diffusion(services, request)
-            print(plan.confirmation_text(), file=sys.stderr)
+            printer.info(plan.confirmation_text())
             if not args.yes:
                 if not ask("Diffuser les identifiants ? [o/N]"):
                     print("Abandon : rien n'a été fait.", file=sys.stderr)
@@ -111,11 +93,13 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
             result = await D.run_diffusion(services, request, printer, plan=plan)
     finally:
         await services.close()
+    code = EXIT_OK if result.status == "réussi" else EXIT_ERRORS
+    printer.finish(code, status=result.status, run_id=result.run_id, counts=diffusion_counts(result))
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
-    else:
+        print(json.dumps(printer.with_warnings(result.as_dict()), ensure_ascii=False, indent=2))
+    elif not args.quiet:
         print(result.summary_text())
-    return EXIT_OK if result.status == "réussi" else EXIT_ERRORS
+    return code
 
 
 def _int(text: str) -> int:

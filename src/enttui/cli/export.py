@@ -11,6 +11,7 @@ import json
 import sys
 
 from enttui.cli import command, open_from_args
+from enttui.cli.log import count
 from enttui.errors import EXIT_OK, UsageError
 from enttui.services.localfiles import DestinationExists
 
@@ -66,11 +67,16 @@ async def cmd_export(args: argparse.Namespace) -> int:
             return EXIT_OK
         filt = X.ExportFilter(targets=targets, klass=(args.klass or "").strip(), activation=args.activation)
         try:
-            result = await X.run_export(services, args.format, args.output, filt=filt, overwrite=args.force)
+            result = await X.run_export(
+                services, args.format, args.output, filt=filt, overwrite=args.force, sink=args.log
+            )
         except DestinationExists as exc:
             raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
     finally:
         await services.close()
+    args.log.finish(
+        EXIT_OK, status="réussi", run_id=result.run_id, counts=[f"{count(result.rows, 'ligne')} dans {result.path}"]
+    )
     if args.json:
         doc = {"format": result.format, "file": str(result.path), "rows": result.rows, "run_id": result.run_id}
         print(json.dumps(doc, ensure_ascii=False, indent=2))

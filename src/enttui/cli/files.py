@@ -14,7 +14,8 @@ import sys
 from datetime import datetime
 
 from enttui.cli import command, open_from_args
-from enttui.cli.diffuse import Printer, ask
+from enttui.cli.diffuse import ask
+from enttui.cli.log import regeneration_counts
 from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
 from enttui.services.localfiles import DestinationExists
 
@@ -24,6 +25,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     actions = parser.add_subparsers(dest="files_action", metavar="ACTION", required=True)
     p = actions.add_parser("list", parents=[common], help="lister les fichiers")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--names", action="store_true", help=argparse.SUPPRESS)  # for the shell completion
     p = actions.add_parser("export", parents=[common], help="copier un fichier (0600) vers DEST")
     p.add_argument("name", metavar="NOM")
     p.add_argument("dest", metavar="DEST")
@@ -54,6 +56,10 @@ async def cmd_files(args: argparse.Namespace) -> int:
     from enttui.jobs import idfiles as J
 
     action = args.files_action
+    if action == "list" and args.names:
+        from enttui.cli.completion import print_file_names
+
+        return await print_file_names(args)
     services = await open_from_args(args, strict=action == "regenerate")
     try:
         await J.purge_files(services)
@@ -99,13 +105,15 @@ async def _regenerate(services: object, args: argparse.Namespace) -> int:
 
     request = D.RegenerationRequest(tuple(args.uai), _since(args.since), args.include_activated)
     plan = await D.plan_regeneration(services, request)  # type: ignore[arg-type]
-    print(plan.confirmation_text(), file=sys.stderr)
+    args.log.info(plan.confirmation_text())
     if not args.yes and not ask("Régénérer ? [o/N]"):
         print("Abandon : rien n'a été fait.", file=sys.stderr)
         return EXIT_OK
-    result = await D.run_regeneration(services, request, Printer(args.json), plan=plan)  # type: ignore[arg-type]
+    result = await D.run_regeneration(services, request, args.log, plan=plan)  # type: ignore[arg-type]
+    code = EXIT_OK if result.errors == 0 else EXIT_ERRORS
+    args.log.finish(code, status=result.status, run_id=result.run_id, counts=regeneration_counts(result))
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
-    else:
+        print(json.dumps(args.log.with_warnings(result.as_dict()), ensure_ascii=False, indent=2))
+    elif not args.quiet:
         print(f"{result.changed} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s).")
-    return EXIT_OK if result.errors == 0 else EXIT_ERRORS
+    return code

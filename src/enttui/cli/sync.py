@@ -1,15 +1,15 @@
-"""enttui sync: the Moodle synchronisation, headless (cron): no prompt, one line per change, a summary.
+"""enttui sync: the Moodle synchronisation, headless (cron): no prompt; the run's log on stderr.
 
+The log (:mod:`enttui.cli.log`): one line per phase, warning and error, and a final line with the
+counts; ``--verbose`` adds every change and detail line; ``--quiet`` keeps only what went wrong.
 Exit status: 0 success, 1 finished with errors (guards included), 2 usage or configuration error,
-3 another run holds the lock. ``--json`` prints one JSON document with the counts on stdout (the
-trace then goes to stderr).
+3 another run holds the lock. ``--json`` prints one JSON document with the counts on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from enttui.cli import command, open_from_args
 
@@ -32,7 +32,6 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
     parser.add_argument("--update-only", action="store_true", help="uniquement rafraîchir l'existant, ne rien créer")
     parser.add_argument("--simulate", action="store_true", help="mode simulation : rien n'est écrit")
-    parser.add_argument("--verbose", action="store_true", help="plus de sorties de trace")
     parser.add_argument(
         "--no-cohort-lock", action="store_true", help="désactiver le verrou de cohortes automatiques (avec précaution)"
     )
@@ -47,8 +46,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 @command("sync")
 async def cmd_sync(args: argparse.Namespace) -> int:
     from enttui.domain.sync import SyncOptions
-    from enttui.jobs.events import Event, Trace
-    from enttui.jobs.sync import run_sync
+    from enttui.jobs.sync import run_sync, summary_lines
 
     chosen = args.users or args.cohorts or args.roles
     options = SyncOptions(
@@ -63,21 +61,12 @@ async def cmd_sync(args: argparse.Namespace) -> int:
         no_cohort_lock=args.no_cohort_lock,
         allow_mass_removal=args.allow_mass_removal,
     )
-    out = sys.stderr if args.json else sys.stdout
-
-    def sink(event: Event) -> None:
-        if isinstance(event, Trace):
-            if event.level == "detail" and not args.verbose:
-                return
-            mark = {"error": "ERREUR ", "warning": "ATTENTION "}.get(event.level, "")
-            print(f"{mark}{event.text}", file=out, flush=False)
-
     services = await open_from_args(args, strict=True)
     try:
-        result = await run_sync(services, options, sink)
+        result = await run_sync(services, options, args.log)
     finally:
         await services.close()
-        out.flush()
+    args.log.finish(result.exit_code, status=result.status, run_id=result.run_id, counts=summary_lines(result.counts))
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(args.log.with_warnings(result.as_dict()), ensure_ascii=False, indent=2))
     return result.exit_code

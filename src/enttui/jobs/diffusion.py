@@ -43,6 +43,7 @@ from enttui.errors import DirectoryError, EnttuiError, LockHeldError, MailError,
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
+from enttui.jobs.status import transport_warnings
 from enttui.services.mailer import Mailer, MailRefused, MailTemporary, RawMessage, SmtpMailer, render_message
 from enttui.services.password_process import PasswordProcesses, PasswordSetter
 from enttui.services.state import INTERRUPTED, RUNNING, SUCCESS, WITH_ERRORS, RunRecord
@@ -758,6 +759,8 @@ async def _run(
 ) -> DiffusionResult:
     total = done_before + plan.total
     job = _Diffusion(services, plan, run_id, sink, writer, done_before, total)
+    for warning in transport_warnings(services):  # TLS told plainly
+        job._trace("warning", warning)
     sink(Phase(ENTITY, "Changement des mots de passe et envoi des messages"))
     sink(Progress(ENTITY, done_before, total))
     status, message = SUCCESS, ""
@@ -974,6 +977,9 @@ async def run_regeneration(
     traces: list[tuple[str, str, str]] = []
     people = iter(plan.people)
     last = 0.0
+    for warning in transport_warnings(services):  # TLS told plainly
+        traces.append(("warning", "regeneration", warning))
+        sink(Trace("warning", "regeneration", warning))
     sink(Phase("regeneration", "Changement des mots de passe"))
     sink(Progress("regeneration", 0, total))
 

@@ -37,6 +37,7 @@ from enttui.errors import (
 )
 from enttui.jobs.context import Services
 from enttui.jobs.events import Event, EventSink, Phase, Progress, Trace, null_sink
+from enttui.jobs.status import transport_warnings
 
 LOCK_NAME = "enttui-sync"
 IN_CHUNK = 900
@@ -239,6 +240,8 @@ class SyncJob:
         start = self.services.clock()
         self.run_id = await self.state.start_run("sync", opts.as_dict())
         status = STATUS_SUCCESS
+        for warning in transport_warnings(self.services):  # TLS told plainly
+            self.trace("warning", "", warning)
         try:
             if opts.simulate:
                 self.trace(

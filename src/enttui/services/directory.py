@@ -54,6 +54,7 @@ from enttui.domain.people import (
     resolve_target,
     structure_from_entry,
 )
+from enttui.domain.transport import CertificateProblem, certificate_problem, no_starttls
 from enttui.errors import DirectoryError, EnttuiError, IncompleteReadError
 
 __all__ = ["PASSWORD_MODIFY_OID", "Directory", "Entry"]
@@ -65,6 +66,7 @@ PASSWORD_MODIFY_OID = "1.3.6.1.4.1.4203.1.11.1"
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 HEALTH_NAME = "Annuaire (LDAP)"
 EXHAUST_SECONDS = 30  # a server that did not answer is skipped for this long
+TLS_SKIP_SECONDS = 300  # a pool server that refused TLS is skipped for this long (while another answers)
 MAX_IDLE = 4
 _SCOPES = {"BASE": ldap3.BASE, "LEVEL": ldap3.LEVEL, "ONELEVEL": ldap3.LEVEL, "SUBTREE": ldap3.SUBTREE}
 _LOST = (lx.LDAPCommunicationError, lx.LDAPResponseTimeoutError)
@@ -98,6 +100,33 @@ class _Failed(Exception):
 
     def french(self) -> str:
         return _RESULT_MESSAGES.get(self.code, f"erreur LDAP {self.code} ({self.description})")
+
+
+class _TlsRefused(Exception):
+    """A server refused TLS (certificate, StartTLS): the pool may go on with the next one."""
+
+    def __init__(self, url: str, problem: str, error: DirectoryError) -> None:
+        super().__init__(problem)
+        self.url = url
+        self.problem = problem
+        self.error = error
+
+
+def _detail(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _tls_problem(exc: BaseException, url: str) -> CertificateProblem | None:
+    """The real cause of a TLS failure (expired, wrong host, unknown authority, no StartTLS), else None."""
+    text = str(exc)
+    if isinstance(exc, lx.LDAPStartTLSError) and "startTLS failed" in text:
+        return no_starttls(url, server_side="TLSCertificateFile et TLSCertificateKeyFile de slapd")
+    lowered = text.lower()
+    if isinstance(exc, (ssl.SSLError, lx.LDAPCertificateError, lx.LDAPStartTLSError)) or any(
+        w in lowered for w in ("certificate", "ssl", "tls")
+    ):
+        return certificate_problem(text, host=url, ca_key="[ldap] ca_file")
+    return None
 
 
 class _PageError(Exception):
@@ -194,6 +223,7 @@ class Directory:
         self._idle_lock = threading.Lock()
         self._connect_lock = threading.Lock()  # ldap3's pool state is not thread-safe
         self._closed = False
+        self._tls_skipped: dict[str, tuple[float, str]] = {}  # url -> (since, French reason)
         self._root_dse: dict[str, list[str]] | None = None
         self._structures: list[Structure] | None = None
         self._perimeter: str | None = None
@@ -292,7 +322,7 @@ class Directory:
         verify = ssl.CERT_REQUIRED if self._ldap.tls_verify else ssl.CERT_NONE
         tls = ldap3.Tls(validate=verify, ca_certs_file=self._ldap.ca_file or None)
         servers = []
-        for url in self._urls:
+        for url in [u for u in self._urls if u not in self._tls_skipped] or self._urls:
             servers.append(
                 ldap3.Server(
                     url,
@@ -307,11 +337,37 @@ class Directory:
     def _connect(self) -> ldap3.Connection:
         """Open and bind a new connection (runs in a worker thread)."""
         with self._connect_lock:
-            if self._pool is None:
-                if not self._urls:
-                    raise DirectoryError("Aucun serveur d'annuaire configuré ([ldap] urls).")
-                self._pool = self._build_pool()
-            return self._connect_locked()
+            if not self._urls:
+                raise DirectoryError("Aucun serveur d'annuaire configuré ([ldap] urls).")
+            while True:
+                if self._pool is None or self._tls_skip_expired():
+                    self._pool = self._build_pool()
+                try:
+                    return self._connect_locked()
+                except _TlsRefused as refused:
+                    self._pool = None
+                    if not self._skip_tls(refused):
+                        raise refused.error from None
+
+    def _tls_skip_expired(self) -> bool:
+        now = time.monotonic()
+        expired = [u for u, (since, _) in self._tls_skipped.items() if now - since > TLS_SKIP_SECONDS]
+        for url in expired:
+            del self._tls_skipped[url]
+        return bool(expired)
+
+    def _skip_tls(self, refused: _TlsRefused) -> bool:
+        """A pool server refused TLS: set it aside for the next one, with a warning; False if none is left."""
+        if not any(u != refused.url and u not in self._tls_skipped for u in self._urls):
+            self._tls_skipped.clear()  # the next attempt tries every server again
+            return False
+        self._tls_skipped[refused.url] = (time.monotonic(), f"serveur {refused.url} ignoré : {refused.problem}")
+        return True
+
+    @property
+    def tls_warnings(self) -> list[str]:
+        """French lines about pool servers set aside for a bad certificate (they are retried later)."""
+        return [text for _since, text in self._tls_skipped.values()]
 
     def _connect_locked(self) -> ldap3.Connection:
         assert self._pool is not None
@@ -329,7 +385,7 @@ class Directory:
         try:
             conn.open()
             if self._ldap.starttls and not conn.server.ssl and not conn.start_tls():
-                raise lx.LDAPStartTLSError(str(conn.result))
+                raise lx.LDAPStartTLSError(f"startTLS failed - {conn.result}")
             if self._ldap.bind_dn and not conn.bind():
                 result = conn.result or {}
                 with contextlib.suppress(Exception):
@@ -347,22 +403,13 @@ class Directory:
         except Exception as exc:  # noqa: BLE001 - every connection failure becomes a DirectoryError
             with contextlib.suppress(Exception):
                 conn.unbind()
-            raise self._connect_error(exc) from None
+            url = _clean_url(str(getattr(conn.server, "name", "") or self.endpoint))
+            problem = _tls_problem(exc, url)
+            if problem is not None:
+                error = DirectoryError(f"Connexion TLS à l'annuaire refusée : {problem.text()}.", detail=_detail(exc))
+                raise _TlsRefused(url, problem.text(), error) from None
+            raise DirectoryError(f"L'annuaire ne répond pas ({self.endpoint}).", detail=_detail(exc)) from None
         return conn
-
-    def _connect_error(self, exc: BaseException) -> DirectoryError:
-        text = str(exc)
-        detail = f"{type(exc).__name__}: {text}"
-        lowered = text.lower()
-        if "certificate" in lowered or "ssl" in lowered or isinstance(exc, (ssl.SSLError, lx.LDAPStartTLSError)):
-            if "certificate" in lowered or "verify" in lowered:
-                return DirectoryError(
-                    f"Connexion TLS à l'annuaire refusée : le certificat du serveur n'est pas reconnu "
-                    f"(vérifiez ca_file) — {self.endpoint}",
-                    detail=detail,
-                )
-            return DirectoryError(f"Échec de la négociation TLS avec l'annuaire ({self.endpoint}).", detail=detail)
-        return DirectoryError(f"L'annuaire ne répond pas ({self.endpoint}).", detail=detail)
 
     async def open(self) -> None:
         """Connect and bind now (errors in French); later calls reconnect by themselves."""
@@ -512,6 +559,7 @@ class Directory:
             version=version,
             endpoint=used[0] if used else self.endpoint,
             message="",
+            warnings=tuple(self.tls_warnings),
         )
 
     async def supports_password_exop(self) -> bool:

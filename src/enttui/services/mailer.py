@@ -49,6 +49,7 @@ from aiosmtplib import (
 
 from enttui.config import SmtpConfig
 from enttui.domain.health import SystemHealth
+from enttui.domain.transport import certificate_problem
 from enttui.errors import MailError
 
 __all__ = [
@@ -324,12 +325,13 @@ class SmtpMailer(Mailer):
         detail = f"{type(exc).__name__}: {exc}"
         cert = _find_cause(exc, ssl.SSLCertVerificationError)
         if cert is not None:
-            reason = getattr(cert, "verify_message", "") or str(cert)
-            return MailError(
-                f"Certificat TLS du serveur SMTP refusé : {reason} ({self.endpoint} ; "
-                "indiquez l'autorité avec [smtp] ca_file)",
-                detail=detail,
+            problem = certificate_problem(
+                f"{getattr(cert, 'verify_message', '')} {cert}",
+                host=self.endpoint,
+                ca_key="[smtp] ca_file",
+                verify_code=getattr(cert, "verify_code", None),
             )
+            return MailError(f"Certificat TLS du serveur SMTP refusé : {problem.text()}", detail=detail)
         tls_err = _find_cause(exc, ssl.SSLError)
         if tls_err is not None:
             return MailError(f"Échec de la négociation TLS avec {self.endpoint} : {tls_err}", detail=detail)
