@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import ldap3
 import pytest
 
-from enttui.demo import names as N
 from enttui.demo import world as W
 from enttui.domain.people import Target, group_from_entry, person_from_entry, structure_from_entry
 
@@ -189,22 +188,6 @@ def test_logins(people, defects):
         base = re.sub(r"\d+$", "", key)
         if base != key:
             assert base in seen
-
-
-@pytest.mark.parametrize(
-    ("given", "sn", "expected"),
-    [
-        ("Éloïse", "de La Fontaine", "eloise.delafontaine"),
-        ("Jean-Baptiste", "N'Diaye", "jean-baptiste.ndiaye"),
-        ("Noé", "L'Hôte", "noe.lhote"),
-        ("Joël", "Lecœur", "joel.lecoeur"),
-        ("Maëlys", "Yılmaz", "maelys.yilmaz"),
-        ("Compte", "Test [démo]", "compte.testdemo"),
-        ("Marie-Claire", "Martin-Lefèvre", "marie-claire.martin-lefevre"),
-    ],
-)
-def test_login_base(given, sn, expected):
-    assert N.login_base(given, sn) == expected
 
 
 def test_collision_suffix_is_world_wide():

@@ -42,6 +42,7 @@ from enttui.demo.names import (
     STAFF_ROLES,
     SUBJECTS,
 )
+from enttui.domain.logins import login_base
 
 Entry = tuple[str, dict[str, list[str]]]
 
@@ -156,15 +157,40 @@ class _P:
         "profile", "service", "sex", "sn", "subject", "uid",
     )  # fmt: skip
 
+    activated: bool
+    birth: str
+    children: list[str]
+    classes: list[str]
+    created: str
+    dn: str
+    extra: dict[str, list[str]]
+    fonction: str
+    given: str
+    groups: list[str]
+    jointure: str
+    klass: str
+    level: str
+    login: str
+    mail: str
+    modified: str
+    parents: list[_P]
+    pop: str
+    profile: str
+    service: str
+    sex: str
+    sn: str
+    subject: tuple[str, str]
+    uid: str
+
     def __init__(self, pop: str) -> None:
         self.pop = pop
         self.mail = ""
         self.profile = ""
-        self.extra: dict[str, list[str]] = {}
-        self.children: list[str] = []
-        self.parents: list[_P] = []
-        self.classes: list[str] = []
-        self.groups: list[str] = []
+        self.extra = {}
+        self.children = []
+        self.parents = []
+        self.classes = []
+        self.groups = []
 
 
 @dataclass
@@ -242,7 +268,7 @@ class World:
         return p
 
     def _login(self, given: str, sn: str) -> str:
-        base = N.login_base(given, sn)
+        base = login_base(given, sn)
         n = self._logins.get(base, 0) + 1
         self._logins[base] = n
         return base if n == 1 else f"{base}{n}"
@@ -358,8 +384,8 @@ class World:
                 a.children = [k.dn for k in kids]
             if two and adults[1].mail and rng.random() < 0.05:
                 adults[0].mail = adults[1].mail  # a family address shared by both parents
-            for k in kids:
-                k.parents = list(adults)
+            for child in kids:
+                child.parents = list(adults)
             parents.extend(adults)
         return [s for s in students if s is not None], parents
 

@@ -179,12 +179,14 @@ def format_ldap_time(moment: datetime) -> str:
 
 
 def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
-    values = attrs.get(name) or ()
+    """The first value of ``name`` in attributes keyed in lower case (:func:`_lowered`)."""
+    values = attrs.get(name.lower()) or ()
     return str(values[0]) if values else ""
 
 
 def _all(attrs: Mapping[str, Sequence[str]], name: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in (attrs.get(name) or ()))
+    """Every value of ``name`` in attributes keyed in lower case (:func:`_lowered`)."""
+    return tuple(str(v) for v in (attrs.get(name.lower()) or ()))
 
 
 def normalise_attrs(attrs: Mapping[str, object]) -> dict[str, list[str]]:
@@ -212,14 +214,9 @@ def _to_str(value: object) -> str:
     return str(value)
 
 
-class _CaseInsensitive(dict):
-    """Read-only view of an attribute dict with case-insensitive keys."""
-
-    def __init__(self, attrs: Mapping[str, Sequence[str]]) -> None:
-        super().__init__({k.lower(): v for k, v in attrs.items()})
-
-    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
-        return super().get(key.lower(), default)
+def _lowered(attrs: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
+    """The attributes keyed by their lower-case name (read with :func:`_first` and :func:`_all`)."""
+    return {k.lower(): v for k, v in attrs.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +276,7 @@ def person_from_entry(
     inactive_value: str = "TRUE",
 ) -> Person:
     """Build a :class:`Person` from a directory entry (attribute names case-insensitive)."""
-    a = _CaseInsensitive(attrs)
+    a = _lowered(attrs)
     object_classes = _all(a, "objectClass")
     profils = _all(a, "ENTPersonProfils")
     parents = list(_all(a, "ENTEleveParents"))
@@ -336,7 +333,7 @@ class Group:
 
 def group_from_entry(dn: str, attrs: Mapping[str, Sequence[str]]) -> Group:
     """Groups are named ``<UAI>$<name>`` (cn); ``ENTClasse`` → classe, ``ENTGroupe`` → groupe."""
-    a = _CaseInsensitive(attrs)
+    a = _lowered(attrs)
     classes = {c.lower() for c in _all(a, "objectClass")}
     kind = "classe" if "entclasse" in classes else "groupe" if "entgroupe" in classes else "autre"
     cn = _first(a, "cn")
@@ -363,7 +360,7 @@ class Structure:
 
 
 def structure_from_entry(dn: str, attrs: Mapping[str, Sequence[str]]) -> Structure:
-    a = _CaseInsensitive(attrs)
+    a = _lowered(attrs)
     return Structure(
         dn=dn,
         uai=_first(a, "ENTStructureUAI"),
