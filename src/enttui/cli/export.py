@@ -11,8 +11,7 @@ import json
 import sys
 
 from enttui.cli import command, open_from_args
-from enttui.errors import EXIT_OK, UsageError
-from enttui.services.localfiles import DestinationExists
+from enttui.errors import EXIT_OK, DestinationExists, UsageError
 
 TARGET_CODES = ("eleve", "parent", "enseignant", "non-enseignant", "autre")
 

@@ -15,8 +15,7 @@ from datetime import datetime
 
 from enttui.cli import command, open_from_args
 from enttui.cli.diffuse import Printer, ask
-from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
-from enttui.services.localfiles import DestinationExists
+from enttui.errors import EXIT_ERRORS, EXIT_OK, DestinationExists, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -43,6 +43,7 @@ from enttui.demo.names import (
     SUBJECTS,
 )
 from enttui.domain.logins import login_base
+from enttui.domain.people import TARGET_AUX_CLASSES, person_object_classes
 
 Entry = tuple[str, dict[str, list[str]]]
 
@@ -55,14 +56,8 @@ DEMO_PASSWORD = "Demo-Ent-2026"  # the clear text of DEMO_PASSWORD_HASH (activat
 _SALT = b"enttuiDm"
 DEMO_PASSWORD_HASH = "{SSHA}" + base64.b64encode(hashlib.sha1(DEMO_PASSWORD.encode() + _SALT).digest() + _SALT).decode()
 
-PERSON_CLASSES = ["top", "person", "organizationalPerson", "inetOrgPerson", "ENTPerson"]
-_AUX = {
-    "eleve": "ENTEleve",
-    "parent": "ENTAuxPersRelEleve",
-    "enseignant": "ENTAuxEnseignant",
-    "non-enseignant": "ENTAuxNonEnsEtab",
-    "autre": "ENTAuxPersExt",
-}
+# The auxiliary class of each population (keyed by the population's name, ``_P.pop``).
+_AUX = {target.value: aux for target, aux in TARGET_AUX_CLASSES.items()}
 
 
 @dataclass(frozen=True)
@@ -516,7 +511,7 @@ class World:
     # -- entries ----------------------------------------------------------------------------------
     def _person_entry(self, p: _P, school: SchoolSpec, sdn: str) -> Entry:
         a: dict[str, list[str]] = {
-            "objectClass": [*PERSON_CLASSES, _AUX[p.pop]],
+            "objectClass": person_object_classes(_AUX[p.pop]),
             "uid": [p.uid],
             "cn": [f"{p.sn} {p.given}"],
             "sn": [p.sn],

@@ -61,14 +61,24 @@ PROFILE_TARGETS: dict[str, Target] = {
     "National_9": Target.NON_ENSEIGNANT,
 }
 
-# The profile code written for each target (demo world, local accounts).
-TARGET_PROFILE: dict[Target, str] = {
-    Target.ELEVE: "National_ELV",
-    Target.PARENT: "National_TUT",
-    Target.ENSEIGNANT: "National_ENS",
-    Target.NON_ENSEIGNANT: "National_DIR",
-    Target.AUTRE: "",
+# The object classes every person entry carries (SDET), before the auxiliary class of its population.
+PERSON_CLASSES: tuple[str, ...] = ("top", "person", "organizationalPerson", "inetOrgPerson", "ENTPerson")
+
+# The auxiliary class of a person of each target (the demo world's people; local accounts pick
+# theirs by local profile, see :data:`enttui.domain.local_account_rows.LOCAL_PROFILES`).
+TARGET_AUX_CLASSES: dict[Target, str] = {
+    Target.ELEVE: "ENTEleve",
+    Target.PARENT: "ENTAuxPersRelEleve",
+    Target.ENSEIGNANT: "ENTAuxEnseignant",
+    Target.NON_ENSEIGNANT: "ENTAuxNonEnsEtab",
+    Target.AUTRE: "ENTAuxPersExt",
 }
+
+
+def person_object_classes(aux_class: str) -> list[str]:
+    """The ``objectClass`` values of a new person entry whose population class is ``aux_class``."""
+    return [*PERSON_CLASSES, aux_class]
+
 
 # Object classes that decide the target when the profile attribute is missing (in order).
 CLASS_TARGETS: tuple[tuple[str, Target], ...] = (

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain import ldapfilter as lf
+from enttui.domain.annuaire import classe_filter
 from enttui.domain.csvio import (
     BOM,
     BUILTIN_FORMATS,
@@ -174,12 +175,6 @@ def resolve_format(services: Services, name: str) -> ExportFormat:
 # -- the export -------------------------------------------------------------------------------
 
 
-def _class_filter(klass: str) -> str | None:
-    if not klass:
-        return None
-    return lf.or_(lf.endswith("ENTEleveClasses", f"${klass}"), lf.endswith("ENTAuxEnsClasses", f"${klass}"))
-
-
 async def run_export(
     services: Services,
     format_name: str,
@@ -208,7 +203,7 @@ async def run_export(
         schools = await directory.structures()
         ctx = ExportContext({s.dn.lower(): s.uai for s in schools}, cfg.sync.auth, cfg.sync.cohort_prefix)
         query = lf.and_(
-            lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter(), _class_filter(filt.klass)
+            lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter(), classe_filter(filt.klass)
         )
         base = cfg.ldap.people_dn or cfg.ldap.base_dn
         head = (BOM if fmt.bom else "") + csv_lines([fmt.header], fmt.delimiter)
