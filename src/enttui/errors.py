@@ -137,7 +137,3 @@ class LockHeldError(EnttuiError):
 
     exit_code = EXIT_LOCKED
     default_title = "Traitement déjà en cours"
-
-
-class CancelledByUser(EnttuiError):
-    default_title = "Interrompu"

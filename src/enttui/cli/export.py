@@ -46,7 +46,7 @@ def _targets(text: str | None) -> tuple:
 
 @command("export")
 async def cmd_export(args: argparse.Namespace) -> int:
-    from enttui.domain.csvio import BUILTIN_FORMATS
+    from enttui.domain.csv_formats import BUILTIN_FORMATS
     from enttui.jobs import csv_export as X
 
     if not args.list and (not args.format or not args.output):

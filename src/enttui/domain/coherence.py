@@ -195,7 +195,6 @@ CHECKS: tuple[CheckSpec, ...] = (
         moodle=True,
     ),
 )
-CHECKS_BY_ID: dict[str, CheckSpec] = {c.id: c for c in CHECKS}
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,16 +22,14 @@ from typing import Any
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain.annuaire import classe_filter
-from enttui.domain.csvio import (
-    BOM,
+from enttui.domain.csv_formats import (
     BUILTIN_FORMATS,
-    CATALOGUE,
     ExportContext,
     ExportFormat,
-    csv_lines,
     custom_format,
     profile_name_problem,
 )
+from enttui.domain.csv_write import BOM, csv_lines
 from enttui.domain.people import Target, person_from_entry
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.context import Services
@@ -245,8 +243,3 @@ async def run_export(
             await services.state.finish_run(run_id, status, {"export": {"rows": rows}}, summary)
     await services.state.audit("export.csv", str(path), f"format {fmt.name}, {rows} ligne(s), {filt.describe()}")
     return ExportResult(run_id, path, rows, fmt.name, options)
-
-
-def catalogue() -> dict[str, str]:
-    """Columns the admin can choose for a custom profile (key → header)."""
-    return dict(CATALOGUE)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.csvio import (
+from enttui.domain.local_account_rows import (
     LOCAL_AUX_CLASSES,
     PROFILES_BY_KEY,
     AccountFields,
@@ -81,7 +81,7 @@ class LocalAccount:
     end_date: date | None
     disabled: bool
     description: str
-    profile: str  # local profile key (enttui.domain.csvio.LOCAL_PROFILES)
+    profile: str  # local profile key (enttui.domain.local_account_rows.LOCAL_PROFILES)
 
     @property
     def dn(self) -> str:
