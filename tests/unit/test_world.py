@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import re
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -93,12 +92,6 @@ def test_same_spec_same_ldif_and_seed_matters():
     other_seed = W.WorldSpec(base_dn=BASE, schools=W.demo_spec().schools, seed=7, with_defects=True)
     assert hashlib.sha256(ldif_text(W.generate(other_seed)).encode()).hexdigest() != first
     assert W.injected_defects(W.demo_spec()) == W.injected_defects(W.demo_spec())
-
-
-def test_demo_is_built_fast():
-    start = time.perf_counter()
-    W.demo_entries()
-    assert time.perf_counter() - start < 1.0
 
 
 # -- shape and populations -------------------------------------------------------------------------
@@ -342,11 +335,9 @@ def test_strip_operational(demo):
 def test_big_spec_scales():
     spec = W.big_spec(5000, schools=2, base_dn="dc=ent,dc=test")
     assert len(spec.schools) == 2 and len({s.uai for s in spec.schools}) == 2
-    world = W.World(spec)
-    start = time.perf_counter()
+    world = W.World(spec)  # how fast: bench/foundation.py (demo start-up, 100k people to LDIF)
     buf = io.StringIO()
     n = W.write_ldif(world.entries(), buf)
-    assert time.perf_counter() - start < 3.0
     total = sum(world.counts.values())
     assert 4750 <= total <= 5250, world.counts
     assert n > total and world.defects == {}
