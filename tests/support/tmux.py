@@ -73,5 +73,18 @@ class Tmux:
             time.sleep(0.1)
         return int(self.exit_file.read_text().strip())
 
+    def palette(self, search: str, hit: str) -> None:
+        """Run a command from the palette (ctrl+p): type ``search``, choose once ``hit`` is listed.
+
+        Keys typed before the palette is open would reach the screen below (and run its
+        bindings); an Enter before the search has listed its hits would choose nothing.
+        """
+        before = self.screen()
+        self.keys("C-p")
+        self.wait_until(lambda screen: screen.count("🔎") > before.count("🔎"), "the command palette")
+        self.type(search)
+        self.wait_until(lambda screen: search in screen and hit in screen, f"the palette to list {hit!r}")
+        self.keys("Enter")
+
     def kill(self) -> None:
         self.run("kill-server")
