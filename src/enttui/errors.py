@@ -1,14 +1,15 @@
 """One exception family for the whole console.
 
 Every error carries a French ``title`` and ``message`` (what the administrator reads) and the exit
-status the command line uses. Library exceptions are wrapped at the service boundary with
-:func:`wrap`, which also scrubs every registered secret from the text: a password must never reach
-a log, a trace, a notification or a traceback.
+status the command line uses. Library exceptions are turned into these at the service boundary,
+and every registered secret is scrubbed from their text (:func:`redact`): a password must never
+reach a log, a trace, a notification or a traceback.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -93,6 +94,16 @@ class ValidationError(UsageError):
     default_title = "Saisie invalide"
 
 
+class DestinationExists(ValidationError):
+    """The destination exists: ask before replacing it (then call again with ``overwrite=True``)."""
+
+    default_title = "Le fichier existe déjà"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} existe déjà. Le remplacer ?")
+        self.path = path
+
+
 class ServiceError(EnttuiError):
     """An outside system failed (down, slow, refused)."""
 
@@ -126,15 +137,3 @@ class LockHeldError(EnttuiError):
 
     exit_code = EXIT_LOCKED
     default_title = "Traitement déjà en cours"
-
-
-class CancelledByUser(EnttuiError):
-    default_title = "Interrompu"
-
-
-def wrap(exc: BaseException, cls: type[EnttuiError], message: str) -> EnttuiError:
-    """Wrap a library exception into ``cls`` with a French ``message`` and a redacted detail."""
-    if isinstance(exc, EnttuiError):
-        return exc
-    detail = f"{type(exc).__name__}: {exc}".strip()
-    return cls(message, detail=detail)

@@ -13,13 +13,12 @@ import pytest
 from enttui.config import Config, EntConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
 from enttui.domain.people import Target
-from enttui.errors import ValidationError
+from enttui.errors import DestinationExists, ValidationError
 from enttui.jobs import csv_export as X
 from enttui.jobs import csv_import as I
 from enttui.jobs import local_accounts as L
 from enttui.jobs.context import Services
 from enttui.services.directory import Directory
-from enttui.services.localfiles import DestinationExists
 from support.fixtures_state import state_config
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

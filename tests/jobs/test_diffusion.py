@@ -223,9 +223,16 @@ def test_utc_dates_are_aware() -> None:
 def test_kill_9_then_resume_mails_everyone_once(
     ldap_sandbox: Any, smtp_ca: Any, tmp_path: Path, state_store: StateStore, stop: str
 ) -> None:
-    """kill -9 (nothing can run after it) or Ctrl+C (the console stops cleanly) in the middle."""
+    """kill -9 (nothing can run after it) or Ctrl+C (the console stops cleanly) in the middle.
+
+    The test relay holds one message, then every later one, so the set of accepted messages stops
+    growing; the stop is sent once the journal has recorded each of them (a mail accepted but not
+    journalled is sent again on resume: that is what kill -9 costs, and not what is tested here).
+    """
+    import contextlib
     import json
     import signal
+    import sqlite3
     import subprocess
     import sys
     import threading
@@ -243,6 +250,14 @@ def test_kill_9_then_resume_mails_everyone_once(
     held = threading.Event()
     release = threading.Event()
 
+    def journalled_mails() -> int:
+        db = tmp_path / "cli-state.db"
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)) as conn:
+            (n,) = conn.execute(
+                "SELECT count(*) FROM enttui_journal WHERE status IN ('mailed', 'info_mailed')"
+            ).fetchone()
+        return n
+
     (tmp_path / "smtp").mkdir()
     with SmtpTestServer(ca=smtp_ca, tls="starttls", workdir=tmp_path / "smtp") as smtp:
         handler = smtp._controller.handler
@@ -251,7 +266,7 @@ def test_kill_9_then_resume_mails_everyone_once(
         async def handle_data(server: Any, session: Any, envelope: Any) -> str:
             import asyncio
 
-            if hold in [r.lower() for r in envelope.rcpt_tos] and not release.is_set():
+            if (held.is_set() or hold in [r.lower() for r in envelope.rcpt_tos]) and not release.is_set():
                 held.set()
                 while not release.is_set():  # noqa: ASYNC110 - a threading.Event, from the test thread
                     await asyncio.sleep(0.01)
@@ -264,10 +279,17 @@ def test_kill_9_then_resume_mails_everyone_once(
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         proc = subprocess.Popen([*cmd, "--yes", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         try:
-            assert held.wait(60), proc.stderr.read().decode() if proc.poll() is not None else "no hold"
-            time.sleep(0.5)  # everything before the held message is mailed and journalled
+            assert held.wait(120), proc.stderr.read().decode() if proc.poll() is not None else "no hold"
+            deadline = time.monotonic() + 120
+            # The relay now holds every new message: the accepted ones are a fixed set.
+            while (journalled := journalled_mails()) < (accepted := len(smtp.messages)):
+                assert time.monotonic() < deadline, f"the journal records {journalled} of {accepted} accepted mails"
+                time.sleep(0.05)
             proc.send_signal(getattr(signal, stop))
-            proc.wait(30)
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"enttui diffuse still running 120 s after {stop}")
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -9,7 +9,7 @@ import pytest
 
 from enttui.config import Config, EntConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
-from enttui.domain.csvio import validate_fields
+from enttui.domain.local_account_rows import validate_fields
 from enttui.errors import ValidationError
 from enttui.jobs import local_accounts as L
 from enttui.jobs.context import Services

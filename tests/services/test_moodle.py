@@ -296,7 +296,7 @@ async def test_health_when_the_tables_are_missing(mariadb_server) -> None:
 
 @pytest.mark.parametrize("scheme", ["mysql+pymysql", "postgresql+psycopg"])
 async def test_health_when_the_server_is_down(scheme: str) -> None:
-    from support.mariadb import free_port
+    from support.dbserver import free_port
 
     port = free_port()  # nothing listens there
     config = MoodleConfig(

@@ -22,7 +22,8 @@ from sqlalchemy import make_url
 
 from enttui.config import MoodleConfig, Secret
 from enttui.services.moodle import Moodle
-from support.mariadb import MariaDBServer, ServerMissing
+from support.dbserver import ServerMissing
+from support.mariadb import MariaDBServer
 from support.postgres import PostgresServer
 
 ENGINES = ["mariadb", "postgresql", "sqlite"]

@@ -7,18 +7,15 @@
 - ``smtp_plain``: no TLS at all (``security = "none"``).
 
 Each fixture resets the server (messages, connection count, scripted failures) before and after
-the test. ``server.smtp_config(**overrides)`` (or the ``make_smtp_config`` fixture) gives an
-``SmtpConfig`` pointing at it.
+the test. ``server.smtp_config(**overrides)`` gives an ``SmtpConfig`` pointing at it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from enttui.config import SmtpConfig
 
 
 def _harness() -> Any:
@@ -97,13 +94,3 @@ def smtp_implicit(_smtp_implicit_session: Any) -> Iterator[Any]:
 def smtp_plain(_smtp_plain_session: Any) -> Iterator[Any]:
     """No TLS at all (STARTTLS not offered)."""
     yield from _fresh(_smtp_plain_session)
-
-
-@pytest.fixture
-def make_smtp_config() -> Callable[..., SmtpConfig]:
-    """``make_smtp_config(server, **overrides)`` -> an SmtpConfig pointing at a test server."""
-
-    def build(server: Any, **overrides: Any) -> SmtpConfig:
-        return server.smtp_config(**overrides)
-
-    return build

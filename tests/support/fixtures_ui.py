@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,19 +38,36 @@ def make_demo_app(root: Path, **kwargs):
     return EntApp(opener=opener, timer=FakeTimer(), **kwargs)
 
 
-async def settle(pilot, timeout: float = 30.0) -> None:
+async def settle(pilot, timeout: float = 120.0) -> None:
     """Wait until no worker is pending or running (workers may start others, or be started by a
-    message still in the queue), then let the screen repaint. Robust on a loaded machine."""
+    message still in the queue), then let the screen repaint. Robust on a loaded machine; fails
+    with the workers still running when they do not finish within ``timeout``."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     quiet = 0
-    while quiet < 3 and loop.time() < deadline:
+    while quiet < 3:
+        busy = [w for w in pilot.app.workers if not w.is_finished]
+        if loop.time() > deadline:
+            names = ", ".join(f"{w.group}:{w.name} ({w.state.name})" for w in busy) or "none"
+            raise AssertionError(f"settle: workers still running after {timeout:.0f} s: {names}")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-        busy = any(not w.is_finished for w in pilot.app.workers)
+        busy = [w for w in pilot.app.workers if not w.is_finished]
         quiet = 0 if busy else quiet + 1
+
+
+async def wait_until(pilot, check: Callable[[], object], what: str, timeout: float = 120.0) -> None:
+    """Let the app run until ``check()`` is true; fails with ``what`` after ``timeout`` seconds."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s for {what}")
+        await pilot.pause(0.05)
 
 
 @pytest.fixture

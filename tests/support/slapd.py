@@ -205,10 +205,6 @@ class Slapd:
         if self._loaded and not self.running:
             self._flush_pending()
 
-    def add_entries(self, entries: Iterable[Entry]) -> None:
-        """Queue entries ``(dn, attrs)`` for the offline load (see :meth:`add_ldif`)."""
-        self.add_ldif(entries_to_ldif(entries))
-
     # ------------------------------------------------------------------ lifecycle
 
     def write_config(self) -> Path:

@@ -7,7 +7,7 @@ from textual.widgets import Checkbox, Input, Log
 
 from enttui.ui.screens.moodle_sync import OPTION_LABELS, LoginModal, MoodleSyncScreen, SettingsModal
 from enttui.ui.widgets.modals import ConfirmModal
-from support.fixtures_ui import settle
+from support.fixtures_ui import settle, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -52,11 +52,7 @@ async def test_real_run_then_cohort_unlock_asks(demo_app):
         screen = await open_screen(pilot)
         screen.query_one("#opt-no_cohort_lock", Checkbox).value = True
         await pilot.press("l")
-        for _ in range(50):
-            await pilot.pause(0.1)
-            if isinstance(app.screen, ConfirmModal):
-                break
-        assert isinstance(app.screen, ConfirmModal)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the cohort unlock confirmation")
         assert "renommées sans préfixe" in str(app.screen._message)
         await pilot.press("n")
         await settle(pilot)

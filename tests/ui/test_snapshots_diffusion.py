@@ -5,24 +5,19 @@ No password is ever on screen; the file names come from the frozen clock.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from enttui.domain.people import Target
 from enttui.jobs import diffusion as D
 from enttui.jobs.events import Phase
 from enttui.ui.widgets.modals import ConfirmModal, ErrorModal
-from support.fixtures_ui import make_demo_app, settle
+from support.fixtures_ui import make_demo_app, settle, wait_until
 
 SIZES = [(80, 24), (120, 40)]
 
 
 async def wait_modal(pilot, kind: type = ConfirmModal) -> None:
-    for _ in range(400):
-        if isinstance(pilot.app.screen, kind):
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind), f"the {kind.__name__}")
     await pilot.pause()
 
 

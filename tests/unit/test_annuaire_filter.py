@@ -16,6 +16,7 @@ from enttui.domain.annuaire import (
     target_filter,
     text_filter,
 )
+from enttui.domain.logins import login_base
 from enttui.domain.people import PROFILE_TARGETS, Target, resolve_target
 
 
@@ -59,6 +60,15 @@ def test_fold_login():
     assert fold_login("N'Diaye") == "ndiaye"
     assert fold_login("Lecœur") == "lecoeur"
     assert fold_login("jean-baptiste.l") == "jean-baptiste.l"
+
+
+@pytest.mark.parametrize(("given", "sn"), [("Maëlys", "Yılmaz"), ("Łukasz", "Søndergaard"), ("Þóra", "Đorđević")])
+def test_a_typed_name_finds_the_login_derived_from_it(given, sn):
+    """The search folds accents the way the login rule does: "Yılmaz" finds ``yilmaz``, not ``ylmaz``."""
+    login = login_base(given, sn)
+    assert fold_login(sn) in login
+    assert fold_login(f"{given.lower()}.{sn}") == login
+    assert f"(ENTPersonLogin=*{fold_login(sn)}*)" in text_filter(sn)
 
 
 def test_classe_activation_mail():

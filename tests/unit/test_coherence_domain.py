@@ -18,7 +18,7 @@ from enttui.domain.coherence import (
     blocking_failed,
     norm_dn,
 )
-from enttui.domain.csvio import neutralise
+from enttui.domain.csv_write import neutralise
 from enttui.domain.people import Target, person_from_entry, resolve_target
 from enttui.errors import ValidationError
 from enttui.jobs.coherence import CoherenceReport, coherence_csv, export_coherence_csv

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from enttui.errors import ValidationError
-from enttui.services.localfiles import DestinationExists, check_output_path, write_private
+from enttui.errors import DestinationExists, ValidationError
+from enttui.services.localfiles import check_output_path, write_private
 
 
 def test_relative_absolute_and_folder(tmp_path: Path):

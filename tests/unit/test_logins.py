@@ -16,6 +16,13 @@ from enttui.domain.logins import derivable, login_base, next_free_login
         ("Zoé", "Lecœur", "zoe.lecoeur"),
         ("Thi Hoa", "Yılmaz", "thihoa.yilmaz"),
         ("ÉMILIE", "LE FLOC’H", "emilie.lefloch"),
+        ("Noé", "L'Hôte", "noe.lhote"),
+        ("Maëlys", "Yılmaz", "maelys.yilmaz"),
+        ("Compte", "Test [démo]", "compte.testdemo"),
+        ("Marie-Claire", "Martin-Lefèvre", "marie-claire.martin-lefevre"),
+        ("Łukasz", "Søndergaard", "lukasz.sondergaard"),
+        ("Þóra", "Đorđević", "thora.dordevic"),
+        ("Jean--Paul", "-Martin-", "jean-paul.martin"),
     ],
 )
 def test_login_base(given, sn, login):

@@ -6,14 +6,12 @@ import base64
 import hashlib
 import io
 import re
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
 import ldap3
 import pytest
 
-from enttui.demo import names as N
 from enttui.demo import world as W
 from enttui.domain.people import Target, group_from_entry, person_from_entry, structure_from_entry
 
@@ -94,12 +92,6 @@ def test_same_spec_same_ldif_and_seed_matters():
     other_seed = W.WorldSpec(base_dn=BASE, schools=W.demo_spec().schools, seed=7, with_defects=True)
     assert hashlib.sha256(ldif_text(W.generate(other_seed)).encode()).hexdigest() != first
     assert W.injected_defects(W.demo_spec()) == W.injected_defects(W.demo_spec())
-
-
-def test_demo_is_built_fast():
-    start = time.perf_counter()
-    W.demo_entries()
-    assert time.perf_counter() - start < 1.0
 
 
 # -- shape and populations -------------------------------------------------------------------------
@@ -189,22 +181,6 @@ def test_logins(people, defects):
         base = re.sub(r"\d+$", "", key)
         if base != key:
             assert base in seen
-
-
-@pytest.mark.parametrize(
-    ("given", "sn", "expected"),
-    [
-        ("Éloïse", "de La Fontaine", "eloise.delafontaine"),
-        ("Jean-Baptiste", "N'Diaye", "jean-baptiste.ndiaye"),
-        ("Noé", "L'Hôte", "noe.lhote"),
-        ("Joël", "Lecœur", "joel.lecoeur"),
-        ("Maëlys", "Yılmaz", "maelys.yilmaz"),
-        ("Compte", "Test [démo]", "compte.testdemo"),
-        ("Marie-Claire", "Martin-Lefèvre", "marie-claire.martin-lefevre"),
-    ],
-)
-def test_login_base(given, sn, expected):
-    assert N.login_base(given, sn) == expected
 
 
 def test_collision_suffix_is_world_wide():
@@ -359,11 +335,9 @@ def test_strip_operational(demo):
 def test_big_spec_scales():
     spec = W.big_spec(5000, schools=2, base_dn="dc=ent,dc=test")
     assert len(spec.schools) == 2 and len({s.uai for s in spec.schools}) == 2
-    world = W.World(spec)
-    start = time.perf_counter()
+    world = W.World(spec)  # how fast: bench/foundation.py (demo start-up, 100k people to LDIF)
     buf = io.StringIO()
     n = W.write_ldif(world.entries(), buf)
-    assert time.perf_counter() - start < 3.0
     total = sum(world.counts.values())
     assert 4750 <= total <= 5250, world.counts
     assert n > total and world.defects == {}

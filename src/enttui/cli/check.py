@@ -66,8 +66,8 @@ async def cmd_check(args: argparse.Namespace) -> int:
             f"{read.get('groups', 0)} groupes lus en {report.duration:.1f} s)"
         )
         for c in report.checks:
-            count = "—" if c.skipped else str(c.count)
-            print(f"  {c.severity:<12} {count:>6}  {c.title}")
+            shown = "—" if c.skipped else str(c.count)
+            print(f"  {c.severity:<12} {shown:>6}  {c.title}")
             if c.skipped:
                 print(f"  {'':<12} {'':>6}  ({c.skipped})")
             if args.details:

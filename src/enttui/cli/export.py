@@ -12,8 +12,7 @@ import sys
 
 from enttui.cli import command, open_from_args
 from enttui.cli.log import count
-from enttui.errors import EXIT_OK, UsageError
-from enttui.services.localfiles import DestinationExists
+from enttui.errors import EXIT_OK, DestinationExists, UsageError
 
 TARGET_CODES = ("eleve", "parent", "enseignant", "non-enseignant", "autre")
 
@@ -48,7 +47,7 @@ def _targets(text: str | None) -> tuple:
 
 @command("export")
 async def cmd_export(args: argparse.Namespace) -> int:
-    from enttui.domain.csvio import BUILTIN_FORMATS
+    from enttui.domain.csv_formats import BUILTIN_FORMATS
     from enttui.jobs import csv_export as X
 
     if not args.list and (not args.format or not args.output):

@@ -16,8 +16,7 @@ from datetime import datetime
 from enttui.cli import command, open_from_args
 from enttui.cli.diffuse import ask
 from enttui.cli.log import regeneration_counts
-from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
-from enttui.services.localfiles import DestinationExists
+from enttui.errors import EXIT_ERRORS, EXIT_OK, DestinationExists, UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

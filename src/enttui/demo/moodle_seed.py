@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, CursorResult, insert, select, update
 
 from enttui.domain.people import Person, Target
 from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context
@@ -98,48 +99,52 @@ async def seed_demo_moodle(
         other = _cohort(conn, moodle, system_ctx, name="Club théâtre", idnumber="club-theatre", component="")
         _members(conn, moodle, other, [ids[p.login.lower()] for p in synced[:3]])
 
-        category = conn.execute(
-            insert(t.course_categories).values(
-                name="Collège",
-                idnumber="CAT-COLLEGE",
-                description="",
-                descriptionformat=1,
-                parent=0,
-                sortorder=20000,
-                coursecount=1,
-                timemodified=SEED_TIME,
-                depth=1,
-                path="",
+        category = _new_id(
+            conn.execute(
+                insert(t.course_categories).values(
+                    name="Collège",
+                    idnumber="CAT-COLLEGE",
+                    description="",
+                    descriptionformat=1,
+                    parent=0,
+                    sortorder=20000,
+                    coursecount=1,
+                    timemodified=SEED_TIME,
+                    depth=1,
+                    path="",
+                )
             )
-        ).inserted_primary_key[0]
+        )
         conn.execute(
             update(t.course_categories).where(t.course_categories.c.id == category).values(path=f"/{category}")
         )
         category_ctx = add_context(conn, t, CONTEXT_COURSECAT, category, system_ctx)
-        course = conn.execute(
-            insert(t.course).values(
-                category=category,
-                sortorder=20001,
-                fullname="Mathématiques 3A",
-                shortname="MATH-3A",
-                idnumber="MATH-3A",
-                summary="",
-                summaryformat=1,
-                format="topics",
-                newsitems=5,
-                startdate=SEED_TIME,
-                timecreated=SEED_TIME,
-                timemodified=SEED_TIME,
-                cacherev=SEED_TIME,
+        course = _new_id(
+            conn.execute(
+                insert(t.course).values(
+                    category=category,
+                    sortorder=20001,
+                    fullname="Mathématiques 3A",
+                    shortname="MATH-3A",
+                    idnumber="MATH-3A",
+                    summary="",
+                    summaryformat=1,
+                    format="topics",
+                    newsitems=5,
+                    startdate=SEED_TIME,
+                    timecreated=SEED_TIME,
+                    timemodified=SEED_TIME,
+                    cacherev=SEED_TIME,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         add_context(conn, t, CONTEXT_COURSE, course, category_ctx)
 
     await moodle.run(work)
 
 
 def _cohort(conn: Connection, moodle: Moodle, context: int, *, name: str, idnumber: str, component: str) -> int:
-    return int(
+    return _new_id(
         conn.execute(
             insert(moodle.tables.cohort).values(
                 contextid=context,
@@ -152,8 +157,15 @@ def _cohort(conn: Connection, moodle: Moodle, context: int, *, name: str, idnumb
                 timecreated=SEED_TIME,
                 timemodified=SEED_TIME,
             )
-        ).inserted_primary_key[0]
+        )
     )
+
+
+def _new_id(result: CursorResult[Any]) -> int:
+    """The id of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row has a primary key"
+    return int(key[0])
 
 
 def _members(conn: Connection, moodle: Moodle, cohort_id: int, user_ids: Sequence[int]) -> None:

@@ -1,4 +1,4 @@
-"""The vocabulary of the demo world: French names, a collège's reference tables, the login rule.
+"""The vocabulary of the demo world: French names and a collège's reference tables.
 
 The lists deliberately hold what breaks naive code: accents (Éloïse, Maëlys, Noé), apostrophes
 (N'Diaye, Le Floc'h), hyphens (Jean-Baptiste, Martin-Lefèvre), particles (de La Fontaine),
@@ -6,9 +6,6 @@ ligatures (Lecœur) and letters without an ASCII decomposition (Yılmaz).
 """
 
 from __future__ import annotations
-
-import re
-import unicodedata
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -164,25 +161,3 @@ ENT_DOMAIN = "ent-gris.example"
 ACADEMY_DOMAIN = "ac-gris.example"
 PARENT_DOMAINS = ("laposte.example", "orange.example", "free.example", "gmail.example", "sfr.example")
 OTHER_DOMAINS = ("asso-culture.example", "mairie.example", "entreprise.example")
-
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ı": "i", "ø": "o", "ł": "l", "đ": "d"})
-_NOT_LOGIN = re.compile(r"[^a-z0-9-]+")
-_HYPHENS = re.compile(r"-{2,}")
-
-
-def login_part(text: str) -> str:
-    """One half of a login: lower case, no accents, no apostrophes or spaces, hyphens kept.
-
-    ``"de La Fontaine"`` → ``delafontaine``; ``"Jean-Baptiste"`` → ``jean-baptiste``;
-    ``"N'Diaye"`` → ``ndiaye``; ``"Lecœur"`` → ``lecoeur``; ``"Test [démo]"`` → ``testdemo``.
-    """
-    lowered = text.lower().translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    cleaned = _NOT_LOGIN.sub("", ascii_only)
-    return _HYPHENS.sub("-", cleaned).strip("-")
-
-
-def login_base(given_name: str, surname: str) -> str:
-    """``prenom.nom`` before any collision suffix."""
-    return f"{login_part(given_name) or 'x'}.{login_part(surname) or 'x'}"

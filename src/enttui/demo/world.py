@@ -42,6 +42,8 @@ from enttui.demo.names import (
     STAFF_ROLES,
     SUBJECTS,
 )
+from enttui.domain.logins import login_base
+from enttui.domain.people import TARGET_AUX_CLASSES, person_object_classes
 
 Entry = tuple[str, dict[str, list[str]]]
 
@@ -54,14 +56,8 @@ DEMO_PASSWORD = "Demo-Ent-2026"  # the clear text of DEMO_PASSWORD_HASH (activat
 _SALT = b"enttuiDm"
 DEMO_PASSWORD_HASH = "{SSHA}" + base64.b64encode(hashlib.sha1(DEMO_PASSWORD.encode() + _SALT).digest() + _SALT).decode()
 
-PERSON_CLASSES = ["top", "person", "organizationalPerson", "inetOrgPerson", "ENTPerson"]
-_AUX = {
-    "eleve": "ENTEleve",
-    "parent": "ENTAuxPersRelEleve",
-    "enseignant": "ENTAuxEnseignant",
-    "non-enseignant": "ENTAuxNonEnsEtab",
-    "autre": "ENTAuxPersExt",
-}
+# The auxiliary class of each population (keyed by the population's name, ``_P.pop``).
+_AUX = {target.value: aux for target, aux in TARGET_AUX_CLASSES.items()}
 
 
 @dataclass(frozen=True)
@@ -156,15 +152,40 @@ class _P:
         "profile", "service", "sex", "sn", "subject", "uid",
     )  # fmt: skip
 
+    activated: bool
+    birth: str
+    children: list[str]
+    classes: list[str]
+    created: str
+    dn: str
+    extra: dict[str, list[str]]
+    fonction: str
+    given: str
+    groups: list[str]
+    jointure: str
+    klass: str
+    level: str
+    login: str
+    mail: str
+    modified: str
+    parents: list[_P]
+    pop: str
+    profile: str
+    service: str
+    sex: str
+    sn: str
+    subject: tuple[str, str]
+    uid: str
+
     def __init__(self, pop: str) -> None:
         self.pop = pop
         self.mail = ""
         self.profile = ""
-        self.extra: dict[str, list[str]] = {}
-        self.children: list[str] = []
-        self.parents: list[_P] = []
-        self.classes: list[str] = []
-        self.groups: list[str] = []
+        self.extra = {}
+        self.children = []
+        self.parents = []
+        self.classes = []
+        self.groups = []
 
 
 @dataclass
@@ -242,7 +263,7 @@ class World:
         return p
 
     def _login(self, given: str, sn: str) -> str:
-        base = N.login_base(given, sn)
+        base = login_base(given, sn)
         n = self._logins.get(base, 0) + 1
         self._logins[base] = n
         return base if n == 1 else f"{base}{n}"
@@ -358,8 +379,8 @@ class World:
                 a.children = [k.dn for k in kids]
             if two and adults[1].mail and rng.random() < 0.05:
                 adults[0].mail = adults[1].mail  # a family address shared by both parents
-            for k in kids:
-                k.parents = list(adults)
+            for child in kids:
+                child.parents = list(adults)
             parents.extend(adults)
         return [s for s in students if s is not None], parents
 
@@ -490,7 +511,7 @@ class World:
     # -- entries ----------------------------------------------------------------------------------
     def _person_entry(self, p: _P, school: SchoolSpec, sdn: str) -> Entry:
         a: dict[str, list[str]] = {
-            "objectClass": [*PERSON_CLASSES, _AUX[p.pop]],
+            "objectClass": person_object_classes(_AUX[p.pop]),
             "uid": [p.uid],
             "cn": [f"{p.sn} {p.given}"],
             "sn": [p.sn],

@@ -18,10 +18,11 @@ Pure logic. Every value a person typed goes through :mod:`enttui.domain.ldapfilt
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, replace
+from typing import TypedDict, Unpack
 
 from enttui.domain import ldapfilter as lf
+from enttui.domain.folding import fold_accents
 from enttui.domain.people import CLASS_TARGETS, PROFILE_TARGETS, Target
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "text_filter",
 ]
 
-_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "Œ": "oe", "Æ": "ae"})
 _NOT_LOGIN = re.compile(r"[^a-z0-9._@-]")
 _FILTER_SPECIALS = set("*()\\\x00")
 
@@ -57,6 +57,16 @@ TARGET_CYCLE: tuple[Target | None, ...] = (None, *Target)
 TRISTATE_CYCLE: tuple[bool | None, ...] = (None, True, False)
 
 
+class _QueryChanges(TypedDict, total=False):
+    """The fields of :class:`PeopleQuery` that :meth:`PeopleQuery.with_` may change."""
+
+    text: str
+    target: Target | None
+    classe: str
+    activated: bool | None
+    has_mail: bool | None
+
+
 @dataclass(frozen=True, slots=True)
 class PeopleQuery:
     """What the Utilisateurs screen asks for (every part optional)."""
@@ -71,12 +81,8 @@ class PeopleQuery:
     def words(self) -> tuple[str, ...]:
         return tuple(self.text.split())
 
-    @property
-    def is_empty(self) -> bool:
-        return self == PeopleQuery(text=self.text) and not self.words
-
-    def with_(self, **changes: object) -> PeopleQuery:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Unpack[_QueryChanges]) -> PeopleQuery:
+        return replace(self, **changes)
 
     def describe(self) -> str:
         """French one-liner of the filters (for the screen)."""
@@ -90,11 +96,12 @@ class PeopleQuery:
 
 
 def fold_login(word: str) -> str:
-    """A typed word as it would appear in a login: lower case, no accents, no apostrophes/spaces."""
-    lowered = word.lower().translate(_LIGATURES)
-    decomposed = unicodedata.normalize("NFKD", lowered)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NOT_LOGIN.sub("", ascii_only)
+    """A typed word as it would appear in a login: lower case, no accents, no apostrophes/spaces.
+
+    The accents fold as in the login rule (:func:`enttui.domain.folding.fold_accents`): "Yılmaz"
+    finds ``yilmaz``.
+    """
+    return _NOT_LOGIN.sub("", fold_accents(word.lower()))
 
 
 def _word_filter(word: str) -> str:

@@ -12,7 +12,6 @@ Everything is a single pass over the entries plus dict/set lookups on lower-case
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from enttui.domain.folding import fold_accents
 from enttui.domain.people import (
     Group,
     Structure,
@@ -195,7 +195,6 @@ CHECKS: tuple[CheckSpec, ...] = (
         moodle=True,
     ),
 )
-CHECKS_BY_ID: dict[str, CheckSpec] = {c.id: c for c in CHECKS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +306,7 @@ def _profile_target(profils: Iterable[str]) -> Target | None:
 
 @lru_cache(maxsize=65536)
 def _name_key(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).replace("-", " ").split())
+    return " ".join(fold_accents(text.casefold()).replace("-", " ").split())
 
 
 class _Rec:
@@ -340,7 +338,7 @@ class _Rec:
     given_name: str
     display_name: str
     mail: str
-    jointures: tuple[str, ...] | list[str]
+    jointures: Sequence[str]
     profils: tuple[str, ...]
     classes_lower: frozenset[str]
     target: Target
@@ -486,10 +484,10 @@ class CoherenceAnalyzer:
             found = False
             attached = False
             for sdn in p.struct_dns:
-                s = structs_by_dn.get(norm_dn(sdn))
-                if s is not None:
+                struct = structs_by_dn.get(norm_dn(sdn))
+                if struct is not None:
                     found = True
-                    if perimeter is None or s.uai.upper() in perimeter:
+                    if perimeter is None or struct.uai.upper() in perimeter:
                         attached = True
             concerned[i] = attached or not found
             if not found:

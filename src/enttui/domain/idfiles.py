@@ -132,7 +132,3 @@ def parse_search_date(text: str) -> datetime | None:
     except ValueError:
         raise ValidationError(f"Date de recherche invalide : « {value} » n'existe pas au calendrier.") from None
     return day.astimezone()
-
-
-def format_size(size: int) -> str:
-    return str(int(size))

@@ -1,18 +1,38 @@
 """Login derivation: ``prenom.nom``, lower case, no accents, numeric suffix on collision.
 
-The cleaning rule is the demo world's (:func:`enttui.demo.names.login_part`): lower case, accents
-removed (NFKD), ligatures spelled out (``œ`` → ``oe``), apostrophes and spaces removed, hyphens
-kept. A collision adds a number from 2 (``jean.martin``, ``jean.martin2``, ``jean.martin3``…),
-checked case-insensitively against every login of the directory (not only the périmètre).
+The cleaning rule (:func:`login_part`, the demo world derives its logins with it too): lower case,
+accents folded the one way of :func:`enttui.domain.folding.fold_accents` (``œ`` → ``oe``,
+``ı`` → ``i``), apostrophes and spaces removed, hyphens kept. A collision adds a number from 2
+(``jean.martin``, ``jean.martin2``, ``jean.martin3``…), checked case-insensitively against every
+login of the directory (not only the périmètre).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 
-from enttui.demo.names import login_base, login_part
+from enttui.domain.folding import fold_accents
 
 __all__ = ["derivable", "login_base", "login_part", "next_free_login"]
+
+_NOT_LOGIN = re.compile(r"[^a-z0-9-]+")
+_HYPHENS = re.compile(r"-{2,}")
+
+
+def login_part(text: str) -> str:
+    """One half of a login: lower case, no accents, no apostrophes or spaces, hyphens kept.
+
+    ``"de La Fontaine"`` → ``delafontaine``; ``"Jean-Baptiste"`` → ``jean-baptiste``;
+    ``"N'Diaye"`` → ``ndiaye``; ``"Lecœur"`` → ``lecoeur``; ``"Test [démo]"`` → ``testdemo``.
+    """
+    cleaned = _NOT_LOGIN.sub("", fold_accents(text.lower()))
+    return _HYPHENS.sub("-", cleaned).strip("-")
+
+
+def login_base(given_name: str, surname: str) -> str:
+    """``prenom.nom`` before any collision suffix."""
+    return f"{login_part(given_name) or 'x'}.{login_part(surname) or 'x'}"
 
 
 def derivable(given_name: str, surname: str) -> bool:

@@ -140,9 +140,6 @@ class MailTemplates:
         }
         return cls(**parsed)
 
-    def for_kind(self, kind: str) -> Template:
-        return {KIND_CREDENTIALS: self.credentials, KIND_PARENT: self.parent, KIND_INFORMATION: self.information}[kind]
-
 
 def join_names(values: Iterable[str]) -> str:
     items = [v for v in values if v]

@@ -61,14 +61,24 @@ PROFILE_TARGETS: dict[str, Target] = {
     "National_9": Target.NON_ENSEIGNANT,
 }
 
-# The profile code written for each target (demo world, local accounts).
-TARGET_PROFILE: dict[Target, str] = {
-    Target.ELEVE: "National_ELV",
-    Target.PARENT: "National_TUT",
-    Target.ENSEIGNANT: "National_ENS",
-    Target.NON_ENSEIGNANT: "National_DIR",
-    Target.AUTRE: "",
+# The object classes every person entry carries (SDET), before the auxiliary class of its population.
+PERSON_CLASSES: tuple[str, ...] = ("top", "person", "organizationalPerson", "inetOrgPerson", "ENTPerson")
+
+# The auxiliary class of a person of each target (the demo world's people; local accounts pick
+# theirs by local profile, see :data:`enttui.domain.local_account_rows.LOCAL_PROFILES`).
+TARGET_AUX_CLASSES: dict[Target, str] = {
+    Target.ELEVE: "ENTEleve",
+    Target.PARENT: "ENTAuxPersRelEleve",
+    Target.ENSEIGNANT: "ENTAuxEnseignant",
+    Target.NON_ENSEIGNANT: "ENTAuxNonEnsEtab",
+    Target.AUTRE: "ENTAuxPersExt",
 }
+
+
+def person_object_classes(aux_class: str) -> list[str]:
+    """The ``objectClass`` values of a new person entry whose population class is ``aux_class``."""
+    return [*PERSON_CLASSES, aux_class]
+
 
 # Object classes that decide the target when the profile attribute is missing (in order).
 CLASS_TARGETS: tuple[tuple[str, Target], ...] = (
@@ -179,12 +189,14 @@ def format_ldap_time(moment: datetime) -> str:
 
 
 def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
-    values = attrs.get(name) or ()
+    """The first value of ``name`` in attributes keyed in lower case (:func:`_lowered`)."""
+    values = attrs.get(name.lower()) or ()
     return str(values[0]) if values else ""
 
 
 def _all(attrs: Mapping[str, Sequence[str]], name: str) -> tuple[str, ...]:
-    return tuple(str(v) for v in (attrs.get(name) or ()))
+    """Every value of ``name`` in attributes keyed in lower case (:func:`_lowered`)."""
+    return tuple(str(v) for v in (attrs.get(name.lower()) or ()))
 
 
 def normalise_attrs(attrs: Mapping[str, object]) -> dict[str, list[str]]:
@@ -212,14 +224,9 @@ def _to_str(value: object) -> str:
     return str(value)
 
 
-class _CaseInsensitive(dict):
-    """Read-only view of an attribute dict with case-insensitive keys."""
-
-    def __init__(self, attrs: Mapping[str, Sequence[str]]) -> None:
-        super().__init__({k.lower(): v for k, v in attrs.items()})
-
-    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
-        return super().get(key.lower(), default)
+def _lowered(attrs: Mapping[str, Sequence[str]]) -> dict[str, Sequence[str]]:
+    """The attributes keyed by their lower-case name (read with :func:`_first` and :func:`_all`)."""
+    return {k.lower(): v for k, v in attrs.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +286,7 @@ def person_from_entry(
     inactive_value: str = "TRUE",
 ) -> Person:
     """Build a :class:`Person` from a directory entry (attribute names case-insensitive)."""
-    a = _CaseInsensitive(attrs)
+    a = _lowered(attrs)
     object_classes = _all(a, "objectClass")
     profils = _all(a, "ENTPersonProfils")
     parents = list(_all(a, "ENTEleveParents"))
@@ -336,7 +343,7 @@ class Group:
 
 def group_from_entry(dn: str, attrs: Mapping[str, Sequence[str]]) -> Group:
     """Groups are named ``<UAI>$<name>`` (cn); ``ENTClasse`` → classe, ``ENTGroupe`` → groupe."""
-    a = _CaseInsensitive(attrs)
+    a = _lowered(attrs)
     classes = {c.lower() for c in _all(a, "objectClass")}
     kind = "classe" if "entclasse" in classes else "groupe" if "entgroupe" in classes else "autre"
     cn = _first(a, "cn")
@@ -363,7 +370,7 @@ class Structure:
 
 
 def structure_from_entry(dn: str, attrs: Mapping[str, Sequence[str]]) -> Structure:
-    a = _CaseInsensitive(attrs)
+    a = _lowered(attrs)
     return Structure(
         dn=dn,
         uai=_first(a, "ENTStructureUAI"),

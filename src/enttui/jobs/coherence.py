@@ -28,7 +28,7 @@ from enttui.domain.coherence import (
     CoherenceAnalyzer,
     MoodleUser,
 )
-from enttui.domain.csvio import csv_bytes
+from enttui.domain.csv_write import csv_bytes
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.errors import EnttuiError
 from enttui.jobs.context import Services

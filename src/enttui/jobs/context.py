@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from enttui.config import Config, demo_config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from enttui.services.directory import Directory
     from enttui.services.mailer import Mailer
@@ -80,9 +80,9 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
     mailer = make_mailer(config.smtp) if config.smtp_enabled else None
     services = Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
 
-    async def _try(key: str, opener: Callable[[], object]) -> None:
+    async def _try(key: str, opener: Callable[[], Awaitable[object]]) -> None:
         try:
-            await opener()  # type: ignore[misc]
+            await opener()
         except EnttuiError as exc:
             if strict:
                 raise

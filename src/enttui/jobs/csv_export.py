@@ -21,16 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.csvio import (
-    BOM,
+from enttui.domain.annuaire import classe_filter
+from enttui.domain.csv_formats import (
     BUILTIN_FORMATS,
-    CATALOGUE,
     ExportContext,
     ExportFormat,
-    csv_lines,
     custom_format,
     profile_name_problem,
 )
+from enttui.domain.csv_write import BOM, csv_lines
 from enttui.domain.people import Target, person_from_entry
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.context import Services
@@ -174,12 +173,6 @@ def resolve_format(services: Services, name: str) -> ExportFormat:
 # -- the export -------------------------------------------------------------------------------
 
 
-def _class_filter(klass: str) -> str | None:
-    if not klass:
-        return None
-    return lf.or_(lf.endswith("ENTEleveClasses", f"${klass}"), lf.endswith("ENTAuxEnsClasses", f"${klass}"))
-
-
 async def run_export(
     services: Services,
     format_name: str,
@@ -208,7 +201,7 @@ async def run_export(
         schools = await directory.structures()
         ctx = ExportContext({s.dn.lower(): s.uai for s in schools}, cfg.sync.auth, cfg.sync.cohort_prefix)
         query = lf.and_(
-            lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter(), _class_filter(filt.klass)
+            lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter(), classe_filter(filt.klass)
         )
         base = cfg.ldap.people_dn or cfg.ldap.base_dn
         head = (BOM if fmt.bom else "") + csv_lines([fmt.header], fmt.delimiter)
@@ -250,8 +243,3 @@ async def run_export(
             await services.state.finish_run(run_id, status, {"export": {"rows": rows}}, summary)
     await services.state.audit("export.csv", str(path), f"format {fmt.name}, {rows} ligne(s), {filt.describe()}")
     return ExportResult(run_id, path, rows, fmt.name, options)
-
-
-def catalogue() -> dict[str, str]:
-    """Columns the admin can choose for a custom profile (key → header)."""
-    return dict(CATALOGUE)

@@ -1,6 +1,6 @@
 """Import of local accounts from a CSV file: a preview that never writes, then a confirmed apply.
 
-The file's encoding and separator are detected (:mod:`enttui.domain.csvio`). Every row gets a
+The file's encoding and separator are detected (:mod:`enttui.domain.csv_read`). Every row gets a
 result: *création*, *modification* (with what changes), *inchangé*, or *erreur* with its French
 reasons; one bad row never hides the others. Rows are keyed on the jointure (``ENT$<key>``), so a
 second run of the same file changes nothing (idempotent). The apply re-plans against the
@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from enttui.domain.csvio import ParsedFile, ParsedRow, parse_import, read_table
+from enttui.domain.csv_read import read_table
+from enttui.domain.local_account_rows import ParsedFile, ParsedRow, parse_import
 from enttui.domain.logins import next_free_login
 from enttui.errors import EnttuiError, ValidationError
 from enttui.jobs import local_accounts as L

@@ -27,9 +27,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from enttui.demo.world import PERSON_CLASSES
 from enttui.domain import ldapfilter as lf
-from enttui.domain.csvio import (
+from enttui.domain.local_account_rows import (
     LOCAL_AUX_CLASSES,
     PROFILES_BY_KEY,
     AccountFields,
@@ -39,7 +38,14 @@ from enttui.domain.csvio import (
     profile_of,
 )
 from enttui.domain.logins import next_free_login
-from enttui.domain.people import PERSON_ATTRIBUTES, PROFILE_TARGETS, Person, Target, person_from_entry
+from enttui.domain.people import (
+    PERSON_ATTRIBUTES,
+    PROFILE_TARGETS,
+    Person,
+    Target,
+    person_from_entry,
+    person_object_classes,
+)
 from enttui.errors import ValidationError
 from enttui.jobs.context import Services
 
@@ -75,7 +81,7 @@ class LocalAccount:
     end_date: date | None
     disabled: bool
     description: str
-    profile: str  # local profile key (enttui.domain.csvio.LOCAL_PROFILES)
+    profile: str  # local profile key (enttui.domain.local_account_rows.LOCAL_PROFILES)
 
     @property
     def dn(self) -> str:
@@ -241,7 +247,7 @@ def entry_for(
     cfg = services.config
     profile = PROFILES_BY_KEY[fields.profile]
     attrs: dict[str, list[str]] = {
-        "objectClass": [*PERSON_CLASSES, profile.aux_class],
+        "objectClass": person_object_classes(profile.aux_class),
         "uid": [uid],
         **_names(fields),
         "ENTPersonLogin": [login],

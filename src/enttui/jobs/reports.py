@@ -95,7 +95,8 @@ def count_rows(counts: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         if isinstance(value, Mapping):
             entity = ENTITY_LABELS.get(key, key)
             for sub, v in value.items():
-                rows.append((entity, COUNT_LABELS.get(sub, sub), _scalar(v)))
+                what = str(sub)
+                rows.append((entity, COUNT_LABELS.get(what, what), _scalar(v)))
         else:
             rows.append(("", COUNT_LABELS.get(key, key), _scalar(value)))
     return rows

@@ -64,6 +64,7 @@ async def collect_status(
 ) -> StatusReport:
     """Ask every system at once; a slow or down system costs at most ``timeout`` seconds."""
     cfg = services.config
+    moodle = services.moodle
 
     def not_configured(key: str, name: str) -> Callable[[], Awaitable[SystemHealth]]:
         async def probe() -> SystemHealth:
@@ -76,9 +77,7 @@ async def collect_status(
         (
             "moodle",
             "Moodle",
-            (lambda: services.moodle.health(cfg.sync.auth))  # type: ignore[union-attr]
-            if services.moodle is not None
-            else not_configured("moodle", "Moodle"),
+            (lambda: moodle.health(cfg.sync.auth)) if moodle is not None else not_configured("moodle", "Moodle"),
         ),
         ("smtp", "SMTP", services.mailer.health if services.mailer is not None else not_configured("smtp", "SMTP")),
         ("state", "Base d'état", services.state.health),

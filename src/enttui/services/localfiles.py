@@ -14,20 +14,13 @@ import os
 import stat
 from pathlib import Path
 
-from enttui.errors import ValidationError
+from enttui.errors import DestinationExists, ValidationError
+
+# DestinationExists lives in enttui.errors (the CLI may not import services); re-exported for the screens.
+__all__ = ["DestinationExists", "check_output_path", "open_private", "write_all", "write_private"]
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-class DestinationExists(ValidationError):
-    """The destination exists: ask before replacing it (then call again with ``overwrite=True``)."""
-
-    default_title = "Le fichier existe déjà"
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} existe déjà. Le remplacer ?")
-        self.path = path
 
 
 def check_output_path(text: str, *, default_name: str | None = None, base: Path | None = None) -> Path:

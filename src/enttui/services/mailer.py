@@ -366,6 +366,12 @@ class SmtpMailer(Mailer):
                         errors, _answer = await smtp.sendmail(message.sender, [message.recipient], message.data)
                     else:
                         errors, _answer = await smtp.send_message(message)
+                except asyncio.CancelledError:
+                    # Interrupted mid-exchange (Ctrl+C, a cancelled job): a reply may still be on its
+                    # way, so the session is out of step. Drop it: a QUIT would wait for a relay that
+                    # is still busy with our DATA (5 s at each close).
+                    await self._disconnect(polite=False)
+                    raise
                 except SMTPServerDisconnected as exc:
                     # The relay closed an idle connection (or after N messages): reconnect once.
                     await self._disconnect(polite=False)

@@ -10,7 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
-from enttui.domain.csvio import BUILTIN_FORMATS, CATALOGUE
+from enttui.domain.csv_formats import BUILTIN_FORMATS, CATALOGUE
 from enttui.jobs import csv_export as X
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.screens.imports import export_with_confirmation

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from enttui.domain.csvio import LOCAL_PROFILES, AccountFields, format_date, validate_fields
+from enttui.domain.local_account_rows import LOCAL_PROFILES, AccountFields, format_date, validate_fields
 from enttui.jobs import local_accounts as L
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal

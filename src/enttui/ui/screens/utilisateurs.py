@@ -7,6 +7,8 @@ filters (profil, classe, activation, e-mail) are keys; the table holds one page 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,7 +29,10 @@ DEBOUNCE_SECONDS = 0.25
 ALL_CLASSES = "\x00all"
 
 
-def _next(cycle: tuple, value: object) -> object:
+_T = TypeVar("_T")
+
+
+def _next(cycle: tuple[_T, ...], value: _T) -> _T:
     return cycle[(cycle.index(value) + 1) % len(cycle)]
 
 

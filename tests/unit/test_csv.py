@@ -6,17 +6,10 @@ from datetime import date
 
 import pytest
 
-from enttui.domain.csvio import (
-    BUILTIN_FORMATS,
-    ExportContext,
-    csv_bytes,
-    custom_format,
-    map_columns,
-    neutralise,
-    parse_import,
-    read_table,
-    validate_fields,
-)
+from enttui.domain.csv_formats import BUILTIN_FORMATS, ExportContext, custom_format
+from enttui.domain.csv_read import read_table
+from enttui.domain.csv_write import csv_bytes, neutralise
+from enttui.domain.local_account_rows import map_columns, parse_import, validate_fields
 from enttui.domain.people import person_from_entry
 
 TEXT = 'jointure;nom;prénom;email\r\n1;"Lefèvre; dite ""Lou""";Chloé;\r\n\r\n2;Noël;Zoé;z@x.example\r\n'
