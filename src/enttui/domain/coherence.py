@@ -11,7 +11,6 @@ Everything is a single pass over the entries plus dict/set lookups on lower-case
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,6 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from enttui.domain.dn import lookup_key
 from enttui.domain.people import (
     Group,
     Structure,
@@ -261,15 +261,6 @@ class MoodleUser:
     suspended: bool = False
 
 
-_DN_SPACES = re.compile(r"\s*([,=+])\s*")
-
-
-def norm_dn(dn: str) -> str:
-    """A DN for lookups: lower case, no spaces around separators."""
-    s = dn.strip().lower()
-    return _DN_SPACES.sub(r"\1", s) if " " in s else s
-
-
 def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
     values = attrs.get(name)
     return str(values[0]) if values else ""
@@ -468,15 +459,15 @@ class CoherenceAnalyzer:
     def results(self) -> list[CheckResult]:
         out = {spec.id: CheckResult(spec) for spec in CHECKS}
         people = self.people
-        structs_by_dn = {norm_dn(s.dn): s for s in self.structures}
+        structs_by_dn = {lookup_key(s.dn): s for s in self.structures}
         struct_by_key: dict[str, str] = {}  # UAI / jointure / SIREN -> UAI
         for s in self.structures:
             for key in (s.uai, s.jointure, s.siren):
                 if key:
                     struct_by_key[key.upper()] = s.uai.upper()
-        person_dns = [norm_dn(p.dn) for p in people]
+        person_dns = [lookup_key(p.dn) for p in people]
         person_index = {d: i for i, d in enumerate(person_dns)}
-        group_dns = {norm_dn(g.dn) for g in self.groups}
+        group_dns = {lookup_key(g.dn) for g in self.groups}
         all_dns = set(person_index) | structs_by_dn.keys() | group_dns
         perimeter = self.perimeter
 
@@ -486,7 +477,7 @@ class CoherenceAnalyzer:
             found = False
             attached = False
             for sdn in p.struct_dns:
-                s = structs_by_dn.get(norm_dn(sdn))
+                s = structs_by_dn.get(lookup_key(sdn))
                 if s is not None:
                     found = True
                     if perimeter is None or s.uai.upper() in perimeter:
@@ -527,7 +518,7 @@ class CoherenceAnalyzer:
         for i, p in enumerate(people):
             if student_flags[i]:
                 for pdn in p.parent_dns:
-                    j = person_index.get(norm_dn(pdn))
+                    j = person_index.get(lookup_key(pdn))
                     if j is None:
                         if concerned[i]:
                             out["dangling_parent"].findings.append(_finding(p, f"parent introuvable : {pdn}"))
@@ -536,7 +527,7 @@ class CoherenceAnalyzer:
                         has_child[j] = True
             if parent_flags[i]:
                 for cdn in p.child_dns:
-                    j = person_index.get(norm_dn(cdn))
+                    j = person_index.get(lookup_key(cdn))
                     if j is None:
                         if concerned[i]:
                             out["dangling_child"].findings.append(_finding(p, f"enfant introuvable : {cdn}"))
@@ -559,8 +550,8 @@ class CoherenceAnalyzer:
                 class_keys.add((g.uai.upper(), g.name.strip().lower()))
             if perimeter is not None and g.uai and g.uai.upper() not in perimeter:
                 continue
-            own = norm_dn(g.dn)
-            normed = [norm_dn(m) for m in g.members]
+            own = lookup_key(g.dn)
+            normed = [lookup_key(m) for m in g.members]
             missing = [m for m, n in zip(g.members, normed, strict=True) if n not in all_dns]
             # Members that count: people and nested groups (not the group itself, a usual placeholder).
             existing = sum(1 for n in normed if n != own and (n in person_index or n in group_dns))
@@ -618,12 +609,12 @@ class CoherenceAnalyzer:
         struct_by_key: dict[str, str],
     ) -> str | None:
         if prefix:
-            s = structs_by_dn.get(norm_dn(prefix))
+            s = structs_by_dn.get(lookup_key(prefix))
             if s is not None:
                 return s.uai.upper()
             return struct_by_key.get(prefix.strip().upper())
         for sdn in person.struct_dns:
-            s = structs_by_dn.get(norm_dn(sdn))
+            s = structs_by_dn.get(lookup_key(sdn))
             if s is not None:
                 return s.uai.upper()
         return None
