@@ -50,7 +50,7 @@ def test_users_unchanged_update_rename_clash():
     assert {u.id: u.changes for u in plan.updates} == {2: {"username": "b2", "email": "b2@x"}, 3: {"firstname": "Z"}}
     assert plan.updates[0].renamed_from == "b"
     assert [x.username for x in plan.inserts] == ["new"]
-    assert len(plan.errors) == 1 and "manual" in plan.errors[0]
+    assert len(plan.errors) == 1 and "manual" in plan.errors[0].text
 
 
 def test_update_only_and_removals():

@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
+from enttui.domain.dn import lookup_key
 from enttui.domain.people import Group, Person
+from enttui.domain.usernames import UsernameRule
 
 ENTITIES: tuple[str, ...] = ("users", "cohorts", "roles")
 ENTITY_LABELS: dict[str, str] = {
@@ -47,6 +49,14 @@ COHORT_NAME_LENGTH = 254
 COHORT_IDNUMBER_LENGTH = 100
 
 CONTEXT_LEVELS: dict[str, int] = {"system": 10, "coursecat": 40, "course": 50}
+
+
+@dataclass(frozen=True, slots=True)
+class EntryError:
+    """A per-entry error line: ``dn`` is the directory entry to re-examine (retry list), "" if none."""
+
+    dn: str
+    text: str
 
 
 @dataclass
@@ -103,9 +113,16 @@ class DesiredUser:
     lastname: str
     email: str
     dn: str = ""
+    login: str = ""  # the ENT login as the directory spells it
+    problem: str = ""  # why no Moodle username can be made of the login ("" when none)
 
     def fields(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in USER_FIELDS}
+
+    @property
+    def transliterated(self) -> bool:
+        """The username is not the login in lower case (see enttui.domain.usernames)."""
+        return bool(self.login) and self.username != self.login.strip().lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +142,24 @@ def _cut(value: str, length: int) -> str:
     return value.strip()[:length].rstrip()
 
 
-def desired_user(person: Person) -> DesiredUser | None:
-    """The Moodle row a directory person should have (None without a login)."""
+def desired_user(person: Person, rule: UsernameRule = UsernameRule()) -> DesiredUser | None:
+    """The Moodle row a directory person should have (None without a login).
+
+    The username follows ``rule`` (:mod:`enttui.domain.usernames`); a login it cannot use gives a
+    row whose ``problem`` says why and whose username is empty.
+    """
     if not person.login.strip():
         return None
+    username, problem = rule.username(person.login)
     return DesiredUser(
-        username=_cut(person.login.lower(), USER_LENGTHS["username"]),
+        username=username,
         idnumber=_cut(person.idnumber, USER_LENGTHS["idnumber"]),
         firstname=_cut(person.given_name, USER_LENGTHS["firstname"]),
         lastname=_cut(person.sn, USER_LENGTHS["lastname"]),
         email=_cut(person.mail, USER_LENGTHS["email"]),
         dn=person.dn,
+        login=person.login,
+        problem=problem,
     )
 
 
@@ -157,8 +181,9 @@ class UserPlan:
     # desired username -> Moodle id of the owned user it matched (unchanged or updated)
     matched: dict[str, int] = field(default_factory=dict)
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[EntryError] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    transliterated: list[DesiredUser] = field(default_factory=list)  # usable, but not the login as is
     removal_blocked: str = ""  # why the removal phase was skipped (guard), "" when not
     owned_active: int = 0
     removal_candidates: int = 0
@@ -214,6 +239,10 @@ def plan_users(
     for u in owned:
         if u.idnumber:
             by_idnumber.setdefault(u.idnumber, u)
+    foreign_idnumber: dict[str, MoodleUser] = {}  # idnumbers held by accounts the sync does not own
+    for u in sorted(rows, key=lambda x: x.id):
+        if u.idnumber and not u.deleted and u.auth != auth:
+            foreign_idnumber.setdefault(u.idnumber, u)
     by_username_owned = {u.username: u for u in owned}
     by_username_all: dict[str, MoodleUser] = {}
     for u in rows:
@@ -221,21 +250,41 @@ def plan_users(
         if u.auth == auth and not u.deleted:
             by_username_all[u.username] = u
 
-    # Directory duplicates: the first entry wins, the others are errors.
-    wanted: list[DesiredUser] = []
-    seen_user: dict[str, str] = {}
-    seen_id: dict[str, str] = {}
+    # Logins Moodle cannot take are errors; then directory duplicates: an exact login before a
+    # transliterated one, then in DN order, keeps the username; the others are errors.
+    usable: list[DesiredUser] = []
     for d in desired:
-        if d.username in seen_user:
-            plan.errors.append(f"identifiant « {d.username} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+        if d.problem:
+            plan.errors.append(EntryError(d.dn, d.problem))
+        else:
+            usable.append(d)
+    usable.sort(key=lambda x: (x.transliterated, lookup_key(x.dn)))
+    wanted: list[DesiredUser] = []
+    seen_user: dict[str, DesiredUser] = {}
+    seen_id: dict[str, str] = {}
+    for d in usable:
+        first = seen_user.get(d.username)
+        if first is not None:
+            if d.transliterated or first.transliterated:
+                text = (
+                    f"identifiant ENT « {d.login} » : il donne l'identifiant Moodle « {d.username} », déjà celui de "
+                    f"« {first.login} » ({first.dn}) ; entrée ignorée"
+                )
+            else:
+                text = f"identifiant « {d.username} » en double dans l'annuaire ({d.dn}) : entrée ignorée"
+            plan.errors.append(EntryError(d.dn, text))
             continue
         if d.idnumber and d.idnumber in seen_id:
-            plan.errors.append(f"jointure « {d.idnumber} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+            plan.errors.append(
+                EntryError(d.dn, f"jointure « {d.idnumber} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+            )
             continue
-        seen_user[d.username] = d.dn
+        seen_user[d.username] = d
         if d.idnumber:
             seen_id[d.idnumber] = d.dn
         wanted.append(d)
+        if d.transliterated:
+            plan.transliterated.append(d)
 
     # Two passes: idnumber first, then username among owned users not claimed yet.
     claimed: dict[int, DesiredUser] = {}
@@ -264,7 +313,17 @@ def plan_users(
                     why = "porté par un compte Moodle supprimé"
                 else:
                     why = f"porté par un compte « {holder.auth} » que la synchronisation ne gère pas"
-                plan.errors.append(f"{d.username} : identifiant {why} ; compte laissé intact")
+                plan.errors.append(EntryError(d.dn, f"{d.username} : identifiant {why} ; compte laissé intact"))
+                continue
+            other = foreign_idnumber.get(d.idnumber) if d.idnumber else None
+            if other is not None:
+                plan.errors.append(
+                    EntryError(
+                        d.dn,
+                        f"{d.username} : jointure « {d.idnumber} » déjà portée par le compte « {other.auth} » "
+                        f"{other.username} (n° {other.id}) ; compte non créé",
+                    )
+                )
                 continue
             if update_only:
                 plan.skipped.append(d)
@@ -283,12 +342,25 @@ def plan_users(
             holder = by_username_all.get(d.username)
             if holder is not None and holder.id != m.id and claimed.get(holder.id) is None:
                 plan.errors.append(
-                    f"{m.username} → {d.username} : renommage impossible, identifiant déjà pris "
-                    f"(compte « {holder.auth} ») ; autres champs mis à jour"
+                    EntryError(
+                        d.dn,
+                        f"{m.username} → {d.username} : renommage impossible, identifiant déjà pris "
+                        f"(compte « {holder.auth} ») ; autres champs mis à jour",
+                    )
                 )
                 del changes["username"]
             else:
                 renamed_from = m.username
+        if "idnumber" in changes and d.idnumber in foreign_idnumber:
+            other = foreign_idnumber[d.idnumber]
+            plan.errors.append(
+                EntryError(
+                    d.dn,
+                    f"{m.username} : jointure « {d.idnumber} » déjà portée par le compte « {other.auth} » "
+                    f"{other.username} (n° {other.id}) ; jointure non modifiée, autres champs mis à jour",
+                )
+            )
+            del changes["idnumber"]
         revive = bool(m.suspended and m.id in sync_suspended)
         if revive:
             changes["suspended"] = 0
@@ -344,14 +416,22 @@ class DesiredCohort:
     complete: bool = True  # every member DN was resolved: removals of members are allowed
     alt_idnumber: str = ""  # the prefixed idnumber an unlocked run renames from
     source: str = ""  # the group's cn (trace)
+    dn: str = ""  # the group's DN (retry list)
 
 
-def cohort_identity(group: Group, prefix: str, component: str, locked: bool = True) -> tuple[str, str, str]:
-    """(idnumber, name, component) of a group's cohort; without prefix and component when unlocked."""
+def cohort_identity(
+    group: Group, prefix: str, component: str, locked: bool = True, school: str = ""
+) -> tuple[str, str, str]:
+    """(idnumber, name, component) of a group's cohort; without prefix and component when unlocked.
+
+    ``school`` (the school's name, or its UAI) goes into the name when the périmètre holds several
+    schools, so that two schools' "3A" stay distinguishable: ``2026 3A (Collège Jean Moulin)``.
+    """
+    label = f"{group.name} ({school})" if school else group.name
     if locked and prefix:
-        idnumber, name = f"{prefix}_{group.group_id}", f"{prefix} {group.name}"
+        idnumber, name = f"{prefix}_{group.group_id}", f"{prefix} {label}"
     else:
-        idnumber, name = group.group_id, group.name
+        idnumber, name = group.group_id, label
     return (
         idnumber[:COHORT_IDNUMBER_LENGTH],
         name.strip()[:COHORT_NAME_LENGTH],
@@ -377,7 +457,7 @@ class CohortPlan:
     vanished: list[tuple[MoodleCohort, set[int]]] = field(default_factory=list)  # emptied + hidden
     unchanged: int = 0
     skipped: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[EntryError] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     renamed: int = 0
 
@@ -419,8 +499,11 @@ def plan_cohorts(
         c = by_idnumber.get(d.idnumber)
         if c is not None and locked and c.component != component:
             plan.errors.append(
-                f"cohorte « {c.name} » ({c.idnumber}) : elle n'appartient pas à la synchronisation "
-                f"(composant « {c.component or 'aucun'} ») ; laissée intacte"
+                EntryError(
+                    d.dn,
+                    f"cohorte « {c.name} » ({c.idnumber}) : elle n'appartient pas à la synchronisation "
+                    f"(composant « {c.component or 'aucun'} ») ; laissée intacte",
+                )
             )
             continue
         if c is None and not locked and d.alt_idnumber:
@@ -428,7 +511,9 @@ def plan_cohorts(
             if alt is not None and alt.component == component and alt.id not in matched:
                 c = alt
         if c is not None and c.id in matched:
-            plan.errors.append(f"cohorte « {d.idnumber} » : plusieurs groupes pour la même cohorte ; ignorée")
+            plan.errors.append(
+                EntryError(d.dn, f"cohorte « {d.idnumber} » : plusieurs groupes pour la même cohorte ; ignorée")
+            )
             continue
         if c is None:
             if update_only:
