@@ -189,19 +189,19 @@ async def test_incremental_rename_clash_and_removals(env):
     assert any(clash_login in t.text and "manual" in t.text for t in sink.traces("error"))
     rows = await users(moodle)
     assert rows[clash_login]["auth"] == "manual" and rows[clash_login]["firstname"] == "Hand"
-    await services.state.set_watermark("sync:users", utc_now())  # the clash kept the mark back
     await asyncio.sleep(1.05)
 
-    # login change → rename; only changed entries re-read
+    # login change → rename; only changed entries re-read, and the clash of the retry list
     dn, attrs = people[0]
     old = attrs["ENTPersonLogin"][0].lower()
     await services.directory.modify(dn, {"ENTPersonLogin": ["renamed.person(1)"]})
     _second, sink = await sync(services, users=True, cohorts=False, roles=False, verbose=True)
     read = [t.text for t in sink.traces("detail") if t.text.startswith("lu : ")]
-    assert len(read) == 1, read
-    assert any(f"renommage de {old} en renamed.person(1)" == t.text for t in sink.traces("change"))
+    assert len(read) == 2 and any(f"lu : {clash_login} " in r for r in read), read
+    # "(" and ")" are not allowed in Moodle usernames: the login is transliterated
+    assert any(f"renommage de {old} en renamed.person1" == t.text for t in sink.traces("change"))
     rows = await users(moodle)
-    assert "renamed.person(1)" in rows and old not in rows
+    assert "renamed.person1" in rows and old not in rows
 
     # hand-suspended user stays suspended; removed user suspended on force, revived when back
     hand = people[1][1]["ENTPersonLogin"][0].lower()
@@ -335,10 +335,10 @@ async def test_single_user_and_lock(env):
     people = await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTEleve)", ["ENTPersonLogin"])
     dn = sorted(people)[0][0]
     await services.directory.modify(dn, {"ENTPersonLogin": ["eleve(test)"], "sn": ["Nouveau"]})
-    result, sink = await sync(services, user_login="eleve(test)")
+    result, sink = await sync(services, user_login="eleve(test)")  # escaped in the LDAP filter
     assert result.counts["users"].updated == 1, sink.traces()
     rows = await users(services.moodle)
-    assert rows["eleve(test)"]["lastname"] == "Nouveau"
+    assert rows["elevetest"]["lastname"] == "Nouveau"  # the username Moodle accepts
     async with services.moodle.lock("enttui-sync"):
         with pytest.raises(LockHeldError) as info:
             await sync(services)

@@ -40,12 +40,12 @@ def number(n: int) -> str:
 
 
 def plural(n: int, singular: str, plural_form: str) -> str:
-    """"0 erreur", "1 erreur", "2 erreurs" (French: 0 and 1 are singular)."""
+    """ "0 erreur", "1 erreur", "2 erreurs" (French: 0 and 1 are singular)."""
     return f"{number(n)} {singular if n <= 1 else plural_form}"
 
 
 def agree(participle: str, n: int, feminine: bool) -> str:
-    """"créé" → "créée", "créés", "créées"; every word of "vidé et masqué" agrees."""
+    """ "créé" → "créée", "créés", "créées"; every word of "vidé et masqué" agrees."""
     words = []
     for word in participle.split(" "):
         if word == "et":
@@ -94,7 +94,7 @@ def total_errors(counts: Mapping[str, Counts]) -> int:
 
 
 def headline(status: str, errors: int, *, simulate: bool) -> str:
-    """"Synchronisation terminée avec 8 erreurs", "Simulation terminée sans erreur : rien n'a été écrit"…
+    """ "Synchronisation terminée avec 8 erreurs", "Simulation terminée sans erreur : rien n'a été écrit"…
 
     ``status`` is the run's recorded status ("réussi", "avec erreurs", "interrompu", "simulé").
     """

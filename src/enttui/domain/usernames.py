@@ -76,7 +76,7 @@ class UsernameRule:
         if self.policy == REFUSE:
             return "", (
                 f"identifiant ENT « {login} » refusé par Moodle (caractères permis : a-z 0-9 _ - . @) ; "
-                "compte non synchronisé ([sync] usernames = \"refuse\")"
+                'compte non synchronisé ([sync] usernames = "refuse")'
             )
         cleaned = moodle_clean(transliterate(plain), self.extended)[:USERNAME_LENGTH].rstrip()
         if not cleaned:
