@@ -1,14 +1,18 @@
 """enttui sync: the Moodle synchronisation, headless (cron): no prompt, one line per change, a summary.
 
-Exit status: 0 success, 1 finished with errors (guards included), 2 usage or configuration error,
-3 another run holds the lock. ``--json`` prints one JSON document with the counts on stdout (the
-trace then goes to stderr).
+Exit status: 0 success, 1 finished with errors (guards included, a system down, or cancelled),
+2 usage or configuration error (a blank ``--user`` too), 3 another run holds the lock. ``--json``
+prints one JSON document with the counts, the phases and the warnings on stdout (the trace then goes
+to stderr). Ctrl+C (SIGINT) stops the run at the end of the batch under way, as "Annuler" does on
+the screen; a second Ctrl+C stops at once (the batch under way may or may not be written).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import signal
 import sys
 
 from enttui.cli import command, open_from_args
@@ -47,15 +51,23 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 @command("sync")
 async def cmd_sync(args: argparse.Namespace) -> int:
     from enttui.domain.sync import SyncOptions
+    from enttui.errors import EXIT_USAGE
     from enttui.jobs.events import Event, Trace
     from enttui.jobs.sync import run_sync
 
+    if args.user is not None and not args.user.strip():
+        print(
+            "enttui sync : --user attend un identifiant, il est vide : rien n'a été lancé "
+            "(sans --user, la synchronisation porte sur tout le monde).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     chosen = args.users or args.cohorts or args.roles
     options = SyncOptions(
         users=args.users or not chosen,
         cohorts=args.cohorts or not chosen,
         roles=args.roles or not chosen,
-        user_login=args.user or None,
+        user_login=args.user,
         force=args.force,
         update_only=args.update_only,
         simulate=args.simulate,
@@ -72,10 +84,32 @@ async def cmd_sync(args: argparse.Namespace) -> int:
             mark = {"error": "ERREUR ", "warning": "ATTENTION "}.get(event.level, "")
             print(f"{mark}{event.text}", file=out, flush=False)
 
+    stop = {"asked": False}
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def on_sigint() -> None:
+        if stop["asked"]:
+            print("Arrêt immédiat demandé (le lot en cours peut avoir été écrit).", file=sys.stderr, flush=True)
+            if task is not None:
+                task.cancel()
+            return
+        stop["asked"] = True
+        print(
+            "Annulation demandée : arrêt à la fin du lot en cours (Ctrl+C encore pour arrêter tout de suite).",
+            file=sys.stderr,
+            flush=True,
+        )
+
     services = await open_from_args(args, strict=True)
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        result = await run_sync(services, options, sink)
+        result = await run_sync(services, options, sink, should_stop=lambda: stop["asked"])
+    except asyncio.CancelledError:
+        print("Synchronisation interrompue.", file=sys.stderr)
+        return 130
     finally:
+        loop.remove_signal_handler(signal.SIGINT)
         await services.close()
         out.flush()
     if args.json:
