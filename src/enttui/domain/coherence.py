@@ -30,6 +30,7 @@ from enttui.domain.people import (
     resolve_target,
     structure_from_entry,
 )
+from enttui.domain.usernames import UsernameRule
 
 Entry = tuple[str, Mapping[str, Sequence[str]]]
 
@@ -382,8 +383,10 @@ class CoherenceAnalyzer:
         inactive_attribute: str = "pwdReset",
         inactive_value: str = "TRUE",
         synced_targets: Iterable[str] | None = None,
+        usernames: UsernameRule | None = None,
     ) -> None:
         self.perimeter = {u.upper() for u in perimeter_uais} if perimeter_uais is not None else None
+        self.usernames = usernames or UsernameRule()  # ENT login → Moodle username, as the sync writes it
         self.now = now
         self.never_activated_days = never_activated_days
         self.prefer = prefer
@@ -651,7 +654,9 @@ class CoherenceAnalyzer:
         if self.moodle_users is None:
             a.skipped = b.skipped = self.moodle_skipped
             return
+        username = self.usernames.username
         logins = {p.login.lower() for p in self.people if p.login}
+        logins |= {username(p.login)[0] for p in self.people if p.login}
         for u in self.moodle_users:
             if u.suspended or u.username.lower() in logins:
                 continue
@@ -660,7 +665,7 @@ class CoherenceAnalyzer:
         for i, p in enumerate(self.people):
             if not concerned[i] or not p.login or p.target.value not in self.synced_targets:
                 continue
-            if p.login.lower() not in self.moodle_usernames:
+            if username(p.login)[0] not in self.moodle_usernames:
                 b.findings.append(_finding(p, f"profil {p.target.label}, pas de compte Moodle"))
 
 

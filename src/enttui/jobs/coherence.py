@@ -27,6 +27,7 @@ from enttui.domain.coherence import (
 )
 from enttui.domain.csvio import csv_bytes
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
+from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
@@ -96,6 +97,7 @@ async def run_coherence(
         inactive_attribute=ldap.inactive_attribute,
         inactive_value=ldap.inactive_value,
         synced_targets=cfg.sync.profiles,
+        usernames=UsernameRule(cfg.sync.usernames),
     )
     directory = services.directory
     read: dict[str, int] = {"structures": 0, "groups": 0, "people": 0}
