@@ -298,16 +298,24 @@ def plan_users(
         if d.username in match:
             continue
         m = by_username_owned.get(d.username)
-        if m is not None and m.id not in claimed:
-            claimed[m.id] = d
-            match[d.username] = m
+        if m is None or m.id in claimed:
+            continue
+        if d.transliterated and m.idnumber and m.idnumber != d.idnumber:
+            continue  # another person's account: a transliterated login never takes it (error below)
+        claimed[m.id] = d
+        match[d.username] = m
 
     for d in wanted:
         m = match.get(d.username)
         if m is None:
             holder = by_username_all.get(d.username)
             if holder is not None:
-                if holder.auth == auth and not holder.deleted:
+                if holder.auth == auth and not holder.deleted and d.transliterated:
+                    why = (
+                        f"(translittéré de « {d.login} ») déjà celui d'un autre compte synchronisé "
+                        f"(jointure {holder.idnumber or 'vide'})"
+                    )
+                elif holder.auth == auth and not holder.deleted:
                     why = f"déjà pris par un autre compte synchronisé (jointure {holder.idnumber or 'vide'})"
                 elif holder.deleted:
                     why = "porté par un compte Moodle supprimé"
