@@ -15,6 +15,7 @@ require_once($CFG->dirroot . '/cohort/lib.php');
 require_once($CFG->dirroot . '/course/lib.php');
 require_once($CFG->libdir . '/enrollib.php');
 require_once($CFG->libdir . '/accesslib.php');
+require_once($CFG->dirroot . '/user/lib.php');
 
 $request = json_decode(file_get_contents($argv[1]), true);
 $answer = [];
@@ -44,6 +45,15 @@ if (!empty($request['setup'])) {
     $setup = $request['setup'];
     if (isset($setup['auth'])) {
         set_config('auth', $setup['auth']);
+    }
+    foreach ($setup['create_users'] ?? [] as $fields) {
+        $fields['mnethostid'] = $CFG->mnet_localhost_id;
+        $fields['confirmed'] = 1;
+        user_create_user((object)$fields, false, false);
+    }
+    foreach ($setup['update_users'] ?? [] as $change) {
+        $user = core_user::get_user_by_username($change['username'], '*', null, MUST_EXIST);
+        user_update_user((object)array_merge(['id' => $user->id], $change['set']), false, false);
     }
     foreach ($setup['courses'] ?? [] as $idnumber) {
         if (!$DB->record_exists('course', ['idnumber' => $idnumber])) {
