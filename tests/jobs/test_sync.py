@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select, update
 
 from enttui.config import Config, EntConfig, SyncConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
-from enttui.domain.sync import SyncOptions
+from enttui.domain.sync import ENTITY_LABELS, SyncOptions
 from enttui.errors import LockHeldError
 from enttui.jobs.context import Services, utc_now
 from enttui.jobs.events import CollectingSink
@@ -414,6 +414,50 @@ async def test_cancel_stops_at_a_batch_boundary_and_rerun_converges(env):
     assert result.status == "interrompu" and result.exit_code == 1
     assert batches and all(done % 20 == 0 or done == batches[-1] for done in batches)
     assert await services.state.get_watermark("sync:users") is None  # an interrupted run moves no mark
+    again, sink2 = await sync(small)
+    assert again.exit_code == 0, sink2.traces("error")
+    forced, _ = await sync(small, force=True)
+    assert sum(v.created + v.updated + v.removed + v.suspended for v in forced.counts.values()) == 0
+
+
+@pytest.mark.parametrize("entity", ["users", "cohorts", "roles"])
+async def test_cancel_is_honoured_in_every_phase(env, entity):
+    """Cancelled after the first committed batch of a phase: that phase is "interrompu", the next ones
+    "non traité", the counts are the rows written, no watermark moved; a later run completes it."""
+    from enttui.jobs.events import Progress
+
+    services, _ = env
+    moodle = services.moodle
+    small = replace(services, config=replace(services.config, sync=replace(services.config.sync, batch_size=1)))
+    seen: list[Progress] = []
+
+    def sink(event):
+        if isinstance(event, Progress) and event.entity == entity and event.total and event.done:
+            seen.append(event)
+
+    result = await run_sync(small, SyncOptions(), sink, should_stop=lambda: bool(seen))
+    assert result.status == "interrompu" and result.exit_code == 1
+    order = ["users", "cohorts", "roles"]
+    assert result.phases[entity] == "interrompu"
+    assert all(result.phases[e] == "traité" for e in order[: order.index(entity)])
+    assert all(result.phases[e] == "non traité" for e in order[order.index(entity) + 1 :])
+    assert f"{ENTITY_LABELS[order[-1]]} : non traité" in result.summary or entity == "roles"
+    t = moodle.tables
+    rows = await moodle.read(
+        lambda c: {
+            "users": c.execute(select(func.count()).where(t.user.c.auth == "cas")).scalar(),
+            "cohorts": c.execute(select(func.count()).where(t.cohort.c.component == "local_ent_installer")).scalar(),
+            "roles": c.execute(
+                select(func.count()).where(t.role_assignments.c.component == "local_ent_installer")
+            ).scalar(),
+        }
+    )
+    assert {e: result.counts[e].created for e in order} == rows
+    assert result.counts[entity].created == 1  # exactly the one batch committed before the stop
+    recorded = await services.state.get_run(result.run_id)
+    assert recorded.counts == {k: v.as_dict() for k, v in result.counts.items()}
+    for e in order:
+        assert await services.state.get_watermark(f"sync:{e}") is None
     again, sink2 = await sync(small)
     assert again.exit_code == 0, sink2.traces("error")
     forced, _ = await sync(small, force=True)
