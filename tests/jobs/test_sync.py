@@ -462,3 +462,64 @@ async def test_cancel_is_honoured_in_every_phase(env, entity):
     assert again.exit_code == 0, sink2.traces("error")
     forced, _ = await sync(small, force=True)
     assert sum(v.created + v.updated + v.removed + v.suspended for v in forced.counts.values()) == 0
+
+
+async def test_preflight_says_which_system_is_down_before_any_write(env, tmp_path):
+    """Before its first write, a sync reaches the directory and Moodle; a system down stops it with a
+    message naming that system, nothing written, and the attempt recorded."""
+    import socket
+
+    from enttui.errors import DirectoryError, MoodleError
+    from support.fixtures_db import moodle_config_for
+
+    services, _ = env
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    before = await digest(services.moodle)
+    ldap_down = replace(services.config.ldap, urls=[f"ldap://127.0.0.1:{closed}"], connect_timeout=1.0)
+    directory = Directory(ldap_down, services.config.ent)
+    down = replace(services, config=replace(services.config, ldap=ldap_down), directory=directory)
+    with pytest.raises(DirectoryError) as info:
+        await run_sync(down, SyncOptions())
+    assert info.value.title == "Synchronisation impossible : annuaire injoignable"
+    assert "l'annuaire ne répond pas" in info.value.message
+    assert await digest(services.moodle) == before
+    run = await services.state.last_run("sync")
+    assert run is not None and run.status == "avec erreurs" and "rien n'a été écrit" in run.summary
+    moodle_down = Moodle(moodle_config_for(f"mysql+pymysql://moodle:x@127.0.0.1:{closed}/moodle"))
+    down = replace(services, moodle=moodle_down)
+    with pytest.raises(MoodleError) as info:
+        await run_sync(down, SyncOptions())
+    assert info.value.title == "Synchronisation impossible : base Moodle injoignable"
+    assert "serveur injoignable" in info.value.message
+    assert await services.state.get_watermark("sync:users") is None
+
+
+async def test_new_users_get_their_context_and_role_changes_mark_them_dirty(env):
+    """As Moodle's user_create_user() and mark_user_dirty() do (checked by Moodle's own code in
+    test_sync_moodle.py when $ENTTUI_MOODLE_SRC is set)."""
+    services, _ = env
+    moodle = services.moodle
+    t = moodle.tables
+    result, _ = await sync(services)
+    rows = await moodle.read(
+        lambda c: c.execute(
+            select(t.user.c.id, t.context.c.id, t.context.c.path, t.context.c.depth)
+            .outerjoin(t.context, (t.context.c.instanceid == t.user.c.id) & (t.context.c.contextlevel == 30))
+            .where(t.user.c.auth == "cas")
+        ).all()
+    )
+    assert len(rows) == result.counts["users"].created
+    assert all(path == f"/1/{cid}" and depth == 2 for _uid, cid, path, depth in rows)
+    flags = await moodle.read(lambda c: c.execute(select(t.cache_flags)).mappings().all())
+    assigned = await moodle.read(
+        lambda c: set(
+            c.execute(
+                select(t.role_assignments.c.userid).where(t.role_assignments.c.component == "local_ent_installer")
+            ).scalars()
+        )
+    )
+    assert assigned and {int(f["name"]) for f in flags} == assigned
+    assert all(f["flagtype"] == "accesslib/dirtyusers" and f["value"] == "1" for f in flags)
+    assert all(f["expiry"] == f["timemodified"] + 8 * 3600 for f in flags)  # Moodle's default sessiontimeout
