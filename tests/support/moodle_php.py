@@ -87,9 +87,10 @@ class MoodlePhp:
     @classmethod
     def unpack(cls, tarball: Path, dest: Path, php: str) -> MoodlePhp:
         tar = shutil.which("tar")
-        if tar is not None:  # GNU tar and xz: seconds, where the tarfile module takes a minute
-            subprocess.run([tar, "-xJf", str(tarball), "-C", str(dest)], check=True, capture_output=True)
-        else:
+        done = False
+        if tar is not None and shutil.which("xz"):  # GNU tar and xz: seconds, where tarfile takes a minute
+            done = subprocess.run([tar, "-xJf", str(tarball), "-C", str(dest)], capture_output=True).returncode == 0
+        if not done:
             with tarfile.open(tarball) as archive:
                 archive.extractall(dest, filter="tar")
         roots = [p for p in dest.iterdir() if (p / "lib" / "setup.php").is_file()]
