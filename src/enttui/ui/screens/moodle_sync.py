@@ -101,7 +101,9 @@ class MoodleSyncScreen(PageScreen):
         "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace), puis "
         "« l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le traitement en cours "
         "(arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement forcé qui suspendrait "
-        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation."
+        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation. Les inscriptions "
+        "aux cours par cohorte suivent au prochain passage de la tâche « enrol_cohort_sync » du cron de "
+        "Moodle (toutes les heures)."
     )
     BINDINGS = [
         Binding("l", "launch", "Lancer", id="sync.launch", tooltip="Lancer la synchronisation"),
