@@ -108,7 +108,7 @@ def group_filter(run: SyncRun) -> str:
         return lf.or_(*parts) if len(parts) > 1 else parts[0]
     return lf.and_(
         lf.or_(lf.eq("objectClass", "ENTClasse"), lf.eq("objectClass", "ENTGroupe")),
-        lf.or_(*(lf.startswith("cn", f"{u}$") for u in uais)) if uais else "(cn=\\00)",
+        lf.or_(*(lf.startswith("cn", f"{u}$") for u in uais)) if uais else lf.eq("cn", "\0"),
     )
 
 
@@ -217,7 +217,7 @@ async def resolve_members(run: SyncRun, members: Iterable[str], entity: str) -> 
                     run.by_key.setdefault(lookup_key(p.dn), p)
             missing = [dn for key, dn in wanted.items() if key not in run.by_key and dn not in result.bad]
         if missing and len(missing) <= MEMBER_LOOKUP_MAX:
-            exists = await run.directory.entries_at(missing, "(objectClass=*)", ["objectClass"])
+            exists = await run.directory.entries_at(missing, lf.present("objectClass"), ["objectClass"])
             for dn, why in exists.invalid:
                 result.bad[dn] = f"n'est pas un DN valide ({why})"
             for dn in missing:
