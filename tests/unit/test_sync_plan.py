@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from enttui.domain.people import Group, Person
+from enttui.domain.role_plan import RoleRules, fonction_codes, plan_roles, role_spec
 from enttui.domain.sync import (
     DesiredCohort,
     DesiredUser,
     MoodleCohort,
     MoodleUser,
-    RoleRules,
     cohort_identity,
     desired_user,
-    fonction_codes,
     plan_cohorts,
-    plan_roles,
     plan_users,
     removal_guard,
-    role_spec,
 )
 
 

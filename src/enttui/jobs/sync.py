@@ -27,7 +27,8 @@ from datetime import datetime
 from typing import Any
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.sync import Counts, SyncOptions, parse_mapping
+from enttui.domain.role_plan import parse_mapping
+from enttui.domain.sync import Counts, SyncOptions
 from enttui.domain.sync_report import PHASE_DONE, entity_line, headline, plural, total_errors
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import (

@@ -9,7 +9,7 @@ user sees the change at once. Trace lines name the login, the role and the conte
 from __future__ import annotations
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain import sync as plan
+from enttui.domain import role_plan as plan
 from enttui.domain.dn import lookup_key
 from enttui.jobs.events import Progress
 from enttui.jobs.sync_read import read_entries, read_group_entries, resolve_members, since_filter
