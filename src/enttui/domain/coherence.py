@@ -431,11 +431,11 @@ class CoherenceAnalyzer:
             parents = list(get("enteleveparents") or _EMPTY)
             rels = get("entelevepersreleleve")
             if rels:
-                known = {x.lower() for x in parents}
+                known = {lookup_key(x) for x in parents}
                 for rel in rels:
                     pdn = rel.split("$", 1)[0].strip()
-                    if pdn and pdn.lower() not in known:
-                        known.add(pdn.lower())
+                    if pdn and lookup_key(pdn) not in known:
+                        known.add(lookup_key(pdn))
                         parents.append(pdn)
             r.parent_dns = parents
             r.child_dns = get("entauxpersreleleveeleve") or _EMPTY

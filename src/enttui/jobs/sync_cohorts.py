@@ -14,7 +14,7 @@ from enttui.domain import ldapfilter as lf
 from enttui.domain import sync as plan
 from enttui.domain.dn import lookup_key
 from enttui.domain.people import GROUP_ATTRIBUTES, Group, Structure, group_from_entry
-from enttui.domain.sync_report import plural
+from enttui.domain.sync_report import agree, number, plural
 from enttui.jobs.events import Progress
 from enttui.jobs.sync_read import (
     Members,
@@ -86,11 +86,15 @@ async def sync_cohorts(run: SyncRun) -> None:
         verbose=opts.verbose,
     )
     if not locked and run.confirm is not None and not opts.simulate:
+        renamed = plural(cp.renamed, "cohorte de la synchronisation", "cohortes de la synchronisation")
+        will = "sera renommée" if cp.renamed <= 1 else "seront renommées"
+        unlocked = agree("déverrouillé", cp.renamed, True)
         message = (
-            f"Verrou de cohortes désactivé : le différentiel porte sur les {len(cohorts)} cohortes de Moodle.\n"
-            f"{cp.renamed} cohorte(s) de la synchronisation seront renommées sans préfixe et déverrouillées, "
-            f"{len(cp.creates)} créée(s), {len(cp.changes)} modifiée(s), {len(cp.vanished)} vidée(s) et masquée(s).\n"
-            "Continuer ?"
+            f"Verrou de cohortes désactivé : le différentiel porte sur toutes les cohortes de Moodle "
+            f"({number(len(cohorts))}).\n{renamed} {will} sans préfixe et {unlocked}, "
+            f"{number(len(cp.creates))} {agree('créé', len(cp.creates), True)}, "
+            f"{number(len(cp.changes))} {agree('modifié', len(cp.changes), True)}, "
+            f"{number(len(cp.vanished))} {agree('vidé et masqué', len(cp.vanished), True)}.\nContinuer ?"
         )
         if not await run.confirm("cohort_unlock", "Désactiver le verrou de cohortes ?", message):
             run.trace("warning", "cohorts", "Cohortes ignorées : désactivation du verrou refusée par l'opérateur")

@@ -38,10 +38,11 @@ async def _confirm_removals(run: SyncRun, up: plan.UserPlan, rerun: Any) -> plan
     if not (up.suspends or up.removal_blocked) or run.confirm is None or run.opts.simulate:
         return up
     share = up.removal_candidates / max(1, up.owned_active)
+    gone = plural(up.removal_candidates, f"compte « {cfg.auth} » absent", f"comptes « {cfg.auth} » absents")
+    verb = "sera suspendu" if up.removal_candidates <= 1 else "seront suspendus"
     message = (
-        f"{up.removal_candidates} compte(s) « {cfg.auth} » absents de l'annuaire seront suspendus "
-        f"dans Moodle, sur {up.owned_active} comptes gérés ({share:.0%}).\n"
-        f"Seuil configuré : {cfg.max_removal_share:.0%}. Confirmer ces suspensions ?"
+        f"{gone} de l'annuaire {verb} dans Moodle, sur {plural(up.owned_active, 'compte géré', 'comptes gérés')} "
+        f"({share:.0%}).\nSeuil configuré : {cfg.max_removal_share:.0%}. Confirmer ces suspensions ?"
     )
     if await run.confirm("removal", "Suspendre des comptes Moodle ?", message):
         return rerun() if up.removal_blocked else up
