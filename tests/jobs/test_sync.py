@@ -523,3 +523,27 @@ async def test_new_users_get_their_context_and_role_changes_mark_them_dirty(env)
     assert assigned and {int(f["name"]) for f in flags} == assigned
     assert all(f["flagtype"] == "accesslib/dirtyusers" and f["value"] == "1" for f in flags)
     assert all(f["expiry"] == f["timemodified"] + 8 * 3600 for f in flags)  # Moodle's default sessiontimeout
+
+
+async def test_a_normal_run_with_nothing_changed_costs_a_few_statements(env):
+    """The retry list, the fingerprint and the pre-flight add no full read and no per-user query to a
+    normal run: with nothing changed, a handful of SQL statements whatever the number of users."""
+    from sqlalchemy import event
+
+    services, _ = env
+    first, _ = await sync(services)
+    assert first.counts["users"].created > 100
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = services.moodle.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        again, sink = await sync(services, verbose=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert again.status == "réussi"
+    assert [t.text for t in sink.traces("detail") if t.text.startswith("lu : ")] == []
+    assert len(statements) < 30, statements
