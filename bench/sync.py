@@ -36,9 +36,10 @@ from enttui.domain import ldapfilter as lf  # noqa: E402
 from enttui.domain.people import PERSON_ATTRIBUTES  # noqa: E402
 from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402
 from enttui.jobs.context import Services, utc_now  # noqa: E402
-from enttui.jobs.sync import _not_null_defaults, run_sync  # noqa: E402
+from enttui.jobs.sync import run_sync  # noqa: E402
 from enttui.services.directory import Directory  # noqa: E402
 from enttui.services.moodle import Moodle  # noqa: E402
+from enttui.services.moodle_sync import not_null_defaults  # noqa: E402
 from enttui.services.moodle_tables import moodle_tables  # noqa: E402
 from enttui.services.state import StateStore  # noqa: E402
 from support.fixtures_db import moodle_config_for  # noqa: E402
@@ -137,7 +138,7 @@ async def main(people: int, schools: int) -> None:
         engine = create_engine(floor_db)
         tables = moodle_tables("mdl_")
         tables.user.create(engine)
-        template = _not_null_defaults(tables.user)
+        template = not_null_defaults(tables.user)
         user_rows = [
             {**template, "auth": "cas", "confirmed": 1, "mnethostid": 1, "password": "not cached", **d.fields()}
             for d in (desired_user(p) for p in rows)

@@ -115,6 +115,9 @@ class SyncConfig:
     role_key_attribute: str = "cn"
     role_key_regex: str = "^[^:]+:[^:]+:(.*)$"
     fonction_roles: list[str] = field(default_factory=list)
+    # How a login Moodle refuses (accents, spaces, apostrophes) becomes a username: "transliterate"
+    # (Zoé.Müller → zoe.muller, see enttui.domain.usernames) or "refuse" (an error line).
+    usernames: str = "transliterate"
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ REQUIRED: list[tuple[str, str]] = [("ent", "uai"), ("ldap", "urls"), ("ldap", "b
 CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("ent", "profile_source"): ("profils", "classes"),
     ("sync", "removal"): ("suspend", "keep"),
+    ("sync", "usernames"): ("transliterate", "refuse"),
     ("smtp", "security"): ("starttls", "tls", "none"),
 }
 

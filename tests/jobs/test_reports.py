@@ -91,7 +91,7 @@ async def test_export_writes_a_private_report(state_store, state_clock, tmp_path
     assert await export_run_report(services, ids[0], path) == 4
     text = path.read_text(encoding="utf-8")
     assert text.startswith(f"Rapport d'alimentation n° {ids[0]} : Synchronisation Moodle")
-    assert "Statut : réussi" in text and "Utilisateurs : créés 12" in text and "ERREUR" in text
+    assert "Statut : réussi" in text and "Comptes utilisateur : créés 12" in text and "ERREUR" in text
     assert "Durée : 2 min 00 s" in text
     assert path.stat().st_mode & 0o777 == 0o600
     with pytest.raises(ValidationError, match="existe déjà"):
@@ -119,7 +119,11 @@ def test_formatting_helpers(state_clock):
     assert format_duration(None) == "—"
     assert kind_label("regeneration") == "Régénération" and kind_label("autre") == "autre"
     counts = {"users": {"created": 3, "updated": 0}, "errors": 1, "sent": 4, "note": "x"}
-    assert count_rows(counts)[0] == ("Utilisateurs", "créés", "3")
+    assert count_rows(counts)[0] == ("Comptes utilisateur", "créés", "3")
+    assert count_rows({"cohorts": {"created": 1, "removed": 2}}) == [
+        ("Cohortes", "créée", "1"),
+        ("Cohortes", "vidées et masquées", "2"),
+    ]
     assert counts_summary(counts) == "créés 3 · erreurs 1 · envoyés 4"
     assert counts_summary({}) == "—"
     assert options_text({"users": True, "force": False, "targets": ["eleve", "parent"], "uai": "X"}) == (

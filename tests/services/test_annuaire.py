@@ -12,8 +12,9 @@ import pytest
 from enttui.config import Config, EntConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.annuaire import PeopleQuery
+from enttui.domain.dn import lookup_key
 from enttui.domain.people import Person, Target, class_name, person_from_entry
-from enttui.services.annuaire import COUNT_CAP, Annuaire, MemberList, PeopleSearch, norm_dn
+from enttui.services.annuaire import COUNT_CAP, Annuaire, MemberList, PeopleSearch
 from enttui.services.directory import Directory
 from support.fixtures_ldap import entries_to_ldif, ldap_config
 
@@ -259,8 +260,8 @@ async def test_group_list_counts_by_profile(annuaire, school):
     assert some.total == sum(some.counts.values()) + some.unknown
     members = annuaire.members(some)
     got = await _all(members)
-    assert {p.dn.lower() for p in got} == {norm_dn(d) for d in some.members} - {
-        norm_dn(d) for d in some.members if norm_dn(d) not in {norm_dn(p.dn) for p in got}
+    assert {p.dn.lower() for p in got} == {lookup_key(d) for d in some.members} - {
+        lookup_key(d) for d in some.members if lookup_key(d) not in {lookup_key(p.dn) for p in got}
     }
     assert len(got) == some.total - some.unknown
     assert (await members.count()).value == some.total
@@ -269,13 +270,13 @@ async def test_group_list_counts_by_profile(annuaire, school):
 async def test_group_counts_match_every_member_target(annuaire, school):
     """Counts by profile read only the students and the members, yet match a full read."""
     _server, _entries, people = school
-    target_of = {norm_dn(p.dn): p.target for p in people}
+    target_of = {lookup_key(p.dn): p.target for p in people}
     groups = await annuaire.groups()
     assert groups and all(g.counted for g in groups)
     for g in groups:
-        expected = Counter(target_of[norm_dn(m)] for m in g.members if norm_dn(m) in target_of)
+        expected = Counter(target_of[lookup_key(m)] for m in g.members if lookup_key(m) in target_of)
         assert {t: n for t, n in g.counts.items() if n} == dict(expected), g.name
-        assert g.unknown == sum(1 for m in g.members if norm_dn(m) not in target_of)
+        assert g.unknown == sum(1 for m in g.members if lookup_key(m) not in target_of)
     assert any(g.counts[Target.ENSEIGNANT] for g in groups if g.kind == "classe")
 
 

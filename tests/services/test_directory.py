@@ -13,6 +13,7 @@ import trustme
 
 from enttui.config import EntConfig, LdapConfig, Secret
 from enttui.domain import ldapfilter as lf
+from enttui.domain.dn import dn_key
 from enttui.domain.people import Target, format_ldap_time
 from enttui.errors import DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
@@ -167,6 +168,30 @@ async def test_person_and_login(school: tuple[Directory, str]) -> None:
     assert await directory.person_by_login("nobody.here") is None
     found = await directory.people_by_dns([f"uid=t1,{people}", f"uid=ghost,{people}", f"uid=p1,{people}"])
     assert [p.uid for p in found] == ["t1", "p1"]
+
+
+async def test_lookup_by_dns_survives_odd_and_invalid_dns(school: tuple[Directory, str]) -> None:
+    """Another case and spacing finds the person; a value that is not a DN (for us, for ldap3 or for
+    the server) is reported for itself and never stops the lookup of the others (issue 12, cases 1-2)."""
+    directory, base = school
+    people = f"ou=people,{base}"
+    odd = f"UID=t1, OU=People,{base.upper()}"
+    deeper = f"uid=p1 ,ou=people, {base}"
+    broken = ["not a dn", f"uid=x,,{people}", f"u id=e1,{people}", f"uid=e1,{people}\\"]
+    found = await directory.lookup_people([odd, deeper, *broken, f"uid=ghost,{people}", f"uid=e1,{people}"])
+    assert sorted(p.uid for p in found.people.values()) == ["e1", "p1", "t1"]
+    assert dn_key(odd) in found.people
+    assert sorted(dn for dn, _why in found.invalid) == sorted(broken)
+    # the old entry point: same people, never aborted by the broken values
+    listed = await directory.people_by_dns([*broken, odd, f"uid=e1,{people}"])
+    assert [p.uid for p in listed] == ["t1", "e1"]
+    # a filter narrows the result (the sync passes its périmètre)
+    teachers = await directory.lookup_people([odd, f"uid=e1,{people}"], filt=lf.eq("uid", "t1"))
+    assert [p.uid for p in teachers.people.values()] == ["t1"]
+    # entries of any kind, by DN
+    groups = await directory.entries_at([f"CN={UAI}$3A,OU=groups,{base}", "cn=,"], "(objectClass=*)", ["cn"])
+    assert [attrs["cn"] for _dn, attrs in groups.entries.values()] == [[f"{UAI}$3A"]]
+    assert [dn for dn, _why in groups.invalid] == ["cn=,"]
 
 
 async def test_targets_and_groups(school: tuple[Directory, str]) -> None:

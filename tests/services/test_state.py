@@ -351,3 +351,36 @@ async def test_in_memory_url() -> None:
     assert len(await store.trace(run_id)) == 20
     assert (await store.health()).ok
     await store.close()
+
+
+async def test_sync_retry_list(state_store: StateStore, state_clock: FrozenClock) -> None:
+    """Failed entries wait in the retry list; an examined entry leaves it unless it failed again."""
+    a, b, c = "uid=a,ou=people,dc=x", "uid=b,ou=people,dc=x", "uid=c,ou=people,dc=x"
+    await state_store.set_sync_retry("users", [(a, "clash"), (b, "idnumber")], examined=[], run_id=1)
+    assert [(e.dn, e.reason) for e in await state_store.sync_retry("users")] == [(a, "clash"), (b, "idnumber")]
+    assert await state_store.sync_retry("cohorts") == []
+    state_clock.advance(hours=1)
+    # b examined (any spelling of its DN) and fixed, a examined and failed again, c new
+    await state_store.set_sync_retry(
+        "users", [(a, "clash again"), (c, "bad login")], examined=[a, "UID=b, OU=People,dc=x"]
+    )
+    entries = {e.dn: e for e in await state_store.sync_retry("users")}
+    assert set(entries) == {a, c}
+    assert entries[a].reason == "clash again" and entries[a].since == FROZEN_NOW  # waiting since the first failure
+    assert entries[c].since == FROZEN_NOW + timedelta(hours=1)
+    # a run that read everything replaces the list
+    await state_store.set_sync_retry("users", [(b, "new")], examined=None)
+    assert [e.dn for e in await state_store.sync_retry("users")] == [b]
+
+
+async def test_sync_marks_belong_to_a_fingerprint(state_store: StateStore) -> None:
+    """A watermark taken with other settings (a school added…) is no watermark: the next run reads all."""
+    when = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert await state_store.sync_mark("sync:users", "f1") is None
+    await state_store.set_sync_mark("sync:users", when, "f1", run_id=3)
+    assert await state_store.sync_mark("sync:users", "f1") == when
+    assert await state_store.sync_mark("sync:users", "f2") is None
+    assert await state_store.sync_fingerprint("sync:users") == "f1"
+    assert await state_store.get_watermark("sync:users") == when
+    await state_store.set_sync_mark("sync:users", when + timedelta(hours=1), "f2")
+    assert await state_store.sync_mark("sync:users", "f2") == when + timedelta(hours=1)

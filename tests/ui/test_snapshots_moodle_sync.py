@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import Checkbox
 
 from enttui.domain.sync import Counts
+from enttui.domain.sync_report import headline
 from enttui.jobs.events import Phase, Progress, Trace
 from support.fixtures_ui import make_demo_app, settle
 
@@ -56,11 +57,25 @@ def test_running_frozen_trace(snap_compare, tmp_path):
 
 
 def test_finished_summary(snap_compare, tmp_path):
+    """A run cancelled during the cohorts: the status line is the headline with the number of errors;
+    the summary has one French line per entity with agreement ("2 cohortes créées"), "Associations de
+    rôles : non traité" (also beside its progress bar), and the auth warning."""
+
     async def run_before(pilot):
         screen = await _open(pilot)
         screen.show_summary(
-            "réussi",
-            {"users": Counts(created=12, unchanged=30, errors=1), "cohorts": Counts(created=2, updated=1)},
+            "interrompu",
+            {
+                "users": Counts(created=12, unchanged=30, errors=1),
+                "cohorts": Counts(created=2, updated=1),
+                "roles": Counts(),
+            },
+            {"users": "traité", "cohorts": "interrompu", "roles": "non traité"},
+            [
+                "l'authentification « cas » n'est pas activée dans Moodle (config.auth : email) : les comptes "
+                "synchronisés ne pourront pas se connecter."
+            ],
+            headline("interrompu", 1, simulate=False),
         )
         screen.query_one("#sync-summary").scroll_visible()
         await settle(pilot)

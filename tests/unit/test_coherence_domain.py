@@ -16,9 +16,9 @@ from enttui.domain.coherence import (
     CoherenceAnalyzer,
     MoodleUser,
     blocking_failed,
-    norm_dn,
 )
 from enttui.domain.csv_write import neutralise
+from enttui.domain.dn import lookup_key
 from enttui.domain.people import Target, person_from_entry, resolve_target
 from enttui.errors import ValidationError
 from enttui.jobs.coherence import CoherenceReport, coherence_csv, export_coherence_csv
@@ -255,7 +255,9 @@ def test_moodle_cross_checks():
 
 
 def test_dn_normalisation():
-    assert norm_dn(" UID=A, OU=People ,dc=X") == "uid=a,ou=people,dc=x"
+    """The checks compare DNs by the one key of enttui.domain.dn (case, spaces, escapes)."""
+    assert lookup_key(" UID=A, OU=People ,dc=X") == "uid=a,ou=people,dc=x"
+    assert lookup_key("cn=Dupont\\2C Jean,dc=x") == lookup_key("CN=dupont\\, jean,dc=x")
 
 
 def _split(entries):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none, same_dn
+from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none, lookup_key, same_dn
 
 BASE = "uid=F450mmdo,ou=people,dc=ent,dc=test"
 
@@ -57,3 +57,10 @@ def test_same_dn():
 
 def test_empty_dn_is_the_root():
     assert dn_key("") == ""
+
+
+def test_lookup_key_never_raises():
+    assert lookup_key("UID=x, OU=People") == "uid=x,ou=people"
+    assert lookup_key("not a dn") != lookup_key("not a dn,x=y")
+    assert lookup_key("not a dn") == lookup_key("not a dn")
+    assert dn_key_or_none(lookup_key("not a dn")) is None

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from enttui.domain.people import Group, Person
+from enttui.domain.role_plan import RoleRules, fonction_codes, plan_roles, role_spec
 from enttui.domain.sync import (
     DesiredCohort,
     DesiredUser,
     MoodleCohort,
     MoodleUser,
-    RoleRules,
     cohort_identity,
     desired_user,
-    fonction_codes,
     plan_cohorts,
-    plan_roles,
     plan_users,
     removal_guard,
-    role_spec,
 )
 
 
@@ -50,7 +47,7 @@ def test_users_unchanged_update_rename_clash():
     assert {u.id: u.changes for u in plan.updates} == {2: {"username": "b2", "email": "b2@x"}, 3: {"firstname": "Z"}}
     assert plan.updates[0].renamed_from == "b"
     assert [x.username for x in plan.inserts] == ["new"]
-    assert len(plan.errors) == 1 and "manual" in plan.errors[0]
+    assert len(plan.errors) == 1 and "manual" in plan.errors[0].text
 
 
 def test_update_only_and_removals():
@@ -121,3 +118,25 @@ def test_role_specs_and_plan():
     plan = plan_roles({(1, 1, 5), (1, 1, 6), (1, 1, 8)}, existing, component="lock", in_scope=lambda k: k[1] == 1)
     assert plan.add == [(1, 1, 8)] and plan.unchanged == 2
     assert plan.remove == [(12, (2, 1, 7))]
+
+
+def test_transliterated_collisions_and_idnumber_clash():
+    from enttui.domain.usernames import UsernameRule
+
+    rule = UsernameRule()
+    exact = desired_user(Person(dn="uid=a", login="elise.dupre", jointures=("AC$1",)), rule)
+    accented = desired_user(Person(dn="uid=b", login="Élise.Dupré", jointures=("AC$2",)), rule)
+    assert exact is not None and accented is not None
+    assert accented.username == "elise.dupre" and accented.transliterated and not exact.transliterated
+    # in one run, the exact login keeps the username, whatever the order
+    plan = plan_users([accented, exact], [], auth="cas")
+    assert [x.dn for x in plan.inserts] == ["uid=a"]
+    assert [e.dn for e in plan.errors] == ["uid=b"] and "Élise.Dupré" in plan.errors[0].text
+    # a later normal run reads only the accented one: it never takes the other person's account
+    plan = plan_users([accented], [m(7, "elise.dupre", "1")], auth="cas")
+    assert not plan.updates and not plan.inserts and len(plan.errors) == 1
+    assert "translittéré" in plan.errors[0].text
+    # a "manual" account holding a directory person's idnumber: an error line, no second holder
+    plan = plan_users([d("newbie", "42")], [m(9, "hand.made", "42", auth="manual")], auth="cas")
+    assert not plan.inserts and len(plan.errors) == 1
+    assert "jointure « 42 » déjà portée par le compte « manual » hand.made" in plan.errors[0].text

@@ -187,7 +187,10 @@ class RunLog:
 
     def with_warnings(self, document: dict[str, object]) -> dict[str, object]:
         """A --json document with the run's warnings (TLS told plainly, guards…) added."""
-        return {**document, "warnings": list(self.warnings)}
+        own = document.get("warnings")
+        merged = list(own) if isinstance(own, list) else []
+        merged += [w for w in self.warnings if w not in merged]
+        return {**document, "warnings": merged}
 
 
 def _status_of(code: int) -> str:

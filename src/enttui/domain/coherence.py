@@ -11,7 +11,6 @@ Everything is a single pass over the entries plus dict/set lookups on lower-case
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+from enttui.domain.dn import lookup_key
 from enttui.domain.folding import fold_accents
 from enttui.domain.people import (
     Group,
@@ -30,6 +30,7 @@ from enttui.domain.people import (
     resolve_target,
     structure_from_entry,
 )
+from enttui.domain.usernames import UsernameRule
 
 Entry = tuple[str, Mapping[str, Sequence[str]]]
 
@@ -260,15 +261,6 @@ class MoodleUser:
     suspended: bool = False
 
 
-_DN_SPACES = re.compile(r"\s*([,=+])\s*")
-
-
-def norm_dn(dn: str) -> str:
-    """A DN for lookups: lower case, no spaces around separators."""
-    s = dn.strip().lower()
-    return _DN_SPACES.sub(r"\1", s) if " " in s else s
-
-
 def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
     values = attrs.get(name)
     return str(values[0]) if values else ""
@@ -389,8 +381,10 @@ class CoherenceAnalyzer:
         inactive_attribute: str = "pwdReset",
         inactive_value: str = "TRUE",
         synced_targets: Iterable[str] | None = None,
+        usernames: UsernameRule | None = None,
     ) -> None:
         self.perimeter = {u.upper() for u in perimeter_uais} if perimeter_uais is not None else None
+        self.usernames = usernames or UsernameRule()  # ENT login → Moodle username, as the sync writes it
         self.now = now
         self.never_activated_days = never_activated_days
         self.prefer = prefer
@@ -435,11 +429,11 @@ class CoherenceAnalyzer:
             parents = list(get("enteleveparents") or _EMPTY)
             rels = get("entelevepersreleleve")
             if rels:
-                known = {x.lower() for x in parents}
+                known = {lookup_key(x) for x in parents}
                 for rel in rels:
                     pdn = rel.split("$", 1)[0].strip()
-                    if pdn and pdn.lower() not in known:
-                        known.add(pdn.lower())
+                    if pdn and lookup_key(pdn) not in known:
+                        known.add(lookup_key(pdn))
                         parents.append(pdn)
             r.parent_dns = parents
             r.child_dns = get("entauxpersreleleveeleve") or _EMPTY
@@ -466,15 +460,15 @@ class CoherenceAnalyzer:
     def results(self) -> list[CheckResult]:
         out = {spec.id: CheckResult(spec) for spec in CHECKS}
         people = self.people
-        structs_by_dn = {norm_dn(s.dn): s for s in self.structures}
+        structs_by_dn = {lookup_key(s.dn): s for s in self.structures}
         struct_by_key: dict[str, str] = {}  # UAI / jointure / SIREN -> UAI
         for s in self.structures:
             for key in (s.uai, s.jointure, s.siren):
                 if key:
                     struct_by_key[key.upper()] = s.uai.upper()
-        person_dns = [norm_dn(p.dn) for p in people]
+        person_dns = [lookup_key(p.dn) for p in people]
         person_index = {d: i for i, d in enumerate(person_dns)}
-        group_dns = {norm_dn(g.dn) for g in self.groups}
+        group_dns = {lookup_key(g.dn) for g in self.groups}
         all_dns = set(person_index) | structs_by_dn.keys() | group_dns
         perimeter = self.perimeter
 
@@ -484,7 +478,7 @@ class CoherenceAnalyzer:
             found = False
             attached = False
             for sdn in p.struct_dns:
-                struct = structs_by_dn.get(norm_dn(sdn))
+                struct = structs_by_dn.get(lookup_key(sdn))
                 if struct is not None:
                     found = True
                     if perimeter is None or struct.uai.upper() in perimeter:
@@ -525,7 +519,7 @@ class CoherenceAnalyzer:
         for i, p in enumerate(people):
             if student_flags[i]:
                 for pdn in p.parent_dns:
-                    j = person_index.get(norm_dn(pdn))
+                    j = person_index.get(lookup_key(pdn))
                     if j is None:
                         if concerned[i]:
                             out["dangling_parent"].findings.append(_finding(p, f"parent introuvable : {pdn}"))
@@ -534,7 +528,7 @@ class CoherenceAnalyzer:
                         has_child[j] = True
             if parent_flags[i]:
                 for cdn in p.child_dns:
-                    j = person_index.get(norm_dn(cdn))
+                    j = person_index.get(lookup_key(cdn))
                     if j is None:
                         if concerned[i]:
                             out["dangling_child"].findings.append(_finding(p, f"enfant introuvable : {cdn}"))
@@ -557,8 +551,8 @@ class CoherenceAnalyzer:
                 class_keys.add((g.uai.upper(), g.name.strip().lower()))
             if perimeter is not None and g.uai and g.uai.upper() not in perimeter:
                 continue
-            own = norm_dn(g.dn)
-            normed = [norm_dn(m) for m in g.members]
+            own = lookup_key(g.dn)
+            normed = [lookup_key(m) for m in g.members]
             missing = [m for m, n in zip(g.members, normed, strict=True) if n not in all_dns]
             # Members that count: people and nested groups (not the group itself, a usual placeholder).
             existing = sum(1 for n in normed if n != own and (n in person_index or n in group_dns))
@@ -616,12 +610,12 @@ class CoherenceAnalyzer:
         struct_by_key: dict[str, str],
     ) -> str | None:
         if prefix:
-            s = structs_by_dn.get(norm_dn(prefix))
+            s = structs_by_dn.get(lookup_key(prefix))
             if s is not None:
                 return s.uai.upper()
             return struct_by_key.get(prefix.strip().upper())
         for sdn in person.struct_dns:
-            s = structs_by_dn.get(norm_dn(sdn))
+            s = structs_by_dn.get(lookup_key(sdn))
             if s is not None:
                 return s.uai.upper()
         return None
@@ -658,7 +652,9 @@ class CoherenceAnalyzer:
         if self.moodle_users is None:
             a.skipped = b.skipped = self.moodle_skipped
             return
+        username = self.usernames.username
         logins = {p.login.lower() for p in self.people if p.login}
+        logins |= {username(p.login)[0] for p in self.people if p.login}
         for u in self.moodle_users:
             if u.suspended or u.username.lower() in logins:
                 continue
@@ -667,7 +663,7 @@ class CoherenceAnalyzer:
         for i, p in enumerate(self.people):
             if not concerned[i] or not p.login or p.target.value not in self.synced_targets:
                 continue
-            if p.login.lower() not in self.moodle_usernames:
+            if username(p.login)[0] not in self.moodle_usernames:
                 b.findings.append(_finding(p, f"profil {p.target.label}, pas de compte Moodle"))
 
 

@@ -12,11 +12,13 @@ so that a caller can report that one value and go on with the others.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
-__all__ = ["InvalidDn", "dn_key", "dn_key_or_none", "same_dn"]
+__all__ = ["InvalidDn", "dn_key", "dn_key_or_none", "lookup_key", "same_dn"]
 
-_SPECIAL = frozenset('\\ +"#;<>')  # any of these sends a DN through the parser
+# The common spelling: attr=value pairs, no escape, space, quote, '+' or '=' inside a value.
+_PLAIN = re.compile(r'[^=,\\ +"#;<>]+=[^=,\\ +"#;<>]*(?:,[^=,\\ +"#;<>]+=[^=,\\ +"#;<>]*)*')
 _ESCAPE_OUT = frozenset('\\,+"<>;')  # characters written escaped in a key
 
 
@@ -124,11 +126,7 @@ def dn_key(dn: str) -> str:
     """
     if not dn:
         return ""
-    if not any(c in _SPECIAL for c in dn):
-        for rdn in dn.split(","):
-            attr, eq, _value = rdn.partition("=")
-            if not eq or not attr:
-                raise InvalidDn(dn, f"« {rdn} » n'est pas de la forme attribut=valeur")
+    if _PLAIN.fullmatch(dn):
         return dn.lower()
     return _parsed_key(dn)
 
@@ -139,6 +137,15 @@ def dn_key_or_none(dn: str) -> str | None:
         return dn_key(dn)
     except InvalidDn:
         return None
+
+
+def lookup_key(dn: str) -> str:
+    """:func:`dn_key` for dictionary lookups that must not raise: a value that is not a DN gets a key
+    that no DN has (it finds nothing but itself)."""
+    try:
+        return dn_key(dn)
+    except InvalidDn:
+        return "\x00" + dn
 
 
 def same_dn(a: str, b: str) -> bool:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from enttui.domain.dn import lookup_key
+
 
 class Target(StrEnum):
     """The five populations of the diffusion form (Cible)."""
@@ -292,7 +294,7 @@ def person_from_entry(
     parents = list(_all(a, "ENTEleveParents"))
     for rel in _all(a, "ENTElevePersRelEleve"):
         parent_dn = rel.split("$", 1)[0].strip()
-        if parent_dn and parent_dn.lower() not in {p.lower() for p in parents}:
+        if parent_dn and lookup_key(parent_dn) not in {lookup_key(p) for p in parents}:
             parents.append(parent_dn)
     inactive = {v.upper() for v in _all(a, inactive_attribute)}
     services = _all(a, "ENTAuxNonEnsEtabService")

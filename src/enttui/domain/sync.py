@@ -7,11 +7,12 @@ dict lookups; a plan also carries the French trace lines of its changes.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
+from enttui.domain.dn import lookup_key
 from enttui.domain.people import Group, Person
+from enttui.domain.usernames import UsernameRule
 
 ENTITIES: tuple[str, ...] = ("users", "cohorts", "roles")
 ENTITY_LABELS: dict[str, str] = {
@@ -47,6 +48,14 @@ COHORT_NAME_LENGTH = 254
 COHORT_IDNUMBER_LENGTH = 100
 
 CONTEXT_LEVELS: dict[str, int] = {"system": 10, "coursecat": 40, "course": 50}
+
+
+@dataclass(frozen=True, slots=True)
+class EntryError:
+    """A per-entry error line: ``dn`` is the directory entry to re-examine (retry list), "" if none."""
+
+    dn: str
+    text: str
 
 
 @dataclass
@@ -103,9 +112,16 @@ class DesiredUser:
     lastname: str
     email: str
     dn: str = ""
+    login: str = ""  # the ENT login as the directory spells it
+    problem: str = ""  # why no Moodle username can be made of the login ("" when none)
 
     def fields(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in USER_FIELDS}
+
+    @property
+    def transliterated(self) -> bool:
+        """The username is not the login in lower case (see enttui.domain.usernames)."""
+        return bool(self.login) and self.username != self.login.strip().lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,17 +141,24 @@ def _cut(value: str, length: int) -> str:
     return value.strip()[:length].rstrip()
 
 
-def desired_user(person: Person) -> DesiredUser | None:
-    """The Moodle row a directory person should have (None without a login)."""
+def desired_user(person: Person, rule: UsernameRule = UsernameRule()) -> DesiredUser | None:
+    """The Moodle row a directory person should have (None without a login).
+
+    The username follows ``rule`` (:mod:`enttui.domain.usernames`); a login it cannot use gives a
+    row whose ``problem`` says why and whose username is empty.
+    """
     if not person.login.strip():
         return None
+    username, problem = rule.username(person.login)
     return DesiredUser(
-        username=_cut(person.login.lower(), USER_LENGTHS["username"]),
+        username=username,
         idnumber=_cut(person.idnumber, USER_LENGTHS["idnumber"]),
         firstname=_cut(person.given_name, USER_LENGTHS["firstname"]),
         lastname=_cut(person.sn, USER_LENGTHS["lastname"]),
         email=_cut(person.mail, USER_LENGTHS["email"]),
         dn=person.dn,
+        login=person.login,
+        problem=problem,
     )
 
 
@@ -157,8 +180,9 @@ class UserPlan:
     # desired username -> Moodle id of the owned user it matched (unchanged or updated)
     matched: dict[str, int] = field(default_factory=dict)
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[EntryError] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
+    transliterated: list[DesiredUser] = field(default_factory=list)  # usable, but not the login as is
     removal_blocked: str = ""  # why the removal phase was skipped (guard), "" when not
     owned_active: int = 0
     removal_candidates: int = 0
@@ -214,6 +238,10 @@ def plan_users(
     for u in owned:
         if u.idnumber:
             by_idnumber.setdefault(u.idnumber, u)
+    foreign_idnumber: dict[str, MoodleUser] = {}  # idnumbers held by accounts the sync does not own
+    for u in sorted(rows, key=lambda x: x.id):
+        if u.idnumber and not u.deleted and u.auth != auth:
+            foreign_idnumber.setdefault(u.idnumber, u)
     by_username_owned = {u.username: u for u in owned}
     by_username_all: dict[str, MoodleUser] = {}
     for u in rows:
@@ -221,21 +249,41 @@ def plan_users(
         if u.auth == auth and not u.deleted:
             by_username_all[u.username] = u
 
-    # Directory duplicates: the first entry wins, the others are errors.
-    wanted: list[DesiredUser] = []
-    seen_user: dict[str, str] = {}
-    seen_id: dict[str, str] = {}
+    # Logins Moodle cannot take are errors; then directory duplicates: an exact login before a
+    # transliterated one, then in DN order, keeps the username; the others are errors.
+    usable: list[DesiredUser] = []
     for d in desired:
-        if d.username in seen_user:
-            plan.errors.append(f"identifiant « {d.username} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+        if d.problem:
+            plan.errors.append(EntryError(d.dn, d.problem))
+        else:
+            usable.append(d)
+    usable.sort(key=lambda x: (x.transliterated, lookup_key(x.dn)))
+    wanted: list[DesiredUser] = []
+    seen_user: dict[str, DesiredUser] = {}
+    seen_id: dict[str, str] = {}
+    for d in usable:
+        first = seen_user.get(d.username)
+        if first is not None:
+            if d.transliterated or first.transliterated:
+                text = (
+                    f"identifiant ENT « {d.login} » : il donne l'identifiant Moodle « {d.username} », déjà celui de "
+                    f"« {first.login} » ({first.dn}) ; entrée ignorée"
+                )
+            else:
+                text = f"identifiant « {d.username} » en double dans l'annuaire ({d.dn}) : entrée ignorée"
+            plan.errors.append(EntryError(d.dn, text))
             continue
         if d.idnumber and d.idnumber in seen_id:
-            plan.errors.append(f"jointure « {d.idnumber} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+            plan.errors.append(
+                EntryError(d.dn, f"jointure « {d.idnumber} » en double dans l'annuaire ({d.dn}) : entrée ignorée")
+            )
             continue
-        seen_user[d.username] = d.dn
+        seen_user[d.username] = d
         if d.idnumber:
             seen_id[d.idnumber] = d.dn
         wanted.append(d)
+        if d.transliterated:
+            plan.transliterated.append(d)
 
     # Two passes: idnumber first, then username among owned users not claimed yet.
     claimed: dict[int, DesiredUser] = {}
@@ -249,22 +297,40 @@ def plan_users(
         if d.username in match:
             continue
         m = by_username_owned.get(d.username)
-        if m is not None and m.id not in claimed:
-            claimed[m.id] = d
-            match[d.username] = m
+        if m is None or m.id in claimed:
+            continue
+        if d.transliterated and m.idnumber and m.idnumber != d.idnumber:
+            continue  # another person's account: a transliterated login never takes it (error below)
+        claimed[m.id] = d
+        match[d.username] = m
 
     for d in wanted:
         m = match.get(d.username)
         if m is None:
             holder = by_username_all.get(d.username)
             if holder is not None:
-                if holder.auth == auth and not holder.deleted:
+                if holder.auth == auth and not holder.deleted and d.transliterated:
+                    why = (
+                        f"(translittéré de « {d.login} ») déjà celui d'un autre compte synchronisé "
+                        f"(jointure {holder.idnumber or 'vide'})"
+                    )
+                elif holder.auth == auth and not holder.deleted:
                     why = f"déjà pris par un autre compte synchronisé (jointure {holder.idnumber or 'vide'})"
                 elif holder.deleted:
                     why = "porté par un compte Moodle supprimé"
                 else:
                     why = f"porté par un compte « {holder.auth} » que la synchronisation ne gère pas"
-                plan.errors.append(f"{d.username} : identifiant {why} ; compte laissé intact")
+                plan.errors.append(EntryError(d.dn, f"{d.username} : identifiant {why} ; compte laissé intact"))
+                continue
+            other = foreign_idnumber.get(d.idnumber) if d.idnumber else None
+            if other is not None:
+                plan.errors.append(
+                    EntryError(
+                        d.dn,
+                        f"{d.username} : jointure « {d.idnumber} » déjà portée par le compte « {other.auth} » "
+                        f"{other.username} (n° {other.id}) ; compte non créé",
+                    )
+                )
                 continue
             if update_only:
                 plan.skipped.append(d)
@@ -283,12 +349,25 @@ def plan_users(
             holder = by_username_all.get(d.username)
             if holder is not None and holder.id != m.id and claimed.get(holder.id) is None:
                 plan.errors.append(
-                    f"{m.username} → {d.username} : renommage impossible, identifiant déjà pris "
-                    f"(compte « {holder.auth} ») ; autres champs mis à jour"
+                    EntryError(
+                        d.dn,
+                        f"{m.username} → {d.username} : renommage impossible, identifiant déjà pris "
+                        f"(compte « {holder.auth} ») ; autres champs mis à jour",
+                    )
                 )
                 del changes["username"]
             else:
                 renamed_from = m.username
+        if "idnumber" in changes and d.idnumber in foreign_idnumber:
+            other = foreign_idnumber[d.idnumber]
+            plan.errors.append(
+                EntryError(
+                    d.dn,
+                    f"{m.username} : jointure « {d.idnumber} » déjà portée par le compte « {other.auth} » "
+                    f"{other.username} (n° {other.id}) ; jointure non modifiée, autres champs mis à jour",
+                )
+            )
+            del changes["idnumber"]
         revive = bool(m.suspended and m.id in sync_suspended)
         if revive:
             changes["suspended"] = 0
@@ -344,14 +423,22 @@ class DesiredCohort:
     complete: bool = True  # every member DN was resolved: removals of members are allowed
     alt_idnumber: str = ""  # the prefixed idnumber an unlocked run renames from
     source: str = ""  # the group's cn (trace)
+    dn: str = ""  # the group's DN (retry list)
 
 
-def cohort_identity(group: Group, prefix: str, component: str, locked: bool = True) -> tuple[str, str, str]:
-    """(idnumber, name, component) of a group's cohort; without prefix and component when unlocked."""
+def cohort_identity(
+    group: Group, prefix: str, component: str, locked: bool = True, school: str = ""
+) -> tuple[str, str, str]:
+    """(idnumber, name, component) of a group's cohort; without prefix and component when unlocked.
+
+    ``school`` (the school's name, or its UAI) goes into the name when the périmètre holds several
+    schools, so that two schools' "3A" stay distinguishable: ``2026 3A (Collège Jean Moulin)``.
+    """
+    label = f"{group.name} ({school})" if school else group.name
     if locked and prefix:
-        idnumber, name = f"{prefix}_{group.group_id}", f"{prefix} {group.name}"
+        idnumber, name = f"{prefix}_{group.group_id}", f"{prefix} {label}"
     else:
-        idnumber, name = group.group_id, group.name
+        idnumber, name = group.group_id, label
     return (
         idnumber[:COHORT_IDNUMBER_LENGTH],
         name.strip()[:COHORT_NAME_LENGTH],
@@ -377,7 +464,7 @@ class CohortPlan:
     vanished: list[tuple[MoodleCohort, set[int]]] = field(default_factory=list)  # emptied + hidden
     unchanged: int = 0
     skipped: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[EntryError] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     renamed: int = 0
 
@@ -419,8 +506,11 @@ def plan_cohorts(
         c = by_idnumber.get(d.idnumber)
         if c is not None and locked and c.component != component:
             plan.errors.append(
-                f"cohorte « {c.name} » ({c.idnumber}) : elle n'appartient pas à la synchronisation "
-                f"(composant « {c.component or 'aucun'} ») ; laissée intacte"
+                EntryError(
+                    d.dn,
+                    f"cohorte « {c.name} » ({c.idnumber}) : elle n'appartient pas à la synchronisation "
+                    f"(composant « {c.component or 'aucun'} ») ; laissée intacte",
+                )
             )
             continue
         if c is None and not locked and d.alt_idnumber:
@@ -428,7 +518,9 @@ def plan_cohorts(
             if alt is not None and alt.component == component and alt.id not in matched:
                 c = alt
         if c is not None and c.id in matched:
-            plan.errors.append(f"cohorte « {d.idnumber} » : plusieurs groupes pour la même cohorte ; ignorée")
+            plan.errors.append(
+                EntryError(d.dn, f"cohorte « {d.idnumber} » : plusieurs groupes pour la même cohorte ; ignorée")
+            )
             continue
         if c is None:
             if update_only:
@@ -470,135 +562,4 @@ def plan_cohorts(
             current = set(members.get(c.id, set()))
             if current or c.visible:
                 plan.vanished.append((c, current))
-    return plan
-
-
-# -- role assignments -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RoleRules:
-    """How a role group names its role, context level and context key (SYNC.md defaults)."""
-
-    role_attribute: str = "cn"
-    role_regex: str = r"^([^:]+):"
-    role_mapping: dict[str, str] = field(default_factory=dict)
-    level_attribute: str = "cn"
-    level_regex: str = r"^[^:]+:([^:]+):"
-    level_mapping: dict[str, str] = field(default_factory=dict)
-    key_attribute: str = "cn"
-    key_regex: str = r"^[^:]+:[^:]+:(.*)$"
-
-
-def parse_mapping(items: Iterable[str]) -> dict[str, str]:
-    """``["DOC=librarian", ...]`` → ``{"DOC": "librarian"}`` (ValueError on a malformed item)."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise ValueError(item)
-        out[key.strip()] = value.strip()
-    return out
-
-
-def _extract(attrs: Mapping[str, list[str]], attribute: str, regex: str, mapping: Mapping[str, str]) -> str | None:
-    lowered = {k.lower(): v for k, v in attrs.items()}
-    values = lowered.get(attribute.lower()) or []
-    if not values:
-        return None
-    value = values[0]
-    if regex:
-        found = re.search(regex, value)
-        if found is None:
-            return None
-        value = found.group(1) if found.groups() else found.group(0)
-    value = value.strip()
-    return mapping.get(value, value)
-
-
-@dataclass(frozen=True, slots=True)
-class RoleSpec:
-    role: str
-    level: str
-    key: str
-    source: str  # DN of the group (trace)
-    members: tuple[str, ...] = ()
-
-
-def role_spec(dn: str, attrs: Mapping[str, list[str]], rules: RoleRules) -> RoleSpec | str:
-    """The role, level and key a role group carries, or a French error."""
-    role = _extract(attrs, rules.role_attribute, rules.role_regex, rules.role_mapping)
-    level = _extract(attrs, rules.level_attribute, rules.level_regex, rules.level_mapping)
-    key = _extract(attrs, rules.key_attribute, rules.key_regex, {}) or ""
-    if not role or not level:
-        return f"{dn} : rôle ou niveau de contexte illisible ; groupe ignoré"
-    if level not in CONTEXT_LEVELS:
-        return f"{dn} : niveau de contexte « {level} » inconnu (system, coursecat ou course) ; groupe ignoré"
-    if level != "system" and not key:
-        return f"{dn} : clé de contexte manquante pour le niveau {level} ; groupe ignoré"
-    lowered = {k.lower(): v for k, v in attrs.items()}
-    return RoleSpec(role, level, key if level != "system" else "", dn, tuple(lowered.get("member", [])))
-
-
-def fonction_codes(fonctions: Iterable[str]) -> set[str]:
-    """``<structure>$<CODE>$<label>$…`` → the codes."""
-    out = set()
-    for value in fonctions:
-        parts = value.split("$")
-        if len(parts) > 1 and parts[1].strip():
-            out.add(parts[1].strip())
-        elif parts and parts[0].strip():
-            out.add(parts[0].strip())
-    return out
-
-
-Assignment = tuple[int, int, int]  # roleid, contextid, userid
-
-
-@dataclass
-class RolePlan:
-    add: list[Assignment] = field(default_factory=list)
-    remove: list[tuple[int, Assignment]] = field(default_factory=list)  # (role_assignments.id, key)
-    unchanged: int = 0
-    skipped: int = 0
-
-    def counts(self, errors: int = 0) -> Counts:
-        return Counts(
-            created=len(self.add),
-            unchanged=self.unchanged,
-            skipped=self.skipped,
-            removed=len(self.remove),
-            errors=errors,
-        )
-
-
-def plan_roles(
-    desired: Iterable[Assignment],
-    existing: Iterable[tuple[int, Assignment, str]],
-    *,
-    component: str,
-    in_scope: Callable[[Assignment], bool],
-    update_only: bool = False,
-    allow_remove: bool = True,
-) -> RolePlan:
-    """Diff desired assignments against Moodle's (``existing``: (id, key, component) rows).
-
-    An assignment of any component satisfies a desired one (no duplicate); only owned ones
-    (``component``) in scope and no longer desired are removed.
-    """
-    plan = RolePlan()
-    want = set(desired)
-    present = {key for _id, key, _comp in existing}
-    for key in sorted(want):
-        if key in present:
-            plan.unchanged += 1
-        elif update_only:
-            plan.skipped += 1
-        else:
-            plan.add.append(key)
-    if allow_remove:
-        for ra_id, key, comp in existing:
-            if comp == component and key not in want and in_scope(key):
-                plan.remove.append((ra_id, key))
-    plan.remove.sort()
     return plan

@@ -18,22 +18,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from enttui.domain import ldapfilter as lf
 from enttui.domain.coherence import (
     BLOQUANT,
     COHERENCE_PERSON_ATTRIBUTES,
     CheckResult,
     CoherenceAnalyzer,
-    MoodleUser,
 )
 from enttui.domain.csv_write import csv_bytes
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
+from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.services.localfiles import write_private
+from enttui.services.moodle_sync import MoodleSyncStore
 
 ENTITY = "coherence"
 CSV_COLUMNS = ("Contrôle", "Gravité", "DN", "Identifiant", "Nom", "Détail")
@@ -98,6 +97,7 @@ async def run_coherence(
         inactive_attribute=ldap.inactive_attribute,
         inactive_value=ldap.inactive_value,
         synced_targets=cfg.sync.profiles,
+        usernames=UsernameRule(cfg.sync.usernames),
     )
     directory = services.directory
     read: dict[str, int] = {"structures": 0, "groups": 0, "people": 0}
@@ -139,7 +139,7 @@ async def run_coherence(
     if moodle is not None:
         sink(Phase(ENTITY, "Lecture des utilisateurs Moodle"))
         try:
-            users, usernames = await moodle.read(_moodle_reader(moodle, cfg.sync.auth))
+            users, usernames = await MoodleSyncStore(moodle).coherence_users(cfg.sync.auth)
         except EnttuiError as exc:
             analyzer.moodle_failed(f"Moodle ne répond pas : {exc.message}")
             sink(Trace("warning", ENTITY, f"contrôles Moodle non faits : {exc.message}"))
@@ -168,32 +168,6 @@ def _extra_attributes(inactive_attribute: str) -> tuple[str, ...]:
     return (
         () if inactive_attribute.lower() in {a.lower() for a in COHERENCE_PERSON_ATTRIBUTES} else (inactive_attribute,)
     )
-
-
-def _moodle_reader(moodle: Any, auth: str) -> Callable[[Any], tuple[list[MoodleUser], list[str]]]:
-    t = moodle.tables.user
-
-    def read(conn: Any) -> tuple[list[MoodleUser], list[str]]:
-        rows = conn.execute(
-            select(t.c.id, t.c.username, t.c.firstname, t.c.lastname, t.c.auth, t.c.suspended).where(
-                (t.c.auth == auth) & (t.c.deleted == 0)
-            )
-        )
-        users = [
-            MoodleUser(
-                id=int(r.id),
-                username=r.username,
-                firstname=r.firstname or "",
-                lastname=r.lastname or "",
-                auth=r.auth,
-                suspended=bool(r.suspended),
-            )
-            for r in rows
-        ]
-        names = [r.username for r in conn.execute(select(t.c.username).where(t.c.deleted == 0))]
-        return users, names
-
-    return read
 
 
 # -- exports ----------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from enttui.domain.sync import COUNT_KEYS as SYNC_COUNT_KEYS
+from enttui.domain.sync import ENTITIES as SYNC_ENTITIES
+from enttui.domain.sync_report import count_label
 from enttui.jobs.context import Services
 from enttui.services.localfiles import write_private
 from enttui.services.state import RUN_KINDS, RUN_STATUSES, RunRecord, TraceLine
@@ -53,10 +56,10 @@ COUNT_LABELS: dict[str, str] = {
     "rows": "lignes",
 }
 ENTITY_LABELS: dict[str, str] = {
-    "users": "Utilisateurs",
+    "users": "Comptes utilisateur",
     "cohorts": "Cohortes",
     "members": "Membres de cohortes",
-    "roles": "Rôles",
+    "roles": "Associations de rôles",
     "diffusion": "Diffusion",
     "mails": "Messages",
     "accounts": "Comptes",
@@ -88,15 +91,20 @@ def format_moment(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone().strftime("%d/%m/%Y %H:%M")
 
 
-def count_rows(counts: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """Counts flattened to ``(entity, what, value)`` rows: ``{"users": {"created": 3}}`` and flat ones."""
+def count_rows(counts: Mapping[str, Any], *, agree: bool = True) -> list[tuple[str, str, str]]:
+    """Counts flattened to ``(entity, what, value)`` rows: ``{"users": {"created": 3}}`` and flat ones.
+
+    With ``agree``, the sync's counters agree with their entity and number ("Cohortes", "créées", "2")."""
     rows: list[tuple[str, str, str]] = []
     for key, value in counts.items():
         if isinstance(value, Mapping):
             entity = ENTITY_LABELS.get(key, key)
             for sub, v in value.items():
-                what = str(sub)
-                rows.append((entity, COUNT_LABELS.get(what, what), _scalar(v)))
+                if agree and key in SYNC_ENTITIES and sub in SYNC_COUNT_KEYS:
+                    what = count_label(key, sub, v if isinstance(v, int) else 2)
+                else:
+                    what = COUNT_LABELS.get(str(sub), str(sub))
+                rows.append((entity, what, _scalar(v)))
         else:
             rows.append(("", COUNT_LABELS.get(key, key), _scalar(value)))
     return rows
@@ -105,7 +113,7 @@ def count_rows(counts: Mapping[str, Any]) -> list[tuple[str, str, str]]:
 def counts_summary(counts: Mapping[str, Any], limit: int = 3) -> str:
     """A short line for the list: the first non-zero counts, e.g. ``créés 12 · erreurs 1``."""
     totals: dict[str, int] = {}
-    for _entity, what, value in count_rows(counts):
+    for _entity, what, value in count_rows(counts, agree=False):
         try:
             n = int(value)
         except ValueError:

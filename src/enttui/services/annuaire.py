@@ -27,6 +27,7 @@ from typing import Any
 from enttui.config import Config
 from enttui.domain import ldapfilter as lf
 from enttui.domain.annuaire import PeopleQuery, people_filter
+from enttui.domain.dn import lookup_key
 from enttui.domain.people import (
     PERSON_ATTRIBUTES,
     Person,
@@ -58,7 +59,6 @@ __all__ = [
 PAGE_SIZE = 50  # rows in the table: never more than one page
 COUNT_CAP = 2000  # the count stops here ("plus de 2 000 résultats")
 CACHE_PAGES = 8  # pages kept for "previous page"
-DN_CHUNK = 200  # values per OR filter when reading people by DN
 
 # What a row of the people table needs (the detail reads PERSON_ATTRIBUTES).
 LIST_ATTRIBUTES: tuple[str, ...] = (
@@ -78,13 +78,6 @@ LIST_ATTRIBUTES: tuple[str, ...] = (
     "ENTAuxEnsClasses",
 )
 COUNT_ATTRIBUTES: tuple[str, ...] = ("objectClass", "ENTPersonProfils", "ENTEleveClasses")
-
-
-def norm_dn(dn: str) -> str:
-    """A DN compared the way a person would: case and spaces around separators ignored."""
-    if " " not in dn:
-        return dn.lower()  # the common case, cheap (group lists compare ~100k DNs)
-    return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in dn.split(",")).lower()
 
 
 def _values(attrs: Mapping[str, Sequence[str]], name: str) -> Sequence[str]:
@@ -122,7 +115,7 @@ class Page:
     index: int
     people: tuple[Person, ...]
     has_next: bool
-    relatives: Mapping[str, Person] = field(default_factory=dict)  # norm_dn → person
+    relatives: Mapping[str, Person] = field(default_factory=dict)  # lookup_key → person
 
     @property
     def has_previous(self) -> bool:
@@ -131,7 +124,7 @@ class Page:
     def children_label(self, person: Person) -> str:
         names = []
         for dn in person.child_dns:
-            kid = self.relatives.get(norm_dn(dn))
+            kid = self.relatives.get(lookup_key(dn))
             if kid is None:
                 names.append("?")
             else:
@@ -402,7 +395,7 @@ class MemberList(PeoplePager):
         if not chunk:
             return None if index > 0 else []
         found = await self.annuaire.people_by_dns(chunk, LIST_ATTRIBUTES)
-        return [found[norm_dn(dn)] for dn in chunk if norm_dn(dn) in found]
+        return [found[lookup_key(dn)] for dn in chunk if lookup_key(dn) in found]
 
     def _has_next(self, index: int, people: Sequence[Person]) -> bool:
         return (index + 1) * self.page_size < len(self.dns)
@@ -421,7 +414,7 @@ class Annuaire:
         self.page_size = page_size
         ldap = config.ldap
         self.people_base = ldap.people_dn or ldap.base_dn
-        self._names: OrderedDict[str, Person] = OrderedDict()  # small cache of relatives (norm_dn)
+        self._names: OrderedDict[str, Person] = OrderedDict()  # small cache of relatives (lookup_key)
 
     @classmethod
     def from_services(cls, services: Any, page_size: int = PAGE_SIZE) -> Annuaire:
@@ -458,49 +451,22 @@ class Annuaire:
     async def people_by_dns(
         self, dns: Iterable[str], attributes: Sequence[str] = PERSON_ATTRIBUTES
     ) -> dict[str, Person]:
-        """People at these DNs (keyed by :func:`norm_dn`), in one search per 200 DNs.
-
-        DNs right below the people branch are read with ``(|(uid=…)(uid=…))`` on their RDN
-        attribute; any other DN is read on its own. DNs that point nowhere are left out.
-        """
-        wanted = {norm_dn(dn): dn for dn in dns if dn}
-        base = norm_dn(self.people_base)
-        by_attr: dict[str, list[str]] = {}
-        others: list[str] = []
-        for key, dn in wanted.items():
-            rdn, _, parent = key.partition(",")
-            attr, _, _value = rdn.partition("=")
-            if parent == base and attr and "+" not in rdn and "\\" not in dn:
-                value = dn.split(",", 1)[0].split("=", 1)[1].strip()
-                by_attr.setdefault(attr, []).append(value)
-            else:
-                others.append(dn)
-        out: dict[str, Person] = {}
-        for attr, values in by_attr.items():
-            for start in range(0, len(values), DN_CHUNK):
-                chunk = values[start : start + DN_CHUNK]
-                filt = lf.and_(lf.eq("objectClass", "ENTPerson"), lf.any_eq(attr, chunk))
-                async for page in self.directory.iter_pages(self.people_base, filt, attributes, scope="LEVEL"):
-                    for dn, attrs in page:
-                        key = norm_dn(dn)
-                        if key in wanted:
-                            out[key] = self.person_from(dn, attrs)
-        if others:
-            for person in await self.directory.people_by_dns(others):
-                out[norm_dn(person.dn)] = person
-        return out
+        """People at these DNs (keyed by :func:`lookup_key`), in one search per 200 DNs
+        (:meth:`Directory.lookup_people`). DNs that point nowhere, or are not DNs, are left out."""
+        found = await self.directory.lookup_people(dns, attributes=attributes)
+        return found.people
 
     async def children_of(self, people: Sequence[Person]) -> dict[str, Person]:
         """The children of the parents among ``people`` (for the Enfant(s) column), one search."""
         dns = [dn for p in people for dn in p.child_dns]
-        missing = [dn for dn in dns if norm_dn(dn) not in self._names]
+        missing = [dn for dn in dns if lookup_key(dn) not in self._names]
         if missing:
             found = await self.people_by_dns(missing, LIST_ATTRIBUTES)
             for key, person in found.items():
                 self._names[key] = person
             while len(self._names) > 5000:
                 self._names.popitem(last=False)
-        return {norm_dn(dn): self._names[norm_dn(dn)] for dn in dns if norm_dn(dn) in self._names}
+        return {lookup_key(dn): self._names[lookup_key(dn)] for dn in dns if lookup_key(dn) in self._names}
 
     async def person_details(self, dn: str) -> PersonDetails | None:
         """A person with parents, children, schools and the Moodle account (None if gone)."""
@@ -513,9 +479,9 @@ class Annuaire:
             self._structure_labels(person.struct_dns),
             self._moodle_summary(person),
         )
-        parents = tuple(relations[norm_dn(d)] for d in person.parent_dns if norm_dn(d) in relations)
-        children = tuple(relations[norm_dn(d)] for d in person.child_dns if norm_dn(d) in relations)
-        missing = tuple(d for d in related if norm_dn(d) not in relations)
+        parents = tuple(relations[lookup_key(d)] for d in person.parent_dns if lookup_key(d) in relations)
+        children = tuple(relations[lookup_key(d)] for d in person.child_dns if lookup_key(d) in relations)
+        missing = tuple(d for d in related if lookup_key(d) not in relations)
         summary, status = moodle
         return PersonDetails(person, parents, children, structures, missing, summary, status)
 
@@ -523,12 +489,12 @@ class Annuaire:
         if not dns:
             return ()
         try:
-            known = {norm_dn(s.dn): s for s in await self.directory.structures()}
+            known = {lookup_key(s.dn): s for s in await self.directory.structures()}
         except EnttuiError:
             known = {}
         out = []
         for dn in dns:
-            s: Structure | None = known.get(norm_dn(dn))
+            s: Structure | None = known.get(lookup_key(dn))
             out.append(f"{s.uai} — {s.name}" if s else dn)
         return tuple(out)
 
@@ -568,7 +534,7 @@ class Annuaire:
         """
         groups_task = asyncio.ensure_future(self.directory.groups())
         try:
-            structures = {norm_dn(s.dn): s.uai for s in await self.directory.structures()}
+            structures = {lookup_key(s.dn): s.uai for s in await self.directory.structures()}
             perimeter = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.directory.perimeter_filter())
             targets: dict[str, Target] = {}
             by_class: dict[tuple[str, str], list[str]] = {}
@@ -579,11 +545,11 @@ class Annuaire:
                     if target is Target.ELEVE:
                         for value in _values(attrs, "enteleveclasses"):
                             prefix = value.rsplit("$", 1)[0] if "$" in value else ""
-                            uai = structures.get(norm_dn(prefix), prefix)
+                            uai = structures.get(lookup_key(prefix), prefix)
                             by_class.setdefault((uai, class_name(value)), []).append(dn)
         finally:
             groups = await groups_task
-        unread = {key: dn for g in groups for dn in g.members if (key := norm_dn(dn)) not in targets}
+        unread = {key: dn for g in groups for dn in g.members if (key := lookup_key(dn)) not in targets}
         await self._read_targets(unread, perimeter, targets)
         out: list[GroupSummary] = []
         seen: set[tuple[str, str]] = set()
@@ -601,35 +567,15 @@ class Annuaire:
         target = resolve_target(
             _values(attrs, "entpersonprofils"), _values(attrs, "objectclass"), self.config.ent.profile_source
         )
-        targets[norm_dn(dn)] = target
+        targets[lookup_key(dn)] = target
         return target
 
     async def _read_targets(self, wanted: Mapping[str, str], perimeter: str, targets: dict[str, Target]) -> None:
-        """Targets of the people of the périmètre at these DNs (``norm_dn`` → DN); others are left out."""
-        base = norm_dn(self.people_base)
-        by_attr: dict[str, list[str]] = {}
-        for key, dn in wanted.items():
-            rdn, _, parent = key.partition(",")
-            attr = rdn.partition("=")[0]
-            if parent == base and attr and "+" not in rdn and "\\" not in dn:
-                by_attr.setdefault(attr, []).append(dn.split(",", 1)[0].split("=", 1)[1].strip())
-            elif key.endswith("," + base):
-                await self._read_target_at(dn, perimeter, targets)  # deeper in the people branch (rare)
-        for attr, values in by_attr.items():
-            for start in range(0, len(values), DN_CHUNK):
-                filt = lf.and_(perimeter, lf.any_eq(attr, values[start : start + DN_CHUNK]))
-                async for page in self.directory.iter_pages(self.people_base, filt, COUNT_ATTRIBUTES, scope="LEVEL"):
-                    for dn, attrs in page:
-                        if norm_dn(dn) in wanted:
-                            self._count_target(dn, attrs, targets)
-
-    async def _read_target_at(self, dn: str, perimeter: str, targets: dict[str, Target]) -> None:
-        try:
-            async for page in self.directory.iter_pages(dn, perimeter, COUNT_ATTRIBUTES, scope="BASE"):
-                for found, attrs in page:
-                    self._count_target(found, attrs, targets)
-        except EnttuiError:
-            return  # a member DN that points nowhere: counted as unknown
+        """Targets of the people of the périmètre at these DNs (``lookup_key`` → DN); others are left out
+        (200 a search, :meth:`Directory.lookup_people`; a value that is not a DN counts as unknown)."""
+        found = await self.directory.lookup_people(list(wanted.values()), filt=perimeter, attributes=COUNT_ATTRIBUTES)
+        for key, person in found.people.items():
+            targets[key] = person.target
 
     @staticmethod
     def _summary(
@@ -645,7 +591,7 @@ class Annuaire:
         counts = dict.fromkeys(Target, 0)
         unknown = 0
         for member in members:
-            target = targets.get(norm_dn(member))
+            target = targets.get(lookup_key(member))
             if target is None:
                 unknown += 1
             else:

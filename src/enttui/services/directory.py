@@ -29,6 +29,7 @@ import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -38,6 +39,7 @@ from ldap3.utils.dn import safe_dn, to_dn
 
 from enttui.config import EntConfig, LdapConfig
 from enttui.domain import ldapfilter as lf
+from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none
 from enttui.domain.health import SystemHealth
 from enttui.domain.people import (
     GROUP_ATTRIBUTES,
@@ -57,7 +59,7 @@ from enttui.domain.people import (
 from enttui.domain.transport import CertificateProblem, certificate_problem, no_starttls
 from enttui.errors import DirectoryError, EnttuiError, IncompleteReadError
 
-__all__ = ["PASSWORD_MODIFY_OID", "Directory", "Entry"]
+__all__ = ["PASSWORD_MODIFY_OID", "Directory", "Entry", "EntryLookup", "PeopleLookup"]
 
 Entry = tuple[str, dict[str, list[str]]]
 T = TypeVar("T")
@@ -65,6 +67,8 @@ T = TypeVar("T")
 PASSWORD_MODIFY_OID = "1.3.6.1.4.1.4203.1.11.1"
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 HEALTH_NAME = "Annuaire (LDAP)"
+_ATTRIBUTE = re.compile(r"[a-z][a-z0-9-]*")  # an attribute type's name (in a dn_key: lower case)
+DN_CHUNK = 200  # DNs per OR filter or per worker-thread hop when reading entries by DN
 EXHAUST_SECONDS = 30  # a server that did not answer is skipped for this long
 TLS_SKIP_SECONDS = 300  # a pool server that refused TLS is skipped for this long (while another answers)
 MAX_IDLE = 4
@@ -87,6 +91,22 @@ _RESULT_MESSAGES = {
     21: "valeur refusée par la syntaxe de l'attribut",
     49: "identifiants refusés",
 }
+
+
+@dataclass
+class EntryLookup:
+    """Entries read by DN: ``entries`` keyed by dn_key; ``invalid``: (value, French reason) of non-DNs."""
+
+    entries: dict[str, Entry] = field(default_factory=dict)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PeopleLookup:
+    """People read by DN: ``people`` keyed by dn_key; ``invalid``: (value, French reason) of non-DNs."""
+
+    people: dict[str, Person] = field(default_factory=dict)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _Failed(Exception):
@@ -800,27 +820,111 @@ class Directory:
         return self._person(*entries[0]) if entries else None
 
     async def people_by_dns(self, dns: Sequence[str]) -> list[Person]:
-        """The people at these DNs, in the given order; DNs that point nowhere are skipped."""
-        wanted = list(dict.fromkeys(dns))
+        """The people at these DNs, in the given order; DNs that point nowhere or are not DNs are skipped."""
+        found = await self.lookup_people(dns)
         out: list[Person] = []
-        for start in range(0, len(wanted), 200):
-            chunk = wanted[start : start + 200]
+        seen: set[str] = set()
+        for dn in dns:
+            key = dn_key_or_none(dn)
+            if key is not None and key in found.people and key not in seen:
+                seen.add(key)
+                out.append(found.people[key])
+        return out
 
-            def read(conn: ldap3.Connection, chunk: list[str] = chunk) -> list[Entry]:
+    async def lookup_people(
+        self, dns: Iterable[str], *, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES
+    ) -> PeopleLookup:
+        """The people (``ENTPerson`` matching ``filt``) at these DNs, keyed by :func:`dn_key`.
+
+        DNs right below the people branch are read with ``(|(uid=…)(uid=…))`` on their RDN
+        attribute, 200 a search; any other DN is read on its own (a base search). A value that is not
+        a DN (for this module or for the server) is reported in ``invalid`` and never stops the
+        lookup of the others; a DN that points nowhere (or to an entry ``filt`` rejects) is absent.
+        """
+        result = PeopleLookup()
+        wanted: dict[str, str] = {}
+        for dn in dns:
+            if not dn:
+                continue
+            try:
+                wanted.setdefault(dn_key(dn), dn)
+            except InvalidDn as exc:
+                result.invalid.append((dn, exc.why))
+        base_key = dn_key_or_none(self._people_base()) or ""
+        by_attr: dict[str, list[str]] = {}
+        others: list[str] = []
+        for key, dn in wanted.items():
+            rdn, _, parent = key.partition(",")
+            attr = rdn.partition("=")[0]
+            if (
+                parent == base_key
+                and _ATTRIBUTE.fullmatch(attr)
+                and "+" not in rdn
+                and "\\" not in dn
+                and '"' not in dn
+            ):
+                by_attr.setdefault(attr, []).append(dn.split(",", 1)[0].split("=", 1)[1].strip())
+            else:
+                others.append(dn)
+        person = lf.and_(lf.eq("objectClass", "ENTPerson"), filt)
+        for attr, values in by_attr.items():
+            for start in range(0, len(values), DN_CHUNK):
+                chunk_filter = lf.and_(person, lf.any_eq(attr, values[start : start + DN_CHUNK]))
+                async for page in self.iter_pages(self._people_base(), chunk_filter, attributes, scope="LEVEL"):
+                    for dn, attrs in page:
+                        found_key = dn_key_or_none(dn)
+                        if found_key is not None and found_key in wanted:
+                            result.people[found_key] = self._person(dn, attrs)
+        if others:
+            found = await self.entries_at(others, person, attributes)
+            result.invalid.extend(found.invalid)
+            for key, (dn, attrs) in found.entries.items():
+                result.people[key] = self._person(dn, attrs)
+        return result
+
+    async def entries_at(self, dns: Sequence[str], filt: str, attributes: Sequence[str]) -> EntryLookup:
+        """The entries at these DNs that match ``filt`` (base searches, 200 per worker-thread hop).
+
+        Keyed by :func:`dn_key`; a DN that points nowhere or does not match is absent; a value that
+        is not a DN (for :func:`dn_key`, ldap3 or the server) is reported in ``invalid`` and the
+        others are still read.
+        """
+        result = EntryLookup()
+        wanted: list[str] = []
+        for dn in dict.fromkeys(dns):
+            try:
+                dn_key(dn)
+            except InvalidDn as exc:
+                result.invalid.append((dn, exc.why))
+                continue
+            wanted.append(dn)
+        for start in range(0, len(wanted), DN_CHUNK):
+            chunk = wanted[start : start + DN_CHUNK]
+
+            def read(conn: ldap3.Connection, chunk: list[str] = chunk) -> tuple[list[Entry], list[tuple[str, str]]]:
                 found: list[Entry] = []
+                invalid: list[tuple[str, str]] = []
                 for dn in chunk:
                     try:
-                        found.extend(
-                            self._search_once(conn, dn, lf.eq("objectClass", "ENTPerson"), PERSON_ATTRIBUTES, "BASE")
-                        )
+                        found.extend(self._search_once(conn, dn, filt, attributes, "BASE"))
+                    except _LOST:
+                        raise
                     except _Failed as exc:
-                        if exc.code not in (32, 34):
+                        if exc.code == 34:  # invalidDNSyntax: the server does not take it as a DN
+                            invalid.append((dn, "l'annuaire ne le reconnaît pas comme un DN"))
+                        elif exc.code != 32:  # noSuchObject: points nowhere
                             raise
-                return found
+                    except lx.LDAPInvalidDnError as exc:  # ldap3 refuses it before sending
+                        invalid.append((dn, f"refusé par ldap3 ({exc})"))
+                return found, invalid
 
-            entries = await self._run(read, "lecture de personnes")
-            out.extend(self._person(dn, attrs) for dn, attrs in entries)
-        return out
+            entries, invalid = await self._run(read, "lecture d'entrées par DN")
+            result.invalid.extend(invalid)
+            for dn, attrs in entries:
+                key = dn_key_or_none(dn)
+                if key is not None:
+                    result.entries[key] = (dn, attrs)
+        return result
 
     async def count_by_target(self) -> ProfileCounts:
         counts = ProfileCounts()
@@ -1049,8 +1153,6 @@ class Directory:
 
 
 def _dn_key(dn: str) -> str:
-    """A DN compared case- and spacing-insensitively (the server may answer with its own spelling)."""
-    try:
-        return safe_dn(dn).lower()
-    except Exception:  # noqa: BLE001 - an unparsable DN compares as typed
-        return dn.strip().lower()
+    """A DN compared as :func:`enttui.domain.dn.dn_key` does (an unparsable one as typed)."""
+    key = dn_key_or_none(dn)
+    return key if key is not None else dn

@@ -183,6 +183,10 @@ class Moodle:
             await asyncio.to_thread(engine.dispose)
 
     @property
+    def is_open(self) -> bool:
+        return self._engine is not None
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             raise MoodleError("la base Moodle n'est pas ouverte")

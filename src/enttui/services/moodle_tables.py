@@ -51,6 +51,7 @@ TABLE_NAMES = (
     "course",
     "course_categories",
     "user_lastaccess",
+    "cache_flags",
 )
 
 
@@ -146,6 +147,7 @@ class MoodleTables:
     course: Table
     course_categories: Table
     user_lastaccess: Table
+    cache_flags: Table
 
     def all(self) -> list[Table]:
         return [getattr(self, name) for name in TABLE_NAMES]
@@ -425,6 +427,20 @@ def moodle_tables(prefix: str = "mdl_") -> MoodleTables:
         _ix(p, "userlast", "use", "userid"),
         _ix(p, "userlast", "cou", "courseid"),
     )
+    cache_flags = _table(
+        md,
+        p,
+        "cache_flags",
+        "cachflag",
+        _id(),
+        _char("flagtype", 255),
+        _char("name", 255),
+        _int("timemodified"),
+        _txt("value", nullable=False),
+        _int("expiry", default=None),
+        _ix(p, "cachflag", "fla", "flagtype"),
+        _ix(p, "cachflag", "nam", "name"),
+    )
     return MoodleTables(
         prefix=prefix,
         metadata=md,
@@ -440,4 +456,5 @@ def moodle_tables(prefix: str = "mdl_") -> MoodleTables:
         course=course,
         course_categories=course_categories,
         user_lastaccess=user_lastaccess,
+        cache_flags=cache_flags,
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import hashlib
 import json
 import os
 import socket
@@ -53,6 +54,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from enttui.config import StateConfig
+from enttui.domain.dn import lookup_key
 from enttui.domain.health import SystemHealth
 from enttui.errors import StateError, redact
 
@@ -62,6 +64,7 @@ __all__ = [
     "RUN_STATUSES",
     "AuditRecord",
     "FileRecord",
+    "RetryEntry",
     "RunRecord",
     "StateStore",
     "TraceLine",
@@ -129,6 +132,15 @@ class FileRecord:
     user: str = ""
     uai: str = ""
     rows: int = 0
+
+
+@dataclass(frozen=True)
+class RetryEntry:
+    """A directory entry the sync re-examines on every normal run (see the retry list)."""
+
+    dn: str
+    reason: str
+    since: datetime
 
 
 @dataclass(frozen=True)
@@ -245,6 +257,24 @@ journal_table = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("at", UTCDateTime, nullable=False),
     UniqueConstraint("run_id", "item_key", name="uq_enttui_journal_run_item"),
+)
+
+# -- Moodle sync: retry list and settings fingerprints (see the StateStore section of the same name)
+sync_retry_table = Table(
+    "enttui_sync_retry",
+    metadata,
+    Column("entity", String(16), primary_key=True),
+    Column("key_hash", String(64), primary_key=True),  # sha256 of the entry's DN key
+    Column("dn", Text, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("since", UTCDateTime, nullable=False),
+    Column("run_id", Integer, nullable=True),
+)
+sync_fingerprints_table = Table(
+    "enttui_sync_fingerprints",
+    metadata,
+    Column("entity", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
 )
 
 
@@ -809,6 +839,93 @@ class StateStore:
             return {r.item_key: (r.status, r.detail) for r in conn.execute(query)}
 
         return await self._run(do, write=False, what="lecture du journal de reprise")
+
+    # -- Moodle sync: retry list and settings fingerprints --------------------------------
+    # The retry list holds, per entity, the directory entries whose last processing ended in an
+    # error (a clash, a missing course…): normal runs re-read them until they succeed or leave the
+    # directory. A watermark is valid only with the fingerprint of the settings it was taken with.
+
+    async def sync_retry(self, entity: str) -> list[RetryEntry]:
+        t = sync_retry_table
+        query = select(t.c.dn, t.c.reason, t.c.since).where(t.c.entity == entity).order_by(t.c.since, t.c.dn)
+
+        def do(conn: Connection) -> list[RetryEntry]:
+            return [RetryEntry(r.dn, r.reason, r.since) for r in conn.execute(query)]
+
+        return await self._run(do, write=False, what="lecture de la liste de reprise")
+
+    async def set_sync_retry(
+        self,
+        entity: str,
+        failed: Sequence[tuple[str, str]],
+        *,
+        examined: Sequence[str] | None,
+        run_id: int | None = None,
+    ) -> None:
+        """``failed``: (DN, reason) of this run's errors. ``examined``: DNs this run re-read (their old
+        entries go, unless they failed again); None: the run read everything, the list is replaced."""
+        t = sync_retry_table
+        at = self.now()
+
+        def key(dn: str) -> str:
+            return hashlib.sha256(lookup_key(dn).encode()).hexdigest()
+
+        rows = {key(dn): {"dn": dn, "reason": redact(reason)} for dn, reason in failed}
+
+        def do(conn: Connection) -> None:
+            kept: dict[str, Any] = {}  # entries failing again keep the date of their first failure
+            hashes = list(rows)
+            for start in range(0, len(hashes), _CHUNK):
+                chunk = hashes[start : start + _CHUNK]
+                q = select(t.c.key_hash, t.c.since).where(t.c.entity == entity, t.c.key_hash.in_(chunk))
+                kept.update({r.key_hash: r.since for r in conn.execute(q)})
+            if examined is None:
+                conn.execute(delete(t).where(t.c.entity == entity))
+            else:
+                gone = list({key(dn) for dn in examined} | set(kept))
+                for start in range(0, len(gone), _CHUNK):
+                    chunk = gone[start : start + _CHUNK]
+                    conn.execute(delete(t).where(t.c.entity == entity, t.c.key_hash.in_(chunk)))
+            if rows:
+                conn.execute(
+                    insert(t),
+                    [
+                        {"entity": entity, "key_hash": h, **v, "since": kept.get(h, at), "run_id": run_id}
+                        for h, v in rows.items()
+                    ],
+                )
+
+        await self._run(do, write=True, what="écriture de la liste de reprise")
+
+    async def sync_mark(self, entity: str, fingerprint: str) -> datetime | None:
+        """The watermark of ``entity``, or None when there is none or it was taken with other settings."""
+        w, f = watermarks_table, sync_fingerprints_table
+
+        def do(conn: Connection) -> datetime | None:
+            stored = conn.execute(select(f.c.fingerprint).where(f.c.entity == entity)).scalar()
+            if stored != fingerprint:
+                return None
+            return conn.execute(select(w.c.value).where(w.c.entity == entity)).scalar()
+
+        return await self._run(do, write=False, what="lecture du point de reprise")
+
+    async def sync_fingerprint(self, entity: str) -> str | None:
+        f = sync_fingerprints_table
+        query = select(f.c.fingerprint).where(f.c.entity == entity)
+        return await self._run(lambda conn: conn.execute(query).scalar(), write=False, what="lecture des réglages")
+
+    async def set_sync_mark(self, entity: str, value: datetime, fingerprint: str, run_id: int | None = None) -> None:
+        """Watermark and settings fingerprint of ``entity``, in one transaction."""
+        w, f = watermarks_table, sync_fingerprints_table
+        value = _as_utc(value)
+
+        def do(conn: Connection) -> None:
+            if conn.execute(update(w).where(w.c.entity == entity).values(value=value, run_id=run_id)).rowcount == 0:
+                conn.execute(insert(w).values(entity=entity, value=value, run_id=run_id))
+            if conn.execute(update(f).where(f.c.entity == entity).values(fingerprint=fingerprint)).rowcount == 0:
+                conn.execute(insert(f).values(entity=entity, fingerprint=fingerprint))
+
+        await self._run(do, write=True, what="écriture du point de reprise")
 
     # -- health ----------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from textual.suggester import Suggester
 from textual.widgets import Checkbox, Input, Label, Log, ProgressBar, Static
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.sync import COUNT_KEYS, COUNT_LABELS, ENTITY_LABELS, Counts, SyncOptions
+from enttui.domain.sync import ENTITY_LABELS, Counts, SyncOptions
+from enttui.domain.sync_report import PHASE_DONE, entity_line
 from enttui.jobs.events import Event, Phase, Progress, Trace
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal, InfoModal
@@ -100,7 +101,9 @@ class MoodleSyncScreen(PageScreen):
         "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace), puis "
         "« l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le traitement en cours "
         "(arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement forcé qui suspendrait "
-        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation."
+        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation. Les inscriptions "
+        "aux cours par cohorte suivent au prochain passage de la tâche « enrol_cohort_sync » du cron de "
+        "Moodle (toutes les heures)."
     )
     BINDINGS = [
         Binding("l", "launch", "Lancer", id="sync.launch", tooltip="Lancer la synchronisation"),
@@ -134,6 +137,7 @@ class MoodleSyncScreen(PageScreen):
                 with Horizontal(classes="sync-progress"):
                     yield Label(Text(label), classes="progress-label")
                     yield ProgressBar(id=f"progress-{entity}", show_eta=False)
+                    yield Label(Text(""), id=f"progress-state-{entity}", classes="progress-state")
             yield Log(id="sync-trace", max_lines=TRACE_MAX_LINES, auto_scroll=True)
             yield Static(Text(""), id="sync-summary")
 
@@ -191,6 +195,7 @@ class MoodleSyncScreen(PageScreen):
         self.query_one("#sync-summary", Static).update(Text(""))
         for entity in ENTITY_LABELS:
             self.query_one(f"#progress-{entity}", ProgressBar).update(total=None, progress=0)
+            self.query_one(f"#progress-state-{entity}", Label).update(Text(""))
 
     def start(self, options: SyncOptions) -> None:
         self.running = True
@@ -230,21 +235,35 @@ class MoodleSyncScreen(PageScreen):
             self.ent_app.report_error(exc)
         else:
             self.result = result
-            self.show_summary(result.status, result.counts)
+            self.show_summary(result.status, result.counts, result.phases, result.warnings, result.headline)
         finally:
             self.running = False
 
-    def show_summary(self, status: str, counts: dict[str, Counts]) -> None:
-        self.set_status(f"Terminé : {status}.")
+    def show_summary(
+        self,
+        status: str,
+        counts: dict[str, Counts],
+        phases: dict[str, str] | None = None,
+        warnings: list[str] | None = None,
+        headline: str = "",
+    ) -> None:
+        """The headline (with the number of errors), one line per entity, the warnings."""
+        phases = phases or {}
+        self.set_status(f"{headline}." if headline else f"Terminé : {status}.")
         for entity in counts:
-            if entity in ENTITY_LABELS:
-                bar = self.query_one(f"#progress-{entity}", ProgressBar)
+            if entity not in ENTITY_LABELS:
+                continue
+            phase = phases.get(entity, PHASE_DONE)
+            bar = self.query_one(f"#progress-{entity}", ProgressBar)
+            if phase == PHASE_DONE:
                 total = bar.total or 1
                 bar.update(total=total, progress=total)
-        table = Table(title="Bilan", expand=False, show_edge=False, pad_edge=False)
-        table.add_column("Entité")
-        for key in COUNT_KEYS:
-            table.add_column(COUNT_LABELS[key], justify="right")
+            else:  # "non traité" (never reached) or "interrompu" (cancelled during the phase)
+                self.query_one(f"#progress-state-{entity}", Label).update(Text(phase))
+        summary = Text("Bilan\n", style="bold")
         for entity, c in counts.items():
-            table.add_row(Text(ENTITY_LABELS[entity]), *(str(getattr(c, k)) for k in COUNT_KEYS))
-        self.query_one("#sync-summary", Static).update(table)
+            summary.append(entity_line(entity, c, phases.get(entity, PHASE_DONE)) + "\n")
+        for warning in warnings or []:
+            summary.append(f"Attention : {warning}\n", style="bold")
+        summary.rstrip()
+        self.query_one("#sync-summary", Static).update(summary)

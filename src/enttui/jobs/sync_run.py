@@ -1,0 +1,184 @@
+"""The state of one sync run, shared by its phases, and the primitives they use.
+
+:class:`SyncRun` holds the options, the counters (what was *committed*, never what was planned),
+the phase states, the trace (sent to the sink at once, to the state store by batches), the
+per-entry errors of the retry list, the people read and the Moodle ids of the users the sync owns.
+Its :meth:`~SyncRun.write` is the batch boundary: it checks cancellation, skips the write in
+simulation, and turns a refused batch into an error line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from enttui.domain.dn import lookup_key
+from enttui.domain.people import Person
+from enttui.domain.sync import ENTITY_LABELS, Counts, DesiredUser, MoodleUser, SyncOptions, desired_user
+from enttui.domain.sync_report import PHASE_CANCELLED, PHASE_DONE, PHASE_NOT_REACHED
+from enttui.domain.usernames import UsernameRule
+from enttui.errors import EnttuiError
+from enttui.jobs.context import Services
+from enttui.jobs.events import Event, EventSink, Phase, Trace
+from enttui.services.moodle_sync import MoodleSyncStore, SiteFacts
+
+T = TypeVar("T")
+Confirm = Callable[[str, str, str], Awaitable[bool]]  # (kind, title, message) -> go ahead?
+
+PHASE_RUNNING = "en cours"
+
+
+class Stop(Exception):
+    """The operator asked to stop: raised at a batch boundary."""
+
+
+class SyncRun:
+    """One run's shared state (see the module docstring)."""
+
+    def __init__(
+        self,
+        services: Services,
+        options: SyncOptions,
+        sink: EventSink,
+        should_stop: Callable[[], bool],
+        confirm: Confirm | None,
+    ) -> None:
+        assert services.moodle is not None
+        self.services = services
+        self.config = services.config
+        self.cfg = services.config.sync
+        self.opts = options
+        self.sink = sink
+        self.should_stop = should_stop
+        self.confirm = confirm
+        self.directory = services.directory
+        self.state = services.state
+        self.store = MoodleSyncStore(services.moodle)
+        self.counts: dict[str, Counts] = {e: Counts() for e in options.entities()}
+        self.phases: dict[str, str] = dict.fromkeys(options.entities(), PHASE_NOT_REACHED)
+        self.run_id: int | None = None
+        self.warnings: list[str] = []
+        self.incomplete: set[str] = set()  # reads that did not return everything: "people", "groups", "roles"
+        self.failed: set[str] = set()  # entities with a refused write batch
+        self.retry_failed: dict[str, list[tuple[str, str]]] = {e: [] for e in options.entities()}
+        # DNs re-read this run, per entity (their retry entries go unless they failed again); None: all
+        self.examined: dict[str, list[str] | None] = {e: [] for e in options.entities()}
+        self.facts: SiteFacts
+        self.rule = UsernameRule(self.cfg.usernames)
+        self.fingerprint = ""
+        self.people: list[Person] = []
+        self.by_key: dict[str, Person] = {}
+        self.people_full = False  # the people read covered the whole périmètre
+        self.owned_by_id: dict[str, int] = {}  # idnumber -> Moodle id of owned users
+        self.owned_by_name: dict[str, int] = {}  # username -> Moodle id of owned users
+        self.created_dns: list[str] = []  # people whose Moodle user this run created
+        self._pending: list[tuple[str, str, str]] = []
+        self._sim_id = 0
+
+    # -- events and trace ----------------------------------------------------------------------
+    def emit(self, event: Event) -> None:
+        self.sink(event)
+
+    def trace(self, level: str, entity: str, text: str) -> None:
+        label = ENTITY_LABELS.get(entity, "")
+        self.emit(Trace(level, label, text))
+        self._pending.append((level, label, text))  # the store keeps the first lines and counts the rest
+
+    def error(self, entity: str, text: str, dn: str = "") -> None:
+        """An error line; with ``dn``, the entry goes to the retry list of ``entity``."""
+        self.counts[entity].errors += 1
+        self.trace("error", entity, text)
+        if dn and not self.opts.user_login:
+            self.retry_failed[entity].append((dn, text))
+
+    def detail(self, entity: str, text: str) -> None:
+        if self.opts.verbose:
+            self.trace("detail", entity, text)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self.trace("warning", "", text)
+
+    async def flush(self) -> None:
+        if self.run_id is not None and self._pending:
+            lines, self._pending = self._pending, []
+            await self.state.add_trace(self.run_id, lines)
+
+    # -- phases and batches --------------------------------------------------------------------
+    def check_stop(self) -> None:
+        if self.should_stop():
+            raise Stop
+
+    def begin(self, entity: str, label: str) -> None:
+        """A phase starts (a batch boundary: cancellation is honoured here too)."""
+        self.check_stop()
+        self.phases[entity] = PHASE_RUNNING
+        self.emit(Phase(entity, label))
+
+    def end(self, entity: str) -> None:
+        self.phases[entity] = PHASE_DONE
+
+    def cancelled(self) -> None:
+        """Cancellation reached: the phase under way is interrupted, the others stay not reached."""
+        for entity, phase in self.phases.items():
+            if phase == PHASE_RUNNING:
+                self.phases[entity] = PHASE_CANCELLED
+
+    async def write(
+        self, entity: str, action: Callable[[], Awaitable[T]], size: int, simulated: Callable[[], T]
+    ) -> tuple[bool, T | None]:
+        """One batch = one transaction: ``(committed, result)``. Cancellation is checked first; in
+        simulation nothing is written and ``simulated()`` stands for the result; a refused batch is an
+        error line (``(False, None)``) and the run goes on."""
+        self.check_stop()
+        if self.opts.simulate:
+            return True, simulated()
+        try:
+            return True, await action()
+        except EnttuiError as exc:
+            self.failed.add(entity)
+            self.error(entity, f"lot de {size} écriture(s) refusé par la base Moodle : {exc.message}")
+            return False, None
+        finally:
+            await self.flush()
+
+    def now(self) -> int:
+        return int(self.services.clock().timestamp())
+
+    def sim_id(self) -> int:
+        """A stand-in Moodle id for a user a simulation would create."""
+        self._sim_id -= 1
+        return self._sim_id
+
+    # -- people and owned users ----------------------------------------------------------------
+    def wanted(self, p: Person) -> bool:
+        return bool(p.login) and p.target.value in self.cfg.profiles
+
+    def set_people(self, people: Iterable[Person]) -> None:
+        self.people = []
+        self.by_key = {}
+        for p in people:
+            key = lookup_key(p.dn)
+            if key not in self.by_key:
+                self.by_key[key] = p
+                self.people.append(p)
+
+    def desired(self, p: Person) -> DesiredUser | None:
+        return desired_user(p, self.rule)
+
+    def remember(self, users: Iterable[MoodleUser]) -> None:
+        auth = self.cfg.auth
+        for u in users:
+            if u.auth == auth and not u.deleted:
+                if u.idnumber:
+                    self.owned_by_id.setdefault(u.idnumber, u.id)
+                self.owned_by_name[u.username] = u.id
+
+    def user_id(self, p: Person) -> int | None:
+        """The Moodle id of a person's owned user (None when there is none, or none could be made)."""
+        d = self.desired(p)
+        if d is None or d.problem:
+            return None
+        if d.idnumber and d.idnumber in self.owned_by_id:
+            return self.owned_by_id[d.idnumber]
+        return self.owned_by_name.get(d.username)
