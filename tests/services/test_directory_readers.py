@@ -456,3 +456,14 @@ def test_python_ldap_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "pipx install --force 'enttui[fast]'" in message and "libldap-dev libsasl2-dev" in message
     with pytest.raises(ConfigError, match=r"clé \[ldap\] reader"):
         Directory(LdapConfig(urls=["ldap://x"], base_dn=BASE, reader="python-ldap"), ent)
+
+
+async def test_the_ldapsearch_floor_counts_what_the_readers_read(world: World) -> None:
+    """The benchmarks' floor (support.slapd.Slapd.ldapsearch_read) reads the same people."""
+    count, seconds = world.server.ldapsearch_read(PEOPLE, PERSON, list(PERSON_ATTRIBUTES), page_size=97)
+    directory = world.directory("python-ldap")
+    try:
+        assert count == len(await directory.search_all(PEOPLE, PERSON, ["uid"])) > 700
+    finally:
+        await directory.close()
+    assert seconds > 0
