@@ -769,7 +769,13 @@ class Directory:
     async def iter_people(
         self, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES
     ) -> AsyncIterator[list[Person]]:
-        """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page."""
+        """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page.
+
+        ``attributes``: what to read (default: every person attribute, 25). A big read should ask for
+        what its use needs only (the read time grows with the attributes); the fields of
+        :class:`Person` whose attributes were not read are empty, and ``activated`` is True unless
+        ``[ldap] inactive_attribute`` is among them.
+        """
         full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
         async for page in self.iter_pages(self._people_base(), full, attributes):
             yield [self._person(dn, attrs) for dn, attrs in page]
