@@ -174,6 +174,26 @@ async def test_a_read_stopped_early_leaves_the_reader_usable(world: World, reade
         await directory.close()
 
 
+async def test_a_perimeter_of_300_schools(slapd_factory: Callable[..., Slapd]) -> None:
+    """A region: 300 UAIs in [ent] uai (the périmètre filter names 300 schools): both readers find
+    every school and every person of the generated world, the same ones."""
+    spec = W.big_spec(3000, 300, BASE)
+    world = W.World(spec)
+    entries = [e for e in W.containers(BASE) if e[0] == f"ou=roles,ou=groups,{BASE}"] + list(world.entries())
+    server = slapd_factory(ldif=entries_to_ldif(entries))
+    ent = EntConfig(uai=[s.uai for s in spec.schools])
+    out = {}
+    for reader in READERS:
+        directory = make_directory(server, reader, ent)
+        try:
+            out[reader] = (await directory.structures(), await people_of(directory))
+        finally:
+            await directory.close()
+    assert out["python-ldap"] == out["ldap3"]
+    structures, people = out["ldap3"]
+    assert len(structures) == 300 and len(people) == sum(world.counts.values())
+
+
 # ---------------------------------------------------------------------- failover, incomplete reads
 
 
