@@ -9,9 +9,11 @@ credentials are worded identically. python-ldap is installed by the test command
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -301,6 +303,43 @@ async def test_bad_credentials_and_no_server_are_worded_the_same(world: World) -
     assert messages["python-ldap"] == messages["ldap3"]
     assert "Identifiants refusés par l'annuaire pour le compte cn=enttui" in messages["ldap3"][0]
     assert "L'annuaire ne répond pas (ldap://127.0.0.1:" in messages["ldap3"][1]
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never says anything (a hung slapd): host:port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("mode", ["ldap", "ldaps", "starttls"])
+async def test_a_silent_server_is_given_up(silent_server: str, reader: str, mode: str) -> None:
+    """connect_timeout and timeout are honoured, the TLS handshake included: a server that never
+    answers is a French error, never a hang (the guard below is a hang guard, not a measure)."""
+    url = f"{'ldaps' if mode == 'ldaps' else 'ldap'}://{silent_server}"
+    cfg = LdapConfig(
+        urls=[url],
+        base_dn=BASE,
+        bind_dn="cn=enttui,ou=services,dc=ent,dc=test",
+        bind_password=Secret("pw-silent-1"),
+        starttls=mode == "starttls",
+        connect_timeout=1.0,
+        timeout=1.0,
+        reader=reader,
+    )
+    directory = Directory(cfg, EntConfig())
+    async with asyncio.timeout(120):
+        with pytest.raises(DirectoryError) as info:
+            await directory.search_all(PEOPLE, PERSON, ["uid"])
+    await directory.close()
+    if reader == "python-ldap" or mode != "ldaps":  # ldap3 words a stalled TLS handshake as a TLS failure
+        assert info.value.message == f"L'annuaire ne répond pas ({url}).", info.value.message
 
 
 async def test_open_checks_the_python_ldap_connection_too(world: World) -> None:

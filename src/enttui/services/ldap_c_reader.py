@@ -210,6 +210,9 @@ class CReader:
         conn.set_option(ldap.OPT_PROTOCOL_VERSION, 3)
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, float(cfg.connect_timeout))
+        # Without it, libldap waits for ever on the TLS handshake of an ldaps:// server that accepted the
+        # connection and then says nothing (a hung server): asynchronous, the handshake honours the timeout.
+        conn.set_option(ldap.OPT_CONNECT_ASYNC, ldap.OPT_ON)
         conn.set_option(ldap.OPT_TIMEOUT, float(max(cfg.timeout, 1.0)))
         conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND if cfg.tls_verify else ldap.OPT_X_TLS_NEVER)
         if cfg.ca_file:
