@@ -349,6 +349,11 @@ async def test_open_checks_the_python_ldap_connection_too(world: World) -> None:
         assert (await directory.health()).ok
     finally:
         await directory.close()
+    await directory.open()  # usable again after close()
+    try:
+        assert len(await directory.search_all(PEOPLE, PERSON, ["uid"])) > 700
+    finally:
+        await directory.close()
 
 
 # ---------------------------------------------------------------------- TLS

@@ -143,6 +143,7 @@ class CReader:
 
     async def lease(self, *, fresh: bool = False) -> Any:
         """A connection for a whole paged read: an idle one, or a new one (``fresh``: drop the idle)."""
+        self._closed = False  # in use again after close() (as the ldap3 path after Directory.open())
         conn = self._reuse(fresh=fresh)
         return conn if conn is not None else await asyncio.to_thread(self._connect)
 
