@@ -7,10 +7,14 @@ private slapd (offline ``slapadd``) and an empty Moodle schema on a private Mari
 - a second run with no change (normal run: watermarks);
 - a run after changing 1 % of the people;
 - the floor, measured in the same process: ldap3 paged read of the same entries with the same
-  attributes + an ``executemany`` insert of the same user rows into a fresh table.
+  attributes + an ``executemany`` insert of the same user rows into a fresh table;
+- beside it, the read floor of the machine: ``ldapsearch`` (C) reading the same people with the
+  same attributes, and that floor + the same insert.
+
+``--reader`` picks the directory reader the sync uses (``[ldap] reader``: ldap3, python-ldap, auto).
 
 Targets: full ≤ 1.5 × floor; no-change ≤ 5 % of full; peak memory ≤ 500 MB at 100k.
-Usage: ``.venv/bin/python bench/sync.py [--people 100000] [--schools 5]``.
+Usage: ``.venv/bin/python bench/sync.py [--people 100000] [--schools 5] [--reader python-ldap]``.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def main(people: int, schools: int) -> None:
+async def main(people: int, schools: int, reader: str = "ldap3") -> None:
     tmp = Path(tempfile.mkdtemp(prefix="enttui-bench-sync-"))
     spec = big_spec(people, schools, BASE)
     ldif = tmp / "world.ldif"
@@ -74,7 +78,7 @@ async def main(people: int, schools: int) -> None:
         uais = [s.uai for s in spec.schools]
         cfg = Config(
             ent=EntConfig(uai=uais),
-            ldap=ldap_config(slapd),
+            ldap=ldap_config(slapd, reader=reader),
             moodle=moodle_config_for(db.create_database("bench")),
             sync=SyncConfig(watermark_margin_minutes=0, batch_size=2000, trace_max_lines=2000),
             state=StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")),
@@ -87,6 +91,7 @@ async def main(people: int, schools: int) -> None:
         state = StateStore(cfg.state)
         await state.open()
         services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
+        print(f"Lecteur de l'annuaire : {directory.reader}")
         rss0 = peak_mb()
         await asyncio.sleep(1.1)
 
@@ -152,11 +157,17 @@ async def main(people: int, schools: int) -> None:
         t_insert = time.perf_counter() - t0
         engine.dispose()
         floor = t_read + t_insert
+        n_search, t_search = slapd.ldapsearch_read(f"ou=people,{BASE}", filt, list(PERSON_ATTRIBUTES))
         print(
             f"Plancher                : {floor:6.2f} s  (lecture ldap3 {t_read:.2f} s de {count} entrées, "
             f"insertion executemany {t_insert:.2f} s de {len(user_rows)} lignes ; lecture par le service {t_read_svc:.2f} s)"  # noqa: E501
         )
+        print(
+            f"Plancher ldapsearch     : {t_search + t_insert:6.2f} s  (lecture ldapsearch {t_search:.2f} s de "
+            f"{n_search} entrées + la même insertion)"
+        )
         print(f"Ratio complète / plancher        : {t_full / floor:5.2f}   (cible ≤ 1,5)")
+        print(f"Ratio complète / plancher ldapsearch : {t_full / (t_search + t_insert):5.2f}")
         print(f"Ratio sans changement / complète : {t_none / t_full:6.1%}  (cible ≤ 5 %)")
         print(f"Ratio 1 % / complète             : {t_one / t_full:6.1%}")
         print(
@@ -174,5 +185,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--schools", type=int, default=5)
+    parser.add_argument("--reader", choices=["ldap3", "python-ldap", "auto"], default="ldap3")
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.schools))
+    asyncio.run(main(args.people, args.schools, args.reader))

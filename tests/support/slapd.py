@@ -353,6 +353,34 @@ ppolicy_hash_cleartext
         )
         return replace(cfg, **overrides) if overrides else cfg
 
+    def ldapsearch_read(
+        self, base: str, filt: str, attributes: Sequence[str], *, page_size: int = 500, admin: bool = True
+    ) -> tuple[int, float]:
+        """The floor of a paged read: OpenLDAP's own ``ldapsearch`` (C, ``-E pr=N/noprompt``) reads
+        ``base`` with ``filt`` and ``attributes``; returns (entries, seconds). The LDIF it prints is
+        only counted (``dn:`` lines), never parsed or kept."""
+        ldapsearch = find_binary("ldapsearch")
+        pw_file = self.workdir / f"pw-search-{os.getpid()}"
+        pw_file.write_text(self.admin_password if admin else self.service_password, encoding="utf-8")
+        pw_file.chmod(0o600)
+        cmd = [ldapsearch, "-x", "-LLL", "-o", "ldif-wrap=no", "-H", self.url]
+        cmd += ["-D", self.admin_dn if admin else self.service_dn, "-y", str(pw_file)]
+        cmd += ["-b", base, "-E", f"pr={page_size}/noprompt", filt, *attributes]
+        start = time.perf_counter()
+        count, tail = 0, b"\n"
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            while chunk := proc.stdout.read(1 << 20):
+                data = tail + chunk
+                count += data.count(b"\ndn:")
+                tail = data[-3:]
+            err = proc.stderr.read() if proc.stderr else b""
+        elapsed = time.perf_counter() - start
+        pw_file.unlink(missing_ok=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"ldapsearch a échoué ({proc.returncode}) : {err.decode(errors='replace')[-2000:]}")
+        return count, elapsed
+
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM to our own slapd (by PID), wait; SIGKILL if it hangs."""
         proc = self._process

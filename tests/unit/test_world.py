@@ -6,16 +6,22 @@ import base64
 import hashlib
 import io
 import re
+import subprocess
+import sys
+import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import ldap3
 import pytest
 
+from enttui.config import config_from_dict
 from enttui.demo import world as W
 from enttui.domain.people import Target, group_from_entry, person_from_entry, structure_from_entry
 
 BASE = "dc=ent,dc=demo"
+GEN_LDIF = Path(__file__).resolve().parents[2] / "scripts" / "gen_ldif.py"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -343,6 +349,70 @@ def test_big_spec_scales():
     assert n > total and world.defects == {}
     roles = [line for line in buf.getvalue().split("\n") if line.startswith("dn: cn=editingteacher")]
     assert any(line.endswith(f"-{spec.schools[1].uai},ou=roles,ou=groups,dc=ent,dc=test") for line in roles)
+
+
+# -- a region: hundreds of schools, a million people ------------------------------------------------
+def test_hundreds_of_schools_make_a_valid_perimeter():
+    spec = W.big_spec(3000, 300, base_dn="dc=ent,dc=test")
+    uais = [s.uai for s in spec.schools]
+    assert len(set(uais)) == 300 and all(re.fullmatch(r"\d{7}[A-Z]", u) for u in uais)
+    assert len({W.school_siren(s) for s in spec.schools}) == 300
+    assert len({W.school_dn(spec.base_dn, s).lower() for s in spec.schools}) == 300
+    assert len({s.name for s in spec.schools}) == 300
+    cfg = config_from_dict({"ent": {"uai": uais}, "ldap": {"urls": ["ldap://x"], "base_dn": spec.base_dn}}, env={})
+    assert cfg.ent.uai == uais  # the whole region is one périmètre
+    world = W.World(spec)
+    entries = list(world.entries())
+    dns = [dn.lower() for dn, _ in entries]
+    assert len(set(dns)) == len(dns)
+    people = {dn: a for dn, a in entries if dn.startswith("uid=")}
+    assert len(people) == sum(world.counts.values())
+    logins = [a["ENTPersonLogin"][0].lower() for a in people.values()]
+    assert len(set(logins)) == len(logins)
+    schools = {W.school_dn(spec.base_dn, s) for s in spec.schools}
+    assert all(a["ENTPersonStructRattach"][0] in schools for a in people.values())
+    structures = [structure_from_entry(dn, a) for dn, a in entries if dn.startswith("ENTStructureSIREN=")]
+    assert sorted(s.uai for s in structures) == sorted(uais)
+
+
+def test_gen_ldif_writes_the_same_bytes_for_the_same_arguments(tmp_path):
+    """What `scripts/gen_ldif.py --people 1000000 --schools 300` does, on a smaller count."""
+
+    def run(name: str, *extra: str) -> bytes:
+        out = tmp_path / name
+        args = [sys.executable, str(GEN_LDIF), "--people", "4000", "--schools", "300", "-o", str(out), *extra]
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert "300 établissement(s)" in proc.stderr and "pic mémoire" in proc.stderr
+        return out.read_bytes()
+
+    first = run("a.ldif")
+    assert first == run("b.ldif")
+    assert first != run("c.ldif", "--seed", "7")
+    assert first.count(b"\ndn: ENTStructureSIREN=") == 300
+
+
+def test_generation_streams_school_by_school():
+    """Writing a world never holds its entries: the memory the generation takes at its peak is a
+    small fraction of the LDIF it writes (the entries as Python objects would take several times it)."""
+
+    class Sink:
+        size = 0
+
+        def write(self, text: str) -> int:
+            self.size += len(text)
+            return len(text)
+
+    sink = Sink()
+    spec = W.big_spec(3000, 300, base_dn="dc=ent,dc=test")
+    tracemalloc.start()
+    try:
+        count = W.write_ldif(W.generate(spec), sink)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count > 5000 and sink.size > 4_000_000
+    assert peak < sink.size / 4, (peak, sink.size)
 
 
 # -- real loads ------------------------------------------------------------------------------------

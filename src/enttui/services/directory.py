@@ -58,6 +58,10 @@ from enttui.domain.people import (
 )
 from enttui.domain.transport import CertificateProblem, certificate_problem, no_starttls
 from enttui.errors import DirectoryError, EnttuiError, IncompleteReadError
+from enttui.services.ldap_c_reader import CReader, c_reader_for
+from enttui.services.ldap_results import ConnectionLost
+from enttui.services.ldap_results import LdapFailed as _Failed
+from enttui.services.ldap_results import PageError as _PageError
 
 __all__ = ["PASSWORD_MODIFY_OID", "Directory", "Entry", "EntryLookup", "PeopleLookup"]
 
@@ -74,23 +78,10 @@ TLS_SKIP_SECONDS = 300  # a pool server that refused TLS is skipped for this lon
 MAX_IDLE = 4
 _SCOPES = {"BASE": ldap3.BASE, "LEVEL": ldap3.LEVEL, "ONELEVEL": ldap3.LEVEL, "SUBTREE": ldap3.SUBTREE}
 _LOST = (lx.LDAPCommunicationError, lx.LDAPResponseTimeoutError)
+_PAGE_LOST = (*_LOST, ConnectionLost)  # a page of either reader lost its connection
 
 # ldap3 waits this long between two rounds of its pool; one round is all we want.
 ldap3.set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
-
-_RESULT_MESSAGES = {
-    32: "l'entrée ou sa branche parente n'existe pas",
-    50: "droits insuffisants pour le compte de l'annuaire",
-    53: "l'annuaire refuse d'effectuer l'opération",
-    64: "nom (RDN) refusé",
-    65: "l'entrée ne respecte pas le schéma de l'annuaire (classe ou attribut obligatoire)",
-    67: "l'attribut du nom (RDN) ne peut pas être modifié ainsi",
-    68: "une entrée de même DN existe déjà",
-    19: "contrainte refusée par l'annuaire (valeur unique, politique de mot de passe…)",
-    17: "attribut inconnu du schéma de l'annuaire",
-    21: "valeur refusée par la syntaxe de l'attribut",
-    49: "identifiants refusés",
-}
 
 
 @dataclass
@@ -107,19 +98,6 @@ class PeopleLookup:
 
     people: dict[str, Person] = field(default_factory=dict)
     invalid: list[tuple[str, str]] = field(default_factory=list)
-
-
-class _Failed(Exception):
-    """An LDAP operation returned a non-success result (raised inside worker threads)."""
-
-    def __init__(self, result: dict[str, Any]) -> None:
-        self.code = int(result.get("result", -1) or 0) if result else -1
-        self.description = str(result.get("description", "")) if result else ""
-        self.text = str(result.get("message", "")) if result else ""
-        super().__init__(f"{self.code} {self.description} {self.text}".strip())
-
-    def french(self) -> str:
-        return _RESULT_MESSAGES.get(self.code, f"erreur LDAP {self.code} ({self.description})")
 
 
 class _TlsRefused(Exception):
@@ -147,12 +125,6 @@ def _tls_problem(exc: BaseException, url: str) -> CertificateProblem | None:
     ):
         return certificate_problem(text, host=url, ca_key="[ldap] ca_file")
     return None
-
-
-class _PageError(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _now() -> str:
@@ -247,6 +219,8 @@ class Directory:
         self._root_dse: dict[str, list[str]] | None = None
         self._structures: list[Structure] | None = None
         self._perimeter: str | None = None
+        # The paged reads on python-ldap ([ldap] reader), or None: ldap3 (always for the embedded one).
+        self._fast: CReader | None = None if self.is_embedded else c_reader_for(ldap, self._urls)
         if self.is_embedded:
             self._init_embedded()
 
@@ -387,7 +361,15 @@ class Directory:
     @property
     def tls_warnings(self) -> list[str]:
         """French lines about pool servers set aside for a bad certificate (they are retried later)."""
-        return [text for _since, text in self._tls_skipped.values()]
+        lines = [text for _since, text in self._tls_skipped.values()]
+        if self._fast is not None:
+            lines += [text for text in self._fast.tls_warnings if text not in lines]
+        return lines
+
+    @property
+    def reader(self) -> str:
+        """Who performs the paged reads: ``"python-ldap"`` or ``"ldap3"`` (see ``[ldap] reader``)."""
+        return "python-ldap" if self._fast is not None else "ldap3"
 
     def _connect_locked(self) -> ldap3.Connection:
         assert self._pool is not None
@@ -438,9 +420,13 @@ class Directory:
             return
         conn = await asyncio.to_thread(self._connect)
         self._checkin(conn)
+        if self._fast is not None:  # the reader's own connection: its TLS and bind errors show now
+            self._fast.release(await self._fast.lease(), broken=False)
 
     async def close(self) -> None:
         self._closed = True
+        if self._fast is not None:
+            await self._fast.close()
         with self._idle_lock:
             idle, self._idle = self._idle, []
         for conn in idle:
@@ -638,12 +624,20 @@ class Directory:
         page_size: int | None = None,
         scope: str = "SUBTREE",
     ) -> AsyncIterator[list[Entry]]:
-        """Paged search (RFC 2696), one page per thread hop; never silently truncated."""
+        """Paged search (RFC 2696), one page per thread hop; never silently truncated.
+
+        The pages come from ldap3 or, with ``[ldap] reader``, from python-ldap (:mod:`.ldap_c_reader`):
+        same requests, same entries, and this same loop (failover, incomplete reads) for both.
+        """
         size = page_size or self._ldap.page_size
         attrs = list(attributes) or [ldap3.NO_ATTRIBUTES]
         read = 0
         cookie: bytes | None = None
-        conn: ldap3.Connection | None = await self._lease()
+        fast = self._fast
+        lease = fast.lease if fast is not None else self._lease
+        page = fast.page if fast is not None else self._page_locked
+        release = fast.release if fast is not None else self._release
+        conn: Any = await lease()
         in_flight = False  # a page request is running in a worker thread (cancellation must not reuse conn)
 
         async def fetch(page_cookie: bytes | None) -> tuple[list[Entry], bytes | None]:
@@ -651,12 +645,12 @@ class Directory:
             assert conn is not None
             in_flight = True
             try:
-                got = await asyncio.to_thread(self._page_locked, conn, base, filt, scope, attrs, size, page_cookie)
+                got = await asyncio.to_thread(page, conn, base, filt, scope, attrs, size, page_cookie)
             except asyncio.CancelledError:
                 raise  # the thread still runs: in_flight stays set
-            except _LOST:
+            except _PAGE_LOST:
                 in_flight = False
-                self._release(conn, broken=True)
+                release(conn, broken=True)
                 conn = None
                 raise
             except BaseException:
@@ -670,13 +664,13 @@ class Directory:
                 try:
                     try:
                         entries, cookie = await fetch(cookie)
-                    except _LOST as exc:
+                    except _PAGE_LOST as exc:
                         if read or cookie is not None:
                             raise self._incomplete(read, f"connexion perdue ({exc})") from None
-                        conn = await self._lease(fresh=True)  # reconnect (failover) and start again, once
+                        conn = await lease(fresh=True)  # reconnect (failover) and start again, once
                         try:
                             entries, cookie = await fetch(None)
-                        except _LOST as exc2:
+                        except _PAGE_LOST as exc2:
                             raise self._incomplete(read, f"connexion perdue ({exc2})") from None
                 except _Failed as exc:
                     if exc.code == 32 and read == 0:
@@ -703,7 +697,7 @@ class Directory:
             if conn is not None:
                 if cookie and self.is_embedded:
                     self._forget_mock_paging(conn, cookie)
-                self._release(conn, broken=False)
+                release(conn, broken=False)
 
     def _incomplete(self, read: int, reason: str) -> IncompleteReadError:
         return IncompleteReadError(
@@ -795,7 +789,13 @@ class Directory:
     async def iter_people(
         self, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES
     ) -> AsyncIterator[list[Person]]:
-        """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page."""
+        """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page.
+
+        ``attributes``: what to read (default: every person attribute, 25). A big read should ask for
+        what its use needs only (the read time grows with the attributes); the fields of
+        :class:`Person` whose attributes were not read are empty, and ``activated`` is True unless
+        ``[ldap] inactive_attribute`` is among them.
+        """
         full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
         async for page in self.iter_pages(self._people_base(), full, attributes):
             yield [self._person(dn, attrs) for dn, attrs in page]
