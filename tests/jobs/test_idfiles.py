@@ -85,6 +85,6 @@ async def test_delete_and_purge(services: Services, state_clock) -> None:
     assert [e.name for e in await J.list_files(services)] == [new]
     await J.delete_file(services, new)
     assert await J.list_files(services) == []
-    assert not os.listdir(J.files_dir(services))
+    assert os.listdir(J.files_dir(services)) == [".runs"]  # only the jobs lock's folder is left
     actions = [a.action for a in await services.state.list_audit()]
     assert actions.count("fichier.suppression") == 2

@@ -22,7 +22,10 @@ async def until(pilot, predicate, timeout: float = 20.0) -> None:
 
 
 async def modal(pilot) -> ConfirmModal:
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal))
+    """The confirmation modal once composed (the screen is a ConfirmModal before its children exist)."""
+    await until(
+        pilot, lambda: isinstance(pilot.app.screen, ConfirmModal) and bool(pilot.app.screen.query("#dialog-message"))
+    )
     return pilot.app.screen
 
 
@@ -157,7 +160,7 @@ async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_a
     from enttui.jobs import diffusion as D
     from enttui.ui.widgets.modals import ErrorModal
 
-    async def cannot_start(self):
+    async def cannot_start(self, works):
         raise OSError("bad value(s) in fds_to_keep")
 
     monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)

@@ -110,7 +110,7 @@ def test_summary(snap_compare, tmp_path):
 def test_run_failed(snap_compare, tmp_path, monkeypatch):
     """A run that stops on an unexpected failure: the run view says so (after the modal is closed)."""
 
-    async def cannot_start(self):
+    async def cannot_start(self, works):
         raise OSError("bad value(s) in fds_to_keep")
 
     monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)

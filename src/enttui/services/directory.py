@@ -999,6 +999,41 @@ class Directory:
                 "Mots de passe non modifiés : erreur de l'annuaire.", detail=scrub(f"{type(exc).__name__}: {exc}")
             ) from None
 
+    async def password_works(self, dn: str, password: str) -> bool:
+        """Does ``password`` open ``dn`` (a simple bind on a connection of its own)?
+
+        A resumed diffusion asks it only when the directory refused to set again the password the
+        killed run had set (a ``pwdInHistory`` rule): then the account already holds it.
+        """
+        if self.is_embedded:
+            return False  # MOCK_SYNC compares clear text case-insensitively: no answer to trust
+
+        def bind() -> bool:
+            with self._connect_lock:
+                if self._pool is None:
+                    self._pool = self._build_pool()
+                pool = self._pool
+            conn = ldap3.Connection(
+                pool,
+                user=dn,
+                password=password,
+                client_strategy=ldap3.SYNC,
+                raise_exceptions=False,
+                receive_timeout=max(1, math.ceil(self._ldap.timeout)),
+            )
+            try:
+                conn.open()
+                if self._ldap.starttls and not conn.server.ssl and not conn.start_tls():
+                    return False
+                return bool(conn.bind())
+            except Exception:  # noqa: BLE001 - no answer is "no"
+                return False
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+
+        return await asyncio.to_thread(bind)
+
 
 def _dn_key(dn: str) -> str:
     """A DN compared case- and spacing-insensitively (the server may answer with its own spelling)."""

@@ -14,6 +14,7 @@ from enttui.domain.mail import SUBJECT_MAX
 from enttui.domain.people import Target
 from enttui.errors import EnttuiError, ValidationError, describe
 from enttui.jobs import diffusion as D
+from enttui.jobs import journal as J
 from enttui.jobs.events import Event, Phase, Progress, Trace
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal
@@ -47,7 +48,8 @@ class DiffusionScreen(PageScreen):
         "Élèves, Parents et Autres non encore activés reçoivent un nouveau mot de passe provisoire (à changer "
         "à la première connexion) ; les comptes sans adresse vont dans le fichier des identifiants non envoyés. "
         "Enseignants et Non enseignants reçoivent un message d'information, sans changement de mot de passe.\n"
-        "Une diffusion interrompue se reprend avec F6 (personne ne reçoit deux messages).\n"
+        "Une diffusion interrompue se reprend avec F6 : personne ne reçoit un second mot de passe (un message "
+        "en cours d'envoi lors de l'arrêt peut être reçu deux fois, avec le même mot de passe, et il est compté).\n"
         "En ligne de commande : enttui diffuse --targets eleve,parent,autre [--yes]."
     )
     BINDINGS = [
@@ -206,7 +208,7 @@ class DiffusionScreen(PageScreen):
                 ConfirmModal(
                     "Reprendre la diffusion ?",
                     f"La diffusion n° {run_id} sera terminée : les personnes déjà servies ne recevront rien ; "
-                    "celles dont le mot de passe a été changé sans message en reçoivent un nouveau.",
+                    "celles dont le mot de passe a été changé sans message le reçoivent (le même mot de passe).",
                     yes_label="Reprendre (y)",
                 )
             ):
@@ -289,6 +291,8 @@ class DiffusionScreen(PageScreen):
             + (f" + {result.pending} à reprendre" if result.pending else "")
             + "\n"
         )
+        if result.resent:
+            text.append(J.resent_text(result.resent) + "\n", style="yellow")
         if result.file_name:
             text.append(f"Fichier : {result.file_name} (F7 pour l'ouvrir)\n")
         text.append("F4 : revenir au formulaire\n", style="dim")

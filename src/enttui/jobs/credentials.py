@@ -1,0 +1,565 @@
+"""The engine a diffusion and a regeneration share: passwords by batches, the file, the journal.
+
+A run works on a list of :class:`Work` items, one per account. Those that need a password are
+set by batches of ``LDAP_BATCH`` (one directory hop each, in child processes when configured:
+:mod:`enttui.services.password_process`), each password *derived* from the run's secret
+(:mod:`enttui.jobs.journal`); the others (a resume's accounts whose password is already set) go
+straight to delivery. Delivery is the subclass's: the diffusion mails or files, the regeneration
+files. The identifier file is shared: created once, reopened by a resume (a half-written last row
+is cut off), one row per account (a row already there is never written twice).
+
+:func:`prepare_resume` turns a killed run's journal into the work of its resume:
+
+=================  ==================================  =========================================
+journal status     account now                          the resume
+=================  ==================================  =========================================
+planned            still wanted                         set (the same derived password), deliver
+password_set       not activated                        deliver (no new password)
+sending            not activated, no row in the file    send again (counted: maybe twice)
+sending            activated since                      ``mailed`` (the person used it)
+any                its row already in the file          ``in_file`` (never a second row)
+in_file            its row missing from the file        the row written again (same password)
+any                gone from the directory              ``skipped``
+=================  ==================================  =========================================
+
+Never a second, different password for one account in one family of runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from enttui.domain import idfiles as F
+from enttui.domain import mail as M
+from enttui.domain.dn import dn_key_or_none
+from enttui.domain.passwords import derive_password
+from enttui.domain.people import Person, Target
+from enttui.errors import DirectoryError, EnttuiError, MailError
+from enttui.jobs import journal as J
+from enttui.jobs.context import Services
+from enttui.jobs.events import EventSink, Phase, Progress, Trace
+from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
+from enttui.services.password_process import PasswordProcesses, PasswordSetter
+from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS, RunRecord
+
+MAX_DIRECTORY_ERRORS = 10
+LDAP_BATCH = 50  # passwords set per directory hop
+LDAP_HOPS = 2  # batches in flight at once (one child process each; more threads only fight for the GIL)
+
+
+def dn_key(dn: str) -> str:
+    """The key of an account in the journal's comparisons and in its password's derivation."""
+    return dn_key_or_none(dn) or dn.strip().lower()
+
+
+@dataclass
+class Work:
+    """What a run does with one account."""
+
+    person: Person
+    kind: str = J.CREDENTIALS  # or J.INFORMATION
+    set_password: bool = True  # False: its (derived) password is already in the directory
+    resent: bool = False  # it was "sending" when the run stopped: it may have been delivered
+    motif: str = ""  # the file's reason when it goes to the file whatever happens
+
+
+@dataclass
+class RunContext:
+    """What rows and messages need beyond the person: schools and children's names."""
+
+    uai_of: dict[str, str] = field(default_factory=dict)  # structure DN (lower) -> UAI
+    children: dict[str, str] = field(default_factory=dict)  # student DN (lower) -> "Prénom Nom (classe)"
+
+
+def child_label(p: Person) -> str:
+    name = " ".join(x for x in (p.given_name, p.sn) if x) or p.login
+    return f"{name} ({', '.join(p.classes)})" if p.classes else name
+
+
+def uai_of(ctx: RunContext, p: Person) -> str:
+    for dn in p.struct_dns:
+        uai = ctx.uai_of.get(dn.lower())
+        if uai:
+            return uai
+    return ""
+
+
+def detail_of(ctx: RunContext, p: Person) -> str:
+    """Classes (students) or children (parents): the file's 5th column and the parents' mail."""
+    if p.target is Target.PARENT:
+        return M.join_names(ctx.children.get(d.lower(), "") for d in p.child_dns)
+    return ", ".join(p.classes)
+
+
+async def structures(services: Services) -> dict[str, str]:
+    return {s.dn.lower(): s.uai for s in await services.directory.structures()}
+
+
+async def preflight(services: Services, sink: EventSink, entity: str, *, mail: bool) -> None:
+    """Before any change: the directory answers, and (``mail``) the relay accepts us (TLS, login)."""
+    sink(Phase(entity, "Vérification de l'annuaire" + (" et du serveur de messagerie" if mail else "")))
+    health = await services.directory.health()
+    if not health.ok:
+        raise DirectoryError(f"L'annuaire ne répond pas : {health.message} Rien n'a été modifié.")
+    if mail:
+        if services.mailer is None:
+            raise MailError("Aucun serveur de messagerie configuré ([smtp] host). Rien n'a été modifié.")
+        relay = await services.mailer.health()
+        if not relay.ok:
+            raise MailError(f"{relay.message.rstrip('.')}. Rien n'a été modifié (aucun mot de passe changé).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Resume
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Resume:
+    """A killed run's journal, read for its resume."""
+
+    run: RunRecord
+    journal: dict[str, tuple[str, str]]
+    family: int
+
+    @property
+    def wanted(self) -> dict[str, str]:
+        """DN key -> kind of the accounts the resume must look at (left to handle, or filed)."""
+        out: dict[str, str] = {}
+        for key, (status, detail) in self.journal.items():
+            if key == J.FILE_KEY:
+                continue
+            if status in J.REMAINING or status == J.IN_FILE:
+                kind = J.INFORMATION if detail == J.INFORMATION and status != J.IN_FILE else J.CREDENTIALS
+                out[dn_key(key)] = kind
+        return out
+
+    @property
+    def file_name(self) -> str:
+        return self.journal.get(J.FILE_KEY, ("", ""))[1]
+
+
+def prepare_resume(
+    resume: Resume,
+    people: Iterable[Person],
+    *,
+    include_activated: bool,
+    in_file: Any,
+    to_file_motif: str = "",
+) -> tuple[list[Work], list[J.Item]]:
+    """The work of a resume and the journal items settled without work (see the module table).
+
+    ``in_file(person) -> bool``: is the account's row (with its derived password) in the file.
+    ``to_file_motif``: every account goes to the file with this reason (a regeneration).
+    """
+    by_key = {dn_key(p.dn): p for p in people}
+    works: list[Work] = []
+    settled: list[J.Item] = []
+    for key, (status, detail) in resume.journal.items():
+        if key == J.FILE_KEY or not (status in J.REMAINING or status == J.IN_FILE):
+            continue
+        p = by_key.get(dn_key(key))
+        info = detail == J.INFORMATION and status != J.IN_FILE
+        if p is None:
+            if status != J.IN_FILE:
+                settled.append((key, J.SKIPPED, "introuvable dans l'annuaire à la reprise"))
+            continue
+        if info:
+            works.append(Work(p, J.INFORMATION, set_password=False, resent=status == J.SENDING))
+            continue
+        if status == J.IN_FILE:
+            if not p.activated and not in_file(p):
+                works.append(Work(p, set_password=False, motif=detail or to_file_motif))  # its row, again
+            continue
+        if in_file(p):  # written after the directory confirmed: that row is the valid delivery
+            settled.append((key, J.IN_FILE, to_file_motif or "ligne déjà écrite avant l'arrêt"))
+            continue
+        if status == J.PLANNED:
+            if p.activated and not include_activated:
+                settled.append((key, J.SKIPPED, "déjà activé à la reprise"))
+            else:
+                works.append(Work(p, motif=to_file_motif))
+        elif p.activated:
+            # The password we set was used: it reached its owner (mail), or someone else reset it.
+            if status == J.SENDING:
+                settled.append((key, J.MAILED, "activé depuis l'envoi"))
+            else:
+                settled.append((key, J.SKIPPED, "activé entre-temps"))
+        else:
+            works.append(Work(p, set_password=False, resent=status == J.SENDING, motif=to_file_motif))
+    return works, settled
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------
+
+
+class CredentialRun:
+    """One run (new or resumed) of a diffusion or a regeneration; subclasses deliver."""
+
+    ENTITY = "diffusion"
+    FILE_KIND = F.KIND_DIFFUSION
+    LABEL = "Diffusion"
+
+    def __init__(
+        self,
+        services: Services,
+        run_id: int,
+        secret: bytes,
+        ctx: RunContext,
+        sink: EventSink,
+        *,
+        writer: IdFileWriter | None,
+        done_before: int,
+        total: int,
+        journal_group: int = 1,
+    ) -> None:
+        self.s = services
+        self.cfg = services.config
+        self.run_id = run_id
+        self.secret = secret
+        self.ctx = ctx
+        self.sink = sink
+        self.writer = writer
+        self.journal = J.Journal(services, run_id, group=journal_group)
+        self.abort: EnttuiError | None = None
+        self.dir_errors = 0
+        self.done = done_before
+        self.total = total
+        self._last_progress = 0.0
+        self.traces: list[tuple[str, str, str]] = []
+        self.file_created_at: datetime | None = None
+        self.file_uai = ",".join(self.cfg.ent.uai)
+        self._file_lock = asyncio.Lock()
+        self._length = self.cfg.diffusion.password_length
+
+    # -- events --------------------------------------------------------------------------
+    def trace(self, level: str, text: str) -> None:
+        self.traces.append((level, self.ENTITY, text))
+        self.sink(Trace(level, self.ENTITY, text))
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.done >= self.total or now - self._last_progress >= 0.1:
+            self._last_progress = now
+            self.sink(Progress(self.ENTITY, self.done, self.total))
+
+    # -- values --------------------------------------------------------------------------
+    def password(self, p: Person) -> str:
+        return derive_password(self.secret, dn_key(p.dn), self._length)
+
+    def row(self, p: Person, password: str, motif: str) -> F.IdRow:
+        return F.IdRow(
+            uai=uai_of(self.ctx, p),
+            profil=p.target.label,
+            nom=p.sn,
+            prenom=p.given_name,
+            detail=detail_of(self.ctx, p),
+            login=p.login,
+            password=password,
+            generated=self.s.clock(),
+            motif=motif,
+        )
+
+    # -- the file ------------------------------------------------------------------------
+    async def _create_file(self) -> None:
+        moment = self.s.clock()
+        self.writer = await asyncio.to_thread(new_writer, files_dir(self.s), F.file_name(self.FILE_KIND, moment))
+        self.file_created_at = moment
+        await self.journal.record((J.FILE_KEY, "file", self.writer.name))
+        await index_file(self.s, self.writer, self.FILE_KIND, moment, self.run_id, uai=self.file_uai)
+
+    async def ensure_file(self) -> IdFileWriter:
+        async with self._file_lock:  # two workers may need the file at once: create it once
+            if self.writer is None:
+                await self._create_file()
+        assert self.writer is not None
+        return self.writer
+
+    async def to_file(self, items: Sequence[tuple[Person, str]], *, count: bool = True) -> None:
+        """Rows for ``(person, motif)`` (never a second one), then ``in_file`` committed."""
+        if not items:
+            return
+        writer = await self.ensure_file()
+
+        def write() -> None:
+            for p, motif in items:
+                password = self.password(p)
+                if not writer.has(p.login, password):
+                    writer.append(self.row(p, password, motif))
+                    J.fault_point("row_written")
+
+        async with self._file_lock:
+            await asyncio.to_thread(write)
+        await self.journal.record(*((p.dn, J.IN_FILE, motif) for p, motif in items))
+        if count:
+            self.step(len(items))
+
+    # -- passwords -----------------------------------------------------------------------
+    async def _password_setter(self, works: Sequence[Work]) -> PasswordProcesses | None:
+        """Child processes for the password changes (a real directory and work for them), else None."""
+        processes = min(self.cfg.diffusion.ldap_processes, LDAP_HOPS)
+        if processes <= 0 or self.s.directory.is_embedded or not any(w.set_password for w in works):
+            return None
+        use_exop = await self.s.directory.supports_password_exop()
+        return PasswordProcesses(self.cfg.ldap, self.cfg.ent, processes=processes, use_exop=use_exop)
+
+    async def _set_batch(self, batch: list[Work], passwords: PasswordSetter) -> list[Work] | None:
+        """Set the batch's passwords; returns the works whose password is set (None: stop)."""
+        items = [(w.person.dn, self.password(w.person)) for w in batch]
+        try:
+            outcomes: list[DirectoryError | None] = await passwords.set_passwords(items)
+        except DirectoryError as exc:
+            # The directory itself failed (lost twice): the batch stays "planned" for the resume.
+            self.trace("error", exc.message)
+            if self.abort is None:
+                self.abort = exc
+            return None
+        errors: list[J.Item] = []
+        done: list[Work] = []
+        for w, (_dn, password), err in zip(batch, items, outcomes, strict=True):
+            if err is not None and await self._holds(w.person, password):
+                err = None  # a resume re-setting the password it had set (a history rule refused it)
+            if err is None:
+                self.dir_errors = 0
+                done.append(w)
+                continue
+            if self.abort is not None:
+                continue  # after the stop, left "planned" for the resume
+            self.dir_errors += 1
+            self.trace("error", f"{w.person.login} : {err.message}")
+            errors.append((w.person.dn, J.ERROR, err.message))
+            if self.dir_errors >= MAX_DIRECTORY_ERRORS and self.abort is None:
+                self.abort = DirectoryError(f"{self.LABEL} arrêtée : {self.dir_errors} erreurs de l'annuaire.")
+        if done:
+            J.fault_point("password_set")
+            # FIFO with every later record: committed before any "sending" or "in_file" of these.
+            self.journal.note((w.person.dn, J.PASSWORD_SET, "") for w in done)
+        if errors:
+            await self.journal.record(*errors)
+            self.step(len(errors))
+        return done
+
+    async def _holds(self, p: Person, password: str) -> bool:
+        """Does the account already hold ``password`` (checked only after a refused change)."""
+        try:
+            return await self.s.directory.password_works(p.dn, password)
+        except EnttuiError:
+            return False
+
+    async def _producer(self, works: Iterator[Work], passwords: PasswordSetter) -> None:
+        """Set passwords by batches (one directory hop each), then hand each account to delivery."""
+        while self.abort is None:
+            batch = list(itertools.islice(works, LDAP_BATCH))
+            if not batch:
+                return
+            done = await self._set_batch(batch, passwords)
+            if done is None:
+                return
+            if done and self.abort is None:
+                await self.deliver(done)
+
+    async def deliver(self, works: list[Work]) -> None:
+        """Hand accounts whose password is set to their delivery (the subclass's)."""
+        raise NotImplementedError
+
+    async def run_work(self, works: list[Work]) -> None:
+        """Ready accounts first (a resume's), then the password changes; subclasses add consumers."""
+        ready = [w for w in works if not w.set_password]
+        to_set = [w for w in works if w.set_password]
+        children = await self._password_setter(to_set)
+        if children is None:
+            await self._run(ready, to_set, self.s.directory, max(1, min(self.cfg.diffusion.ldap_workers, LDAP_HOPS)))
+            return
+        async with children:
+            await self._run(ready, to_set, children, min(self.cfg.diffusion.ldap_processes, LDAP_HOPS))
+
+    async def _run(self, ready: list[Work], to_set: list[Work], passwords: PasswordSetter, workers: int) -> None:
+        people = iter(to_set)
+        producers = [asyncio.ensure_future(self._producer(people, passwords)) for _ in range(workers)]
+        try:
+            for start in range(0, len(ready), LDAP_BATCH):
+                if self.abort is not None:
+                    break
+                await self.deliver(ready[start : start + LDAP_BATCH])
+            await asyncio.gather(*producers)
+        finally:
+            for task in producers:
+                task.cancel()
+            await asyncio.gather(*producers, return_exceptions=True)
+
+    async def execute(self, works: list[Work]) -> None:
+        try:
+            await self.run_work(works)
+        finally:
+            await self.journal.close()  # on every path, also when the children could not start
+            if self.writer is not None:
+                await asyncio.to_thread(self.writer.sync)
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting, closing
+# ---------------------------------------------------------------------------------------------
+
+
+async def close_run(
+    services: Services,
+    job: CredentialRun,
+    family: int,
+    status: str,
+    message: str,
+    counts_of: Any,
+) -> Any:
+    """Trace, counts from the journal, the file's index, the run's record; the secret when done.
+
+    ``counts_of(run_id, journal, status, message)`` builds the caller's result.
+    """
+    with contextlib.suppress(Exception):
+        await services.state.add_trace(job.run_id, job.traces[-5000:])
+    journal = await services.state.journal_get(job.run_id)
+    counts = J.count_journal(journal)
+    if status == SUCCESS and counts.errors:
+        status = WITH_ERRORS
+    if status == SUCCESS and counts.remaining:
+        status = INTERRUPTED
+    result = counts_of(job.run_id, journal, status, message)
+    if job.writer is not None:
+        await asyncio.to_thread(job.writer.sync)
+        created = job.file_created_at or services.clock()
+        for rec in await services.state.list_files():
+            if rec.name == job.writer.name:
+                created = rec.created_at
+        record = await index_file(
+            services, job.writer, job.FILE_KIND, created, job.run_id, uai=job.file_uai, rows=job.writer.rows
+        )
+        what = "diffusion" if job.FILE_KIND == F.KIND_DIFFUSION else "régénération"
+        await services.state.audit(
+            "fichier.generation", record.name, f"{what} n° {job.run_id} : {job.writer.rows} ligne(s) écrite(s)"
+        )
+        await asyncio.to_thread(job.writer.close)
+    await services.state.finish_run(job.run_id, status, result.counts(), result.summary_text())
+    if not counts.remaining:
+        await J.delete_secret(services, family)
+    job.sink(Progress(job.ENTITY, job.done, job.total))
+    return result
+
+
+async def run_to_end(
+    services: Services,
+    job: CredentialRun,
+    works: list[Work],
+    family: int,
+    counts_of: Any,
+) -> Any:
+    """Execute and close, whatever happens (a cancelled or failed run is closed "interrompu")."""
+    job.sink(Progress(job.ENTITY, job.done, job.total))
+    try:
+        await job.execute(works)
+    except asyncio.CancelledError:
+        await close_run(
+            services, job, family, INTERRUPTED, f"{job.LABEL} annulée : reprenez-la pour la terminer.", counts_of
+        )
+        raise
+    except BaseException as exc:
+        msg = exc.message if isinstance(exc, EnttuiError) else f"{type(exc).__name__}: {exc}"
+        await close_run(services, job, family, INTERRUPTED, f"{job.LABEL} interrompue : {msg}", counts_of)
+        raise
+    status, message = SUCCESS, ""
+    if job.abort is not None:
+        status = INTERRUPTED
+        message = f"{job.LABEL} interrompue : {job.abort.message} Reprenez-la une fois le problème réglé."
+        job.trace("error", message)
+    return await close_run(services, job, family, status, message, counts_of)
+
+
+async def open_resume(services: Services, kind: str, run_id: int, label: str) -> Resume:
+    """The interrupted run ``run_id`` of ``kind`` and its journal (the caller holds the lock)."""
+    from enttui.errors import ValidationError
+
+    run = await services.state.get_run(run_id)
+    if run is None or run.kind != kind:
+        raise ValidationError(f"Aucune {label} n° {run_id}.")
+    if run.status != INTERRUPTED:
+        raise ValidationError(f"La {label} n° {run_id} n'est pas interrompue (état : {run.status}).")
+    journal = await services.state.journal_get(run_id)
+    return Resume(run, journal, J.family_of(run.id, run.options))
+
+
+async def family_secret(services: Services, family: int) -> tuple[bytes, bool]:
+    """The family's secret, and whether it was lost (deleted by hand: a new one is made)."""
+    secret = await J.load_secret(services, family)
+    if secret is not None:
+        return secret, False
+    return await J.create_secret(services, family), True
+
+
+def file_check(writer: IdFileWriter | None, secret: bytes, lost: bool, length: int) -> Any:
+    """``in_file(person)`` for :func:`prepare_resume`: the account's row is in the file."""
+
+    def in_file(p: Person) -> bool:
+        if writer is None:
+            return False
+        if lost:
+            return writer.has(p.login)
+        return writer.has(p.login, derive_password(secret, dn_key(p.dn), length))
+
+    return in_file
+
+
+def after_lost_secret(works: list[Work]) -> str:
+    """Without the secret, a password already set cannot be reproduced: those accounts get a new one."""
+    touched = 0
+    for w in works:
+        if w.kind == J.CREDENTIALS and not w.set_password:
+            w.set_password = True
+            touched += 1
+    if not touched:
+        return ""
+    return (
+        "Secret de reprise introuvable (supprimé ?) : les mots de passe déjà posés ne peuvent pas être "
+        f"reproduits ; {touched} compte(s) reçoivent un nouveau mot de passe."
+    )
+
+
+async def start_resume(services: Services, resume: Resume, settled: list[J.Item], label: str, audit: str) -> int:
+    """The resume's own run: it carries the journal on; the old run says who took it over."""
+    old = resume.run
+    options = {**old.options, "resume_of": old.id, "family": resume.family}
+    new_id = await services.state.start_run(old.kind, options)
+    await services.state.journal_set(new_id, [(k, st, d) for k, (st, d) in resume.journal.items()] + settled)
+    await services.state.finish_run(
+        old.id, INTERRUPTED, old.counts, f"{label} interrompue, reprise par le traitement n° {new_id}"
+    )
+    await services.state.audit(audit, f"{label} n° {old.id}", f"reprise par le traitement n° {new_id}")
+    return new_id
+
+
+async def reopen_file(services: Services, name: str) -> IdFileWriter | None:
+    """The run's file, reopened for appending (None when it is gone)."""
+    if not name:
+        return None
+    writer = IdFileWriter(files_dir(services), F.check_name(name))
+    return writer if await asyncio.to_thread(writer.reopen) else None
+
+
+async def resumable(services: Services, kind: str) -> RunRecord | None:
+    """The last run of ``kind`` if it was interrupted with accounts left (dead runs marked first)."""
+    from enttui.jobs.locking import refresh_run_states
+
+    await refresh_run_states(services)
+    run = await services.state.last_run(kind)
+    if run is None or run.status != INTERRUPTED:
+        return None
+    journal = await services.state.journal_get(run.id)
+    if not J.count_journal(journal).remaining:
+        return None
+    return run
