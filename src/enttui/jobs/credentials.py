@@ -68,6 +68,7 @@ class Work:
     set_password: bool = True  # False: its (derived) password is already in the directory
     resent: bool = False  # it was "sending" when the run stopped: it may have been delivered
     motif: str = ""  # the file's reason when it goes to the file whatever happens
+    again: bool = False  # a resume sets it again: the killed run may have set it already
 
 
 @dataclass
@@ -185,7 +186,7 @@ def prepare_resume(
             if p.activated and not include_activated:
                 settled.append((key, J.SKIPPED, "déjà activé à la reprise"))
             else:
-                works.append(Work(p, motif=to_file_motif))
+                works.append(Work(p, motif=to_file_motif, again=True))
         elif p.activated:
             # The password we set was used: it reached its owner (mail), or someone else reset it.
             if status == J.SENDING:
@@ -327,7 +328,7 @@ class CredentialRun:
         errors: list[J.Item] = []
         done: list[Work] = []
         for w, (_dn, password), err in zip(batch, items, outcomes, strict=True):
-            if err is not None and await self._holds(w.person, password):
+            if err is not None and w.again and await self._holds(w.person, password):
                 err = None  # a resume re-setting the password it had set (a history rule refused it)
             if err is None:
                 self.dir_errors = 0
@@ -451,6 +452,13 @@ async def close_run(
         await J.delete_secret(services, family)
     job.sink(Progress(job.ENTITY, job.done, job.total))
     return result
+
+
+async def abandon(services: Services, run_id: int, label: str, exc: BaseException) -> None:
+    """Close a run that failed between its record and its first change ("interrompu", resumable)."""
+    msg = exc.message if isinstance(exc, EnttuiError) else type(exc).__name__
+    with contextlib.suppress(Exception):
+        await services.state.finish_run(run_id, INTERRUPTED, {}, f"{label} interrompue avant tout changement : {msg}")
 
 
 async def run_to_end(

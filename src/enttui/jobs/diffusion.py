@@ -488,10 +488,14 @@ async def run_diffusion(
         await C.preflight(services, sink, ENTITY, mail=needs_mail)
         run_id = await services.state.start_run("diffusion", request.options())
         held.set_run(run_id)
-        secret = await J.create_secret(services, run_id)
-        items = [(p.dn, PLANNED, CREDENTIALS) for p in plan.credential_people]
-        items += [(p.dn, PLANNED, INFORMATION) for p in plan.info_people]
-        await services.state.journal_set(run_id, items)
+        try:
+            secret = await J.create_secret(services, run_id)
+            items = [(p.dn, PLANNED, CREDENTIALS) for p in plan.credential_people]
+            items += [(p.dn, PLANNED, INFORMATION) for p in plan.info_people]
+            await services.state.journal_set(run_id, items)
+        except BaseException as exc:
+            await C.abandon(services, run_id, "Diffusion", exc)
+            raise
         works = [C.Work(p) for p in plan.credential_people]
         works += [C.Work(p, INFORMATION, set_password=False) for p in plan.info_people]
         job = _Diffusion(

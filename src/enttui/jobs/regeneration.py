@@ -219,8 +219,12 @@ async def run_regeneration(
         await C.preflight(services, sink, ENTITY, mail=False)
         run_id = await services.state.start_run(KIND, request.options())
         held.set_run(run_id)
-        secret = await J.create_secret(services, run_id)
-        await services.state.journal_set(run_id, [(p.dn, J.PLANNED, J.CREDENTIALS) for p in plan.people])
+        try:
+            secret = await J.create_secret(services, run_id)
+            await services.state.journal_set(run_id, [(p.dn, J.PLANNED, J.CREDENTIALS) for p in plan.people])
+        except BaseException as exc:
+            await C.abandon(services, run_id, "Régénération", exc)
+            raise
         works = [C.Work(p, motif=F.MOTIF_REGENERATION) for p in plan.people]
         job = _Regeneration(
             services, request, run_id, secret, _context(plan), sink, writer=None, done_before=0, total=len(works)

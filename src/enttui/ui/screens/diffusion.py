@@ -193,7 +193,8 @@ class DiffusionScreen(PageScreen):
             ):
                 self.notify("Diffusion annulée : rien n'a été fait.", markup=False)
                 return
-            self._show_run()
+            # The run view appears with the first progress (the run is recorded): a refusal before
+            # (the lock, the relay's check) is said on the form, where nothing has changed.
             result = await D.run_diffusion(services, request, self._on_event, plan=plan)
             self._show_result(result)
         finally:
@@ -213,7 +214,6 @@ class DiffusionScreen(PageScreen):
                 )
             ):
                 return
-            self._show_run()
             result = await D.resume_diffusion(self.ent_app.services, run_id, self._on_event)
             self._show_result(result)
         finally:
@@ -222,8 +222,10 @@ class DiffusionScreen(PageScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.group.startswith("diffusion:"):
             error = event.worker.error
-            if isinstance(error, ValidationError):
-                self._show_error(error.message)
+            if isinstance(error, ValidationError) or (
+                error is not None and self.query_one("#diffusion-run").has_class("hidden")
+            ):
+                self._show_error(describe(error))  # before the run was recorded: nothing changed
             if event.worker.group == "diffusion:run" and error is not None and not isinstance(error, ValidationError):
                 # A mass operation that stopped: said in the run view (which would otherwise stay on
                 # its progress bar) and in a modal to acknowledge, not a notification that fades.
@@ -246,7 +248,7 @@ class DiffusionScreen(PageScreen):
 
     def _end_prepare(self) -> None:
         error = self.query_one("#form-error", Static)
-        if "Lecture" in str(error.content):
+        if str(error.content).endswith("…"):
             error.update(Text(""))
 
     def action_show_form(self) -> None:
@@ -264,9 +266,16 @@ class DiffusionScreen(PageScreen):
         self.query_one("#run-progress", ProgressBar).focus()
 
     def _on_event(self, event: Event) -> None:
+        running = not self.query_one("#diffusion-run").has_class("hidden")
         if isinstance(event, Phase):
             self.query_one("#run-phase", Static).update(Text(event.label, style="bold"))
+            if not running:
+                self.query_one("#form-error", Static).update(Text(event.label + "…", style="italic"))
         elif isinstance(event, Progress):
+            if not running:
+                phase = str(self.query_one("#run-phase", Static).content)
+                self._show_run()
+                self.query_one("#run-phase", Static).update(Text(phase, style="bold"))
             self.show_progress(event.done, event.total)
         elif isinstance(event, Trace) and event.level == "error":
             self.notify(event.text, severity="error", markup=False, timeout=6)
