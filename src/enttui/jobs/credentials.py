@@ -14,6 +14,8 @@ is cut off), one row per account (a row already there is never written twice).
 journal status     account now                          the resume
 =================  ==================================  =========================================
 planned            still wanted                         set (the same derived password), deliver
+planned            activated, holds the run's password  set again (killed before its pwdReset)
+planned            activated by its owner               ``skipped``
 password_set       not activated                        deliver (no new password)
 sending            not activated, no row in the file    send again (counted: maybe twice)
 sending            activated since                      ``mailed`` (the person used it)
@@ -69,6 +71,7 @@ class Work:
     resent: bool = False  # it was "sending" when the run stopped: it may have been delivered
     motif: str = ""  # the file's reason when it goes to the file whatever happens
     again: bool = False  # a resume sets it again: the killed run may have set it already
+    check_activated: bool = False  # activated since the plan: by its owner, or half-set by the killed run
 
 
 @dataclass
@@ -183,10 +186,10 @@ def prepare_resume(
             settled.append((key, J.IN_FILE, to_file_motif or "ligne déjà écrite avant l'arrêt"))
             continue
         if status == J.PLANNED:
-            if p.activated and not include_activated:
-                settled.append((key, J.SKIPPED, "déjà activé à la reprise"))
-            else:
-                works.append(Work(p, motif=to_file_motif, again=True))
+            # "Activated" now: its owner used it, or the killed run was cut between the password
+            # change and its pwdReset (see confirm_activated): checked before it is left alone.
+            check = p.activated and not include_activated
+            works.append(Work(p, motif=to_file_motif, again=True, check_activated=check))
         elif p.activated:
             # The password we set was used: it reached its owner (mail), or someone else reset it.
             if status == J.SENDING:
@@ -521,6 +524,35 @@ def file_check(writer: IdFileWriter | None, secret: bytes, lost: bool, length: i
         return writer.has(p.login, derive_password(secret, dn_key(p.dn), length))
 
     return in_file
+
+
+async def confirm_activated(
+    services: Services, works: list[Work], secret: bytes, length: int
+) -> tuple[list[Work], list[J.Item]]:
+    """Accounts "planned" by the killed run and activated now: left alone if their owner activated
+    them; set again if they hold the run's password (the run was killed between the password
+    change and the ``pwdReset`` that marks it temporary, which looks like an activated account)."""
+    kept: list[Work] = []
+    settled: list[J.Item] = []
+    sem = asyncio.Semaphore(4)
+
+    async def ours(w: Work) -> bool:
+        async with sem:
+            pw = derive_password(secret, dn_key(w.person.dn), length)
+            try:
+                return await services.directory.password_works(w.person.dn, pw)
+            except EnttuiError:
+                return False
+
+    checked = [w for w in works if w.check_activated]
+    answers = await asyncio.gather(*(ours(w) for w in checked))
+    mine = {id(w) for w, yes in zip(checked, answers, strict=True) if yes}
+    for w in works:
+        if not w.check_activated or id(w) in mine:
+            kept.append(w)
+        else:
+            settled.append((w.person.dn, J.SKIPPED, "déjà activé à la reprise"))
+    return kept, settled
 
 
 def after_lost_secret(works: list[Work]) -> str:

@@ -533,6 +533,8 @@ async def resume_diffusion(
                 include_activated=request.include_activated,
                 in_file=C.file_check(writer, secret, lost, length),
             )
+            works, left = await C.confirm_activated(services, works, secret, services.config.diffusion.password_length)
+            settled += left
             warning = C.after_lost_secret(works) if lost else ""
             new_id = await C.start_resume(services, resume, settled, "Diffusion", "diffusion.reprise")
         except BaseException:

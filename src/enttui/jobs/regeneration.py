@@ -258,6 +258,8 @@ async def resume_regeneration(
                 in_file=C.file_check(writer, secret, lost, services.config.diffusion.password_length),
                 to_file_motif=F.MOTIF_REGENERATION,
             )
+            works, left = await C.confirm_activated(services, works, secret, services.config.diffusion.password_length)
+            settled += left
             warning = C.after_lost_secret(works) if lost else ""
             new_id = await C.start_resume(services, resume, settled, "Régénération", "regeneration.reprise")
         except BaseException:
