@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from enttui.jobs import journal as J
 from enttui.jobs import regeneration as R
 from enttui.jobs.context import Services
 from enttui.jobs.events import CollectingSink
+from enttui.jobs.idfiles import list_files
 from enttui.services.mailer import SmtpMailer
 from enttui.services.state import INTERRUPTED, StateStore
 from support.diffusion_world import (
@@ -348,3 +350,124 @@ async def test_account_gone_after_the_plan_is_an_error_the_others_are_mailed(wor
     journal = await world.state.journal_get(result.run_id)
     assert journal[gone.dn][0] == D.ERROR
     assert not any(st in (D.PLANNED, D.PASSWORD_SET) for st, _d in journal.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Pre-flight, the lock, accounts without password, a regeneration stopped and resumed
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("relay", ["untrusted-certificate", "no-starttls"])
+async def test_a_relay_that_fails_its_check_changes_nothing(
+    world: World, relay: str, smtp_plain: Any, tmp_path: Path
+) -> None:
+    """An untrusted (expired, unknown) certificate or no STARTTLS: refused before any password change."""
+    import trustme
+
+    from support.smtp import SmtpTestServer
+
+    services = await world.services()
+    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    if relay == "no-starttls":
+        cfg = replace(world.config.smtp, port=smtp_plain.port)
+        other = None
+    else:
+        (tmp_path / "other").mkdir()
+        other = SmtpTestServer(ca=trustme.CA(), tls="starttls", workdir=tmp_path / "other").start()
+        cfg = replace(world.config.smtp, port=other.port)  # our CA file does not know its certificate
+    services.mailer = SmtpMailer(cfg)
+    services.config = replace(world.config, smtp=cfg)
+    try:
+        with pytest.raises(MailError) as info:
+            await D.run_diffusion(services, request)
+    finally:
+        await close(services)
+        if other is not None:
+            other.stop()
+    text = info.value.message
+    assert "Rien n'a été modifié" in text
+    assert ("Certificat TLS" in text) if relay == "untrusted-certificate" else ("STARTTLS" in text)
+    assert await world.state.list_runs(kind="diffusion") == []
+    for p in world.people[:10]:
+        before = next(a for dn, a in world.entries if dn == p.dn)
+        assert world.read(p.dn, ["pwdReset"]).get("pwdReset") == before.get("pwdReset")
+
+
+async def test_a_second_job_is_refused_while_the_lock_is_held(world: World) -> None:
+    from enttui.errors import LockHeldError
+    from enttui.jobs import local_accounts as L
+    from enttui.jobs.locking import take_lock
+
+    services = await world.services()
+    lock = await take_lock(services, "regeneration")
+    try:
+        lock.set_run(99)
+        request = D.validate_request([Target.ELEVE], "Objet")
+        with pytest.raises(LockHeldError) as info:
+            await D.run_diffusion(services, request)
+        assert "Une régénération des identifiants est déjà en cours (traitement n° 99" in info.value.message
+        assert f"processus {os.getpid()}" in info.value.message and info.value.exit_code == 3
+        with pytest.raises(LockHeldError):
+            await R.run_regeneration(services, R.RegenerationRequest(()))
+        with pytest.raises(LockHeldError):
+            await L.delete_local_account(services, world.people[0].dn)
+    finally:
+        lock.release()
+        await close(services)
+    assert await world.state.list_runs() == []  # refused before anything was recorded
+
+
+async def test_accounts_without_password_are_the_first_diffusions_population(world: World) -> None:
+    """DOMAIN.md: no userPassword = never given credentials = not activated: they get a password."""
+    services = await world.services()
+    bare = [p for p in world.people if p.target.gets_ent_credentials and not p.has_password]
+    assert bare and all(not p.activated for p in bare)
+    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await D.plan_diffusion(services, request)
+    assert {p.dn for p in bare} <= {p.dn for p in plan.credential_people}
+    assert sum(c.no_password for c in plan.counts.values()) == len(bare)
+    assert "sans mot de passe (jamais reçu d'identifiants)" in plan.confirmation_text()
+    regeneration = await R.plan_regeneration(services, R.RegenerationRequest(()))
+    assert {p.dn for p in bare} <= {p.dn for p in regeneration.people} and regeneration.no_password == len(bare)
+    result = await D.run_diffusion(services, request, plan=plan)
+    await close(services)
+    assert result.status == "réussi" and result.changed == plan.changes
+    mails = mails_by_recipient(world.smtp)
+    p = next(p for p in bare if p.mail)
+    conn = world.bind(p.dn, password_in(mails[p.mail.lower()][0].get_content()))
+    assert conn.bind()
+    conn.unbind()
+    assert world.read(p.dn, ["pwdReset"])["pwdReset"] == ["TRUE"]
+
+
+async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_file(world: World) -> None:
+    """Cancelled after its first rows (the console quit, Ctrl+C): "interrompu", then resumed; one
+    row per account in one file, every password in the file opens its account."""
+    from enttui.jobs.events import Event, Progress
+
+    services = await world.services()
+    plan = await R.plan_regeneration(services, R.RegenerationRequest((UAI,)))
+    task: asyncio.Task[Any] | None = None
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Progress) and event.done > 0 and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(R.run_regeneration(services, plan.request, sink, plan=plan))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = await R.resumable_regeneration(services)
+    assert run is not None and run.status == INTERRUPTED
+    (entry,) = await list_files(services)
+    assert entry.status == "interrompu" and 0 < entry.rows < len(plan.people)
+    result = await R.resume_regeneration(services, run.id)
+    await close(services)
+    assert result.status == "réussi" and result.in_file == result.changed == len(plan.people)
+    rows = read_file(Path(world.config.state.files_dir) / result.file_name)
+    assert sorted(r["Identifiant"] for r in rows) == sorted(p.login for p in plan.people)
+    for p in plan.people[:: max(1, len(plan.people) // 8)]:
+        pw = next(r["Mot de passe provisoire"] for r in rows if r["Identifiant"] == p.login)
+        conn = world.bind(p.dn, pw)
+        assert conn.bind(), p.login
+        conn.unbind()
+    assert await R.resumable_regeneration(services) is None

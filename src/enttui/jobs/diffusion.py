@@ -392,8 +392,13 @@ class _Diffusion(C.CredentialRun):
         # "sending", before that mail goes out (one commit per mail; at most one mail per sender
         # whose outcome is not journalled).
         last: J.Item | None = None
+        me = asyncio.current_task()
         try:
             while True:
+                if me is not None and me.cancelling():
+                    # aiosmtplib may turn a cancellation into a lost connection (and the mailer
+                    # reconnect): the cancellation must still stop this sender.
+                    raise asyncio.CancelledError
                 work = await self.send_q.get()
                 if work is None:
                     break
@@ -489,10 +494,12 @@ async def run_diffusion(
         run_id = await services.state.start_run("diffusion", request.options())
         held.set_run(run_id)
         try:
-            secret = await J.create_secret(services, run_id)
             items = [(p.dn, PLANNED, CREDENTIALS) for p in plan.credential_people]
             items += [(p.dn, PLANNED, INFORMATION) for p in plan.info_people]
             await services.state.journal_set(run_id, items)
+            # After the journal (a run killed before has nothing to resume, and leaves no secret),
+            # before the first password change.
+            secret = await J.create_secret(services, run_id)
         except BaseException as exc:
             await C.abandon(services, run_id, "Diffusion", exc)
             raise

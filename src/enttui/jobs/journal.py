@@ -150,7 +150,9 @@ async def load_secret(services: Services, family: int) -> bytes | None:
 
 async def delete_secret(services: Services, family: int) -> None:
     def unlink() -> None:
-        _secret_path(services, family).unlink(missing_ok=True)
+        path = _secret_path(services, family)
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # a writer killed mid-way
 
     with contextlib.suppress(OSError):
         await asyncio.to_thread(unlink)

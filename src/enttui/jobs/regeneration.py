@@ -220,8 +220,8 @@ async def run_regeneration(
         run_id = await services.state.start_run(KIND, request.options())
         held.set_run(run_id)
         try:
-            secret = await J.create_secret(services, run_id)
             await services.state.journal_set(run_id, [(p.dn, J.PLANNED, J.CREDENTIALS) for p in plan.people])
+            secret = await J.create_secret(services, run_id)  # after the journal, before any change
         except BaseException as exc:
             await C.abandon(services, run_id, "Régénération", exc)
             raise
