@@ -30,7 +30,7 @@ from typing import Any
 import ldap3
 
 from enttui.domain.idfiles import BOM, COLUMNS
-from support.slapd import Slapd, entries_to_ldif
+from support.slapd import Slapd, SlapdStartError, entries_to_ldif, free_port
 
 SUFFIX = "dc=ent,dc=test"
 UAI = "0123456A"
@@ -128,10 +128,20 @@ class FaultSlapd:
     def __init__(self, workdir: Path, pop: Population) -> None:
         self.slapd = Slapd(workdir / "slapd", SUFFIX)
         self.slapd.add_ldif(entries_to_ldif(pop.entries))
-        self.slapd.start(timeout=60)
+        self._start()
         self.slapd.stop()
         self.pristine = workdir / "pristine-db"
         shutil.copytree(self.slapd.workdir / "db", self.pristine)
+        self._start()
+
+    def _start(self) -> None:
+        """Start; on the same port when it is still free, else on another (the machine is shared)."""
+        for _ in range(5):
+            try:
+                self.slapd.start(timeout=60)
+                return
+            except SlapdStartError:
+                self.slapd.port = free_port()
         self.slapd.start(timeout=60)
 
     def restore(self) -> None:
@@ -139,7 +149,7 @@ class FaultSlapd:
         db = self.slapd.workdir / "db"
         shutil.rmtree(db)
         shutil.copytree(self.pristine, db)
-        self.slapd.start(timeout=60)
+        self._start()
 
     def stop(self) -> None:
         self.slapd.stop()
