@@ -440,10 +440,15 @@ async def test_accounts_without_password_are_the_first_diffusions_population(wor
     assert world.read(p.dn, ["pwdReset"])["pwdReset"] == ["TRUE"]
 
 
-async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_file(world: World) -> None:
+async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_file(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Cancelled after its first rows (the console quit, Ctrl+C): "interrompu", then resumed; one
     row per account in one file, every password in the file opens its account."""
+    from enttui.jobs import credentials as C
     from enttui.jobs.events import Event, Progress
+
+    monkeypatch.setattr(C, "LDAP_BATCH", 5)  # a small school: several batches
 
     services = await world.services()
     plan = await R.plan_regeneration(services, R.RegenerationRequest((UAI,)))
