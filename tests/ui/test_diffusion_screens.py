@@ -198,6 +198,7 @@ async def test_an_interrupted_regeneration_is_shown_and_resumed_with_f7(demo_app
         await pilot.press("f6")
         await settle(pilot)
         assert f"La régénération n° {run_id}" in text_of(app, "#regen-banner")
+        assert "interrompue après 50 lignes : F7" in text_of(app, "#regen-banner")
         assert app.screen.query_one("#regen-banner").display
         (entry,) = await J.list_files(services)
         assert entry.rows == 50 and entry.status == "interrompu"

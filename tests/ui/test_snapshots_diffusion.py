@@ -168,9 +168,10 @@ def test_regeneration_form(snap_compare, tmp_path):
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_regeneration_interrupted(snap_compare, tmp_path, size):
     """Fichiers des identifiants after a regeneration that stopped after its first batch: a banner
-    above the table says "La régénération n° 1 du 21/11/2026 à 09:30 a été interrompue : F7 pour la
-    reprendre"; the file's row (fully visible at 120x40) ends with "50 lignes · interrompu : F7";
-    "f7 Reprendre" is in the footer. No password anywhere."""
+    above the table says "La régénération n° 1 du 21/11/2026 à 09:30 a été interrompue après 50
+    lignes : F7 pour la reprendre" (the rows really in the file); the file is listed (its last
+    column, "50 lignes · interrompu : F7", is past the right edge); "f7 Reprendre" is in the 120x40
+    footer. No password anywhere."""
 
     async def run_before(pilot):
         await settle(pilot)

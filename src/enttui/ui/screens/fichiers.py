@@ -289,7 +289,11 @@ class FichiersScreen(PageScreen):
             banner.display = False
             return
         when = run.started_at.astimezone().strftime("%d/%m/%Y à %H:%M")
-        banner.update(Text(f"La régénération n° {run.id} du {when} a été interrompue : F7 pour la reprendre."))
+        rows = [e.rows for e in await J.list_files(self.ent_app.services) if e.run_id == run.id]
+        done = ""
+        if rows:
+            done = " après 1 ligne" if rows[0] == 1 else f" après {rows[0]} lignes"
+        banner.update(Text(f"La régénération n° {run.id} du {when} a été interrompue{done} : F7 pour la reprendre."))
         banner.display = True
 
     def action_resume(self) -> None:
