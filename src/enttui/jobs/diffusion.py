@@ -40,6 +40,7 @@ from enttui.domain.people import Person, Target
 from enttui.errors import MailError, ValidationError
 from enttui.jobs import credentials as C
 from enttui.jobs import journal as J
+from enttui.jobs import resume as RS
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.locking import job_lock
@@ -368,8 +369,12 @@ class _Diffusion(C.CredentialRun):
         mailers: list[Mailer] = [self.s.mailer]
         if isinstance(self.s.mailer, SmtpMailer):
             mailers += [SmtpMailer(self.cfg.smtp) for _ in range(max(1, self.cfg.diffusion.smtp_connections) - 1)]
-        sending = [asyncio.ensure_future(self._sender(mailers[i % len(mailers)])) for i in range(senders)]
-        main = asyncio.ensure_future(asyncio.gather(super().run_work(creds), self._feed_information(info)))
+        sending: list[asyncio.Future[Any]] = [
+            asyncio.ensure_future(self._sender(mailers[i % len(mailers)])) for i in range(senders)
+        ]
+        main: asyncio.Future[Any] = asyncio.ensure_future(
+            asyncio.gather(super().run_work(creds), self._feed_information(info))
+        )
         try:
             done, _ = await asyncio.wait({main, *sending}, return_when=asyncio.FIRST_COMPLETED)
             if main not in done:
@@ -509,12 +514,12 @@ async def run_diffusion(
             services, request, run_id, secret, _context(plan), sink, writer=None, done_before=0, total=len(works)
         )
         sink(Phase(ENTITY, "Changement des mots de passe et envoi des messages"))
-        return await C.run_to_end(services, job, works, run_id, result_from_journal)  # type: ignore[no-any-return]
+        return await C.run_to_end(services, job, works, run_id, result_from_journal)
 
 
 async def resumable_diffusion(services: Services) -> RunRecord | None:
     """The last diffusion that did not finish, if any (after marking dead runs as interrupted)."""
-    return await C.resumable(services, "diffusion")
+    return await RS.resumable(services, "diffusion")
 
 
 async def resume_diffusion(
@@ -525,25 +530,25 @@ async def resume_diffusion(
         raise MailError("Aucun serveur de messagerie configuré ([smtp] host).")
     load_templates(services)
     async with job_lock(services, "diffusion", lock) as held:
-        resume = await C.open_resume(services, "diffusion", run_id, "diffusion")
+        resume = await RS.open_resume(services, "diffusion", run_id, "diffusion")
         await C.preflight(services, sink, ENTITY, mail=True)
         request = DiffusionRequest.from_options(resume.run.options)
         sink(Phase(ENTITY, "Reprise : lecture de l'annuaire"))
         plan = await plan_diffusion(services, request, only=resume.wanted)
-        secret, lost = await C.family_secret(services, resume.family)
-        writer = await C.reopen_file(services, resume.file_name)
+        secret, lost = await RS.family_secret(services, resume.family)
+        writer = await RS.reopen_file(services, resume.file_name)
         try:
             length = services.config.diffusion.password_length
-            works, settled = C.prepare_resume(
+            works, settled = RS.prepare_resume(
                 resume,
                 [*plan.credential_people, *plan.info_people],
                 include_activated=request.include_activated,
-                in_file=C.file_check(writer, secret, lost, length),
+                in_file=RS.file_check(writer, secret, lost, length),
             )
-            works, left = await C.confirm_activated(services, works, secret, services.config.diffusion.password_length)
+            works, left = await RS.confirm_activated(services, works, secret, services.config.diffusion.password_length)
             settled += left
-            warning = C.after_lost_secret(works) if lost else ""
-            new_id = await C.start_resume(services, resume, settled, "Diffusion", "diffusion.reprise")
+            warning = RS.after_lost_secret(works) if lost else ""
+            new_id = await RS.start_resume(services, resume, settled, "Diffusion", "diffusion.reprise")
         except BaseException:
             if writer is not None:
                 await asyncio.to_thread(writer.close)
@@ -571,4 +576,4 @@ async def resume_diffusion(
                 "(peut-être reçu(s) deux fois).",
             )
         sink(Phase(ENTITY, "Reprise : changement des mots de passe et envoi des messages"))
-        return await C.run_to_end(services, job, works, resume.family, result_from_journal)  # type: ignore[no-any-return]
+        return await C.run_to_end(services, job, works, resume.family, result_from_journal)

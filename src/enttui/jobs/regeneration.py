@@ -26,6 +26,7 @@ from enttui.domain.people import Person, Target
 from enttui.errors import ValidationError
 from enttui.jobs import credentials as C
 from enttui.jobs import journal as J
+from enttui.jobs import resume as RS
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.locking import job_lock
@@ -230,12 +231,12 @@ async def run_regeneration(
             services, request, run_id, secret, _context(plan), sink, writer=None, done_before=0, total=len(works)
         )
         sink(Phase(ENTITY, "Changement des mots de passe"))
-        return await C.run_to_end(services, job, works, run_id, result_from_journal)  # type: ignore[no-any-return]
+        return await C.run_to_end(services, job, works, run_id, result_from_journal)
 
 
 async def resumable_regeneration(services: Services) -> RunRecord | None:
     """The last regeneration that did not finish, if any (after marking dead runs as interrupted)."""
-    return await C.resumable(services, KIND)
+    return await RS.resumable(services, KIND)
 
 
 async def resume_regeneration(
@@ -243,25 +244,25 @@ async def resume_regeneration(
 ) -> RegenerationResult:
     """Finish an interrupted regeneration in the same file, with the same passwords."""
     async with job_lock(services, KIND, lock) as held:
-        resume = await C.open_resume(services, KIND, run_id, "régénération")
+        resume = await RS.open_resume(services, KIND, run_id, "régénération")
         await C.preflight(services, sink, ENTITY, mail=False)
         request = RegenerationRequest.from_options(resume.run.options)
         sink(Phase(ENTITY, "Reprise : lecture de l'annuaire"))
         plan = await plan_regeneration(services, request, only=resume.wanted)
-        secret, lost = await C.family_secret(services, resume.family)
-        writer = await C.reopen_file(services, resume.file_name)
+        secret, lost = await RS.family_secret(services, resume.family)
+        writer = await RS.reopen_file(services, resume.file_name)
         try:
-            works, settled = C.prepare_resume(
+            works, settled = RS.prepare_resume(
                 resume,
                 plan.people,
                 include_activated=request.include_activated,
-                in_file=C.file_check(writer, secret, lost, services.config.diffusion.password_length),
+                in_file=RS.file_check(writer, secret, lost, services.config.diffusion.password_length),
                 to_file_motif=F.MOTIF_REGENERATION,
             )
-            works, left = await C.confirm_activated(services, works, secret, services.config.diffusion.password_length)
+            works, left = await RS.confirm_activated(services, works, secret, services.config.diffusion.password_length)
             settled += left
-            warning = C.after_lost_secret(works) if lost else ""
-            new_id = await C.start_resume(services, resume, settled, "Régénération", "regeneration.reprise")
+            warning = RS.after_lost_secret(works) if lost else ""
+            new_id = await RS.start_resume(services, resume, settled, "Régénération", "regeneration.reprise")
         except BaseException:
             if writer is not None:
                 await asyncio.to_thread(writer.close)
@@ -284,4 +285,4 @@ async def resume_regeneration(
         if warning:
             job.trace("warning", warning)
         sink(Phase(ENTITY, "Reprise : changement des mots de passe"))
-        return await C.run_to_end(services, job, works, resume.family, result_from_journal)  # type: ignore[no-any-return]
+        return await C.run_to_end(services, job, works, resume.family, result_from_journal)

@@ -6,8 +6,6 @@ table, its file's row says "interrompu", and F7 resumes it after a confirmation 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -21,7 +19,7 @@ from enttui.domain.idfiles import format_generated, parse_search_date
 from enttui.errors import ValidationError
 from enttui.jobs import idfiles as J
 from enttui.jobs import regeneration as R
-from enttui.jobs.events import Event, Progress
+from enttui.jobs.events import Event, EventSink, Progress
 from enttui.services.localfiles import DestinationExists
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal
@@ -336,7 +334,7 @@ class FichiersScreen(PageScreen):
         return bar
 
     @staticmethod
-    def _progress_sink(bar: ProgressBar) -> Callable[[Event], None]:
+    def _progress_sink(bar: ProgressBar) -> EventSink:
         def on_event(event: Event) -> None:
             if isinstance(event, Progress):
                 bar.update(total=event.total or None, progress=event.done)
