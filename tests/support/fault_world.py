@@ -128,13 +128,13 @@ class FaultSlapd:
     def __init__(self, workdir: Path, pop: Population) -> None:
         self.slapd = Slapd(workdir / "slapd", SUFFIX)
         self.slapd.add_ldif(entries_to_ldif(pop.entries))
-        self._start()
+        self.start()
         self.slapd.stop()
         self.pristine = workdir / "pristine-db"
         shutil.copytree(self.slapd.workdir / "db", self.pristine)
-        self._start()
+        self.start()
 
-    def _start(self) -> None:
+    def start(self) -> None:
         """Start; on the same port when it is still free, else on another (the machine is shared)."""
         for _ in range(5):
             try:
@@ -149,7 +149,7 @@ class FaultSlapd:
         db = self.slapd.workdir / "db"
         shutil.rmtree(db)
         shutil.copytree(self.pristine, db)
-        self._start()
+        self.start()
 
     def stop(self) -> None:
         self.slapd.stop()
