@@ -476,3 +476,5 @@ async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_fil
         assert conn.bind(), p.login
         conn.unbind()
     assert await R.resumable_regeneration(services) is None
+    with pytest.raises(ValidationError, match="déjà été reprise par le traitement"):
+        await R.resume_regeneration(services, run.id)  # its journal went on in the resume

@@ -525,7 +525,7 @@ async def resumable_diffusion(services: Services) -> RunRecord | None:
 async def resume_diffusion(
     services: Services, run_id: int, sink: EventSink = null_sink, *, lock: JobLock | None = None
 ) -> DiffusionResult:
-    """Finish an interrupted diffusion with the same passwords (see :mod:`enttui.jobs.credentials`)."""
+    """Finish an interrupted diffusion with the same passwords (see :mod:`enttui.jobs.resume`)."""
     if services.mailer is None:
         raise MailError("Aucun serveur de messagerie configuré ([smtp] host).")
     load_templates(services)

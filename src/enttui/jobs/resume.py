@@ -120,6 +120,13 @@ async def open_resume(services: Services, kind: str, run_id: int, label: str) ->
         raise ValidationError(f"Aucune {label} n° {run_id}.")
     if run.status != INTERRUPTED:
         raise ValidationError(f"La {label} n° {run_id} n'est pas interrompue (état : {run.status}).")
+    for other in await services.state.list_runs(kind=kind, limit=10_000):
+        if other.options.get("resume_of") == run_id:
+            # Its journal went on in that run: resuming this one again would redo finished work.
+            raise ValidationError(
+                f"La {label} n° {run_id} a déjà été reprise par le traitement n° {other.id} "
+                f"({other.status}) : reprenez celui-ci s'il est interrompu."
+            )
     journal = await services.state.journal_get(run_id)
     return Resume(run, journal, J.family_of(run.id, run.options))
 
