@@ -478,3 +478,76 @@ async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_fil
     assert await R.resumable_regeneration(services) is None
     with pytest.raises(ValidationError, match="déjà été reprise par le traitement"):
         await R.resume_regeneration(services, run.id)  # its journal went on in the resume
+
+
+async def test_a_resume_under_a_password_history_rule(
+    slapd_factory: Any, tmp_path: Path, state_store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pwdInHistory refuses setting the same password again. A planned account whose password the
+    killed run had set (cut before its pwdReset: it looks activated) gets that very password, marked
+    temporary; one its owner activated is left alone."""
+    from enttui.config import DiffusionConfig, EntConfig, StateConfig
+    from enttui.demo.world import SchoolSpec, WorldSpec, generate
+    from enttui.domain.passwords import derive_password
+    from enttui.jobs import credentials as C
+    from enttui.jobs.events import Event, Progress
+    from enttui.services.directory import Directory
+    from support.slapd import entries_to_ldif
+
+    spec = WorldSpec(
+        base_dn="dc=ent,dc=test",
+        schools=(SchoolSpec(UAI, "Collège Test", students=14, teachers=2, staff=1, others=3, classes_per_level=1),),
+        role_groups=False,
+    )
+    server = slapd_factory(ldif=entries_to_ldif(generate(spec)))
+    admin = ldap3.Connection(
+        ldap3.Server(server.url, get_info=ldap3.NONE), server.admin_dn, server.admin_password, auto_bind=True
+    )
+    files = tmp_path / "identifiants"
+    config = Config(
+        ent=EntConfig(uai=[UAI]),
+        ldap=server.ldap_config(),
+        diffusion=DiffusionConfig(ldap_processes=0),
+        state=StateConfig(url=state_store.config.url, files_dir=str(files)),
+    )
+    directory = Directory(config.ldap, config.ent)
+    await directory.open()
+    services = Services(config=config, directory=directory, state=state_store)
+    monkeypatch.setattr(C, "LDAP_BATCH", 5)
+    plan = await R.plan_regeneration(services, R.RegenerationRequest(()))
+    task: asyncio.Task[Any] | None = None
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Progress) and event.done > 0 and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(R.run_regeneration(services, plan.request, sink, plan=plan))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = await R.resumable_regeneration(services)
+    assert run is not None
+    planned = [dn for dn, (st, _d) in (await state_store.journal_get(run.id)).items() if st == J.PLANNED]
+    ours, owners = planned[0], planned[1]
+    secret = (files / ".runs" / f"{run.id}.secret").read_bytes()
+    password = derive_password(secret, C.dn_key(ours), config.diffusion.password_length)
+    policy = "cn=default,ou=policies,dc=ent,dc=test"
+    assert admin.modify(policy, {"pwdInHistory": [(ldap3.MODIFY_REPLACE, ["3"])]}), admin.result
+    for dn, value in ((ours, password), (owners, "Choisi-Par-Lui-7")):
+        assert admin.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [value])]}), admin.result
+        assert admin.modify(dn, {"pwdReset": [(ldap3.MODIFY_REPLACE, [])]}), admin.result  # looks activated
+    result = await R.resume_regeneration(services, run.id)
+    await directory.close()
+    assert result.status == "réussi" and result.skipped == 1
+    rows = read_file(files / result.file_name)
+    by_login = {r["Identifiant"]: r["Mot de passe provisoire"] for r in rows}
+    login_of = {p.dn: p.login for p in plan.people}
+    assert len(rows) == len(by_login) == len(plan.people) - 1 and login_of[owners] not in by_login
+    assert by_login[login_of[ours]] == password  # the same password, not a second one
+    user = ldap3.Connection(ldap3.Server(server.url, get_info=ldap3.NONE), ours, password)
+    assert user.bind()
+    user.unbind()
+    admin.search(ours, "(objectClass=*)", ldap3.BASE, attributes=["pwdReset"])
+    assert str(admin.entries[0].pwdReset.value).upper() == "TRUE"  # must be changed at first login
+    journal = await state_store.journal_get(result.run_id)
+    assert journal[owners] == (J.SKIPPED, "déjà activé à la reprise")
+    admin.unbind()

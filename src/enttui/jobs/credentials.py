@@ -236,7 +236,9 @@ class CredentialRun:
         done: list[Work] = []
         for w, (_dn, password), err in zip(batch, items, outcomes, strict=True):
             if err is not None and w.again and await self._holds(w.person, password):
-                err = None  # a resume re-setting the password it had set (a history rule refused it)
+                # A resume setting again the password the killed run had set: a history rule
+                # (pwdInHistory) refuses the same value. It is there; make sure it is temporary.
+                err = await self._mark_temporary(w.person)
             if err is None:
                 self.dir_errors = 0
                 done.append(w)
@@ -256,6 +258,13 @@ class CredentialRun:
             await self.journal.record(*errors)
             self.step(len(errors))
         return done
+
+    async def _mark_temporary(self, p: Person) -> DirectoryError | None:
+        try:
+            await self.s.directory.mark_temporary(p.dn)
+        except DirectoryError as exc:
+            return exc
+        return None
 
     async def _holds(self, p: Person, password: str) -> bool:
         """Does the account already hold ``password`` (checked only after a refused change)."""

@@ -999,6 +999,26 @@ class Directory:
                 "Mots de passe non modifiés : erreur de l'annuaire.", detail=scrub(f"{type(exc).__name__}: {exc}")
             ) from None
 
+    async def mark_temporary(self, dn: str) -> None:
+        """Set the "not activated" flag (``pwdReset: TRUE``) alone, then check it (DirectoryError).
+
+        For an account that already holds the password a resumed run wanted to set again.
+        """
+        flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
+
+        def do(conn: ldap3.Connection) -> list[str]:
+            self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
+            entries = self._search_once(conn, dn, lf.present("objectClass"), [flag_attr], "BASE")
+            attrs = {k.lower(): v for k, v in entries[0][1].items()} if entries else {}
+            return attrs.get(flag_attr.lower(), [])
+
+        try:
+            flags = await asyncio.to_thread(self._call, do, "marquage du mot de passe provisoire")
+        except _Failed as exc:
+            raise DirectoryError(f"{dn} non marqué comme provisoire : {exc.french()}.", detail=str(exc)) from None
+        if flag_value.upper() not in {v.upper() for v in flags}:
+            raise DirectoryError(f"{dn} non marqué comme provisoire ({flag_attr} ≠ {flag_value}).")
+
     async def password_works(self, dn: str, password: str) -> bool:
         """Does ``password`` open ``dn`` (a simple bind on a connection of its own)?
 
