@@ -247,7 +247,7 @@ class Person:
     birth_date: str = ""
     service: str = ""
     activated: bool = False
-    has_password: bool = True  # False: never given credentials (no userPassword at all)
+    has_password: bool = True  # False: no userPassword at all (read it: PERSON_ATTRIBUTES has it)
     created: datetime | None = None
     modified: datetime | None = None
 
