@@ -343,9 +343,7 @@ class _Closed:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_two_launches_at_once_one_runs_the_other_exits_3(
-    ldap_sandbox: Any, smtp_ca: Any, tmp_path: Path, state_store: Any
-) -> None:
+def test_two_launches_at_once_one_runs_the_other_exits_3(ldap_sandbox: Any, smtp_ca: Any, tmp_path: Path) -> None:
     """20 pairs of ``enttui diffuse`` started together: one runs, the other is refused (exit 3)
     naming the first. The relay holds the first message until the loser has exited, so that the
     winner is surely still running when the loser asks for the lock."""
