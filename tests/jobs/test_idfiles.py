@@ -84,6 +84,34 @@ async def test_delete_and_purge(services: Services, state_clock) -> None:
     assert [e.name for e in await J.list_files(services)] == [new]
     await J.delete_file(services, new)
     assert await J.list_files(services) == []
-    assert not os.listdir(J.files_dir(services))
+    assert os.listdir(J.files_dir(services)) == [".runs"]  # only the jobs lock's folder is left
     actions = [a.action for a in await services.state.list_audit()]
     assert actions.count("fichier.suppression") == 2
+
+
+async def test_reopen_cuts_a_half_written_row_and_knows_the_rows(services: Services) -> None:
+    """A writer killed in the middle of a row: the resume cuts the half row, counts and remembers the rest."""
+    name = await make_file(services)
+    path = J.files_dir(services) / name
+    row = IdRow("0123456A", "Élève", 'Nom "avec"\r\nretour', "Léa", "3A", "lea.m", "Pq#7xyzKMNP", NOW, "m")
+    writer = J.IdFileWriter(J.files_dir(services), name)
+    assert writer.reopen() and writer.rows == 1
+    writer.append(row)
+    writer.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'"0123456A";"\xc3\x89l\xc3\xa8ve";"Dup')  # killed mid-row
+    writer = J.IdFileWriter(J.files_dir(services), name)
+    assert writer.reopen()
+    assert path.read_bytes() == whole and writer.rows == 2
+    assert writer.has("zoe.d", "Abc#7xyzKMNP") and writer.has("LEA.M", "Pq#7xyzKMNP") and writer.has("lea.m")
+    assert not writer.has("lea.m", "autre-mot-de-passe") and not writer.has("dup")
+    writer.close()
+    # The index is corrected from the disk when the sizes differ (a run killed while writing).
+    (entry,) = await J.list_files(services)
+    assert entry.rows == 2 and entry.size == len(whole)
+    # A file killed before its header was whole gets its header back.
+    path.write_bytes(b'\xef\xbb\xbf"UA')
+    writer = J.IdFileWriter(J.files_dir(services), name)
+    assert writer.reopen() and writer.rows == 0
+    writer.close()
+    assert path.read_bytes().startswith(b'\xef\xbb\xbf"UAI"') and path.read_bytes().endswith(b"\r\n")

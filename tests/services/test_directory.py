@@ -254,10 +254,11 @@ async def test_set_password_marks_temporary(school: tuple[Directory, str]) -> No
     directory, base = school
     dn = f"uid=p1,ou=people,{base}"
     before = await directory.person(dn)
-    assert before is not None and before.activated
+    assert before is not None and not before.has_password and not before.activated  # never given credentials
     await directory.set_password(dn, "Nouveau-Mot2Passe")
     after = await directory.person(dn)
-    assert after is not None and not after.activated
+    assert after is not None and after.has_password and not after.activated
+    assert after.password_state == "pwdReset TRUE"
 
 
 async def test_set_passwords_batch_marks_every_account(school: tuple[Directory, str]) -> None:

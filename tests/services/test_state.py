@@ -162,6 +162,18 @@ async def test_mark_interrupted(state_store: StateStore, state_clock: FrozenCloc
     assert dead_run is not None and dead_run.ended_at == FROZEN_NOW
     assert str(dead.pid) in dead_run.summary
     assert await state_store.mark_interrupted() == 0
+    # A kind whose lock the caller saw free: its runs are dead whatever host wrote them.
+    far = await state_store.start_run("regeneration", {})
+
+    def elsewhere() -> None:
+        with state_store.engine.begin() as conn:
+            conn.execute(update(runs_table).where(runs_table.c.id == far).values(host="autre-serveur", pid=1))
+
+    await asyncio.to_thread(elsewhere)
+    assert await state_store.mark_interrupted() == 0
+    assert await state_store.mark_interrupted(dead_kinds=("diffusion", "regeneration")) == 1
+    statuses = {r.id: r.status for r in await state_store.list_runs()}
+    assert statuses[far] == "interrompu" and statuses[elsewhere_id] == statuses[alive_id] == "en cours"
 
 
 async def test_watermarks_are_timezone_aware(state_store: StateStore) -> None:

@@ -176,3 +176,30 @@ files_dir = "{tmp_path / "cli-identifiants"}"
     path = tmp_path / "enttui.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+async def interrupt_a_regeneration(services) -> int:
+    """A regeneration of the whole périmètre that stops after its first batch (50 rows written)."""
+    from contextlib import suppress
+
+    import pytest
+
+    from enttui.jobs import regeneration as R
+
+    original = R._Regeneration.deliver
+    calls = 0
+
+    async def deliver(self, works):
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise RuntimeError("panne simulée")
+        await original(self, works)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(R._Regeneration, "deliver", deliver)
+        with suppress(RuntimeError):
+            await R.run_regeneration(services, R.RegenerationRequest(()))
+    run = await services.state.last_run("regeneration")
+    assert run is not None and run.status == "interrompu"
+    return run.id

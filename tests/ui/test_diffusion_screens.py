@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Label, Static
 
 from enttui.ui.widgets.modals import ConfirmModal
+from support.diffusion_world import interrupt_a_regeneration
 from support.fixtures_ui import settle
 
 
@@ -22,7 +23,10 @@ async def until(pilot, predicate, timeout: float = 20.0) -> None:
 
 
 async def modal(pilot) -> ConfirmModal:
-    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal))
+    """The confirmation modal once composed (the screen is a ConfirmModal before its children exist)."""
+    await until(
+        pilot, lambda: isinstance(pilot.app.screen, ConfirmModal) and bool(pilot.app.screen.query("#dialog-message"))
+    )
     return pilot.app.screen
 
 
@@ -157,7 +161,7 @@ async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_a
     from enttui.jobs import diffusion as D
     from enttui.ui.widgets.modals import ErrorModal
 
-    async def cannot_start(self):
+    async def cannot_start(self, works):
         raise OSError("bad value(s) in fds_to_keep")
 
     monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
@@ -176,3 +180,61 @@ async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_a
         assert "interrompue" in text_of(app, "#resume-banner")
         runs = await app.services.state.list_runs(kind="diffusion")
         assert runs[0].status == "interrompu"
+
+
+# -- an interrupted regeneration: shown, and resumed from the Fichiers screen --------------------
+
+
+async def test_an_interrupted_regeneration_is_shown_and_resumed_with_f7(demo_app):
+    from enttui.jobs import idfiles as J
+    from enttui.jobs import regeneration as R
+
+    app = demo_app(start_page="fichiers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        services = app.services
+        plan = await R.plan_regeneration(services, R.RegenerationRequest(()))
+        run_id = await interrupt_a_regeneration(services)
+        await pilot.press("f6")
+        await settle(pilot)
+        assert f"La régénération n° {run_id}" in text_of(app, "#regen-banner")
+        assert "interrompue après 50 lignes : F7" in text_of(app, "#regen-banner")
+        assert app.screen.query_one("#regen-banner").display
+        (entry,) = await J.list_files(services)
+        assert entry.rows == 50 and entry.status == "interrompu"
+        row = app.screen.query_one("#files", DataTable).get_row_at(0)
+        assert "50 lignes · interrompu : F7" in str(row[3])
+        await pilot.press("f7")
+        message = str((await modal(pilot)).query_one("#dialog-message", Static).content)
+        assert f"n° {run_id}" in message and "même fichier" in message
+        await pilot.press("y")
+        await until(pilot, lambda: "régénéré" in text_of(app, "#regen-error"))
+        await settle(pilot)
+        assert not app.screen.query_one("#regen-banner").display
+        (entry,) = await J.list_files(services)
+        assert entry.rows == len(plan.people) and entry.status == "réussi"
+        rows = (Path(services.config.state.files_dir) / entry.name).read_bytes().count(b"\r\n") - 1
+        assert rows == len(plan.people)  # one row per account, none twice
+        runs = await services.state.list_runs(kind="regeneration")
+        assert [r.status for r in runs] == ["réussi", "interrompu"]
+        await pilot.press("f7")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmModal)  # nothing left to resume
+
+
+async def test_a_run_whose_process_is_gone_shows_as_interrompu(demo_app):
+    """A diffusion recorded "en cours" while nobody holds the jobs lock is dead, whatever its process."""
+    from enttui.ui.screens.alimentation import AlimentationScreen
+
+    app = demo_app(start_page="alimentation")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        run_id = await app.services.state.start_run("diffusion", {"targets": ["eleve"]})
+        assert (await app.services.state.get_run(run_id)).status == "en cours"
+        assert isinstance(app.screen, AlimentationScreen)
+        await pilot.press("r")
+        await settle(pilot)
+        table = app.screen.query_one("#runs", DataTable)
+        cells = " ".join(str(c) for c in table.get_row_at(0))
+        assert "interrompu" in cells and "en cours" not in cells
+        assert (await app.services.state.get_run(run_id)).status == "interrompu"

@@ -11,6 +11,7 @@ from enttui.domain.people import Target
 from enttui.jobs import diffusion as D
 from enttui.jobs.events import Phase
 from enttui.ui.widgets.modals import ConfirmModal, ErrorModal
+from support.diffusion_world import interrupt_a_regeneration
 from support.fixtures_ui import make_demo_app, settle, wait_until
 
 SIZES = [(80, 24), (120, 40)]
@@ -59,6 +60,10 @@ def test_form_invalid(snap_compare, tmp_path):
 
 
 def test_confirmation(snap_compare, tmp_path):
+    """The diffusion's confirmation: per target, new passwords mailed, those without address (the
+    file), how many of them never had a password, the activated accounts left alone; staff get
+    information only."""
+
     async def run_before(pilot):
         await settle(pilot)
         await tick(pilot, "eleve", "parent", "enseignant", "autre")
@@ -105,7 +110,7 @@ def test_summary(snap_compare, tmp_path):
 def test_run_failed(snap_compare, tmp_path, monkeypatch):
     """A run that stops on an unexpected failure: the run view says so (after the modal is closed)."""
 
-    async def cannot_start(self):
+    async def cannot_start(self, works):
         raise OSError("bad value(s) in fds_to_keep")
 
     monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
@@ -124,6 +129,9 @@ def test_run_failed(snap_compare, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_files_table(snap_compare, tmp_path, size):
+    """The file of a diffusion's leftovers in the table (name from the frozen clock, size, date; at
+    120x40 the last column starts with its rows count); F7 Reprendre in the footer."""
+
     async def run_before(pilot):
         await settle(pilot)
         request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
@@ -139,11 +147,50 @@ def test_files_table(snap_compare, tmp_path, size):
 
 
 def test_regeneration_form(snap_compare, tmp_path):
+    """The regeneration form with a search date typed; no file yet; the footer has F5 Régénérer,
+    F6 Actualiser and F7 Reprendre."""
+
     async def run_before(pilot):
         await settle(pilot)
         pilot.app.screen.query_one("#regen-date").focus()
         await pilot.press(*"01/09/2026")
         await settle(pilot)
+
+    app = make_demo_app(tmp_path / "demo", start_page="fichiers")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_regeneration_interrupted(snap_compare, tmp_path, size):
+    """Fichiers des identifiants after a regeneration that stopped after its first batch: a banner
+    above the table says "La régénération n° 1 du 21/11/2026 à 09:30 a été interrompue après 50
+    lignes : F7 pour la reprendre" (the rows really in the file); the file is listed (its last
+    column, "50 lignes · interrompu : F7", is past the right edge); "f7 Reprendre" is in the 120x40
+    footer. No password anywhere."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await interrupt_a_regeneration(pilot.app.services)
+        await pilot.press("f6")
+        await settle(pilot)
+        await pilot.pause(0.3)
+
+    app = make_demo_app(tmp_path / "demo", start_page="fichiers")
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_regeneration_resume_confirmation(snap_compare, tmp_path):
+    """F7 on an interrupted regeneration: the confirmation "Reprendre la régénération ?" names the
+    run (n° 1 du 21/11/2026 à 09:30) and says it is finished in the same file, the accounts already
+    handled keeping their password (no row twice); "Reprendre (y)" and the safe choice."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await interrupt_a_regeneration(pilot.app.services)
+        await pilot.press("f6")
+        await settle(pilot)
+        await pilot.press("f7")
+        await wait_modal(pilot)
 
     app = make_demo_app(tmp_path / "demo", start_page="fichiers")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -76,9 +76,10 @@ def test_classe_activation_mail():
     assert classe_filter("a*") == "(|(ENTEleveClasses=*$a\\2a)(ENTAuxEnsClasses=*$a\\2a))"
     assert classe_filter(" ") is None
     assert activation_filter(None) is None
-    assert activation_filter(False) == "(pwdReset=TRUE)"
-    assert activation_filter(True) == "(!(pwdReset=TRUE))"
-    assert activation_filter(False, "ENTPersonActif", "N") == "(ENTPersonActif=N)"
+    # Not activated: the flag, or no password at all (a new account never given credentials).
+    assert activation_filter(False) == "(|(!(userPassword=*))(pwdReset=TRUE))"
+    assert activation_filter(True) == "(&(userPassword=*)(!(pwdReset=TRUE)))"
+    assert activation_filter(False, "ENTPersonActif", "N") == "(|(!(userPassword=*))(ENTPersonActif=N))"
     assert mail_filter(True) == "(mail=*)"
     assert mail_filter(False) == "(!(mail=*))"
     assert mail_filter(None) is None

@@ -233,11 +233,15 @@ def test_never_activated_after_n_days():
     people = family()
     people[0][1].update(pwdReset=["TRUE"], createTimestamp=[old])
     people[1][1].update(pwdReset=["TRUE"], createTimestamp=[recent])
-    people[2][1].update(createTimestamp=[old])  # activated
+    people[2][1].update(createTimestamp=[old], userPassword=["{SSHA}x"])  # activated
+    people.append(person("autre", "ENTPerson", createTimestamp=old))  # no password ever: not activated
     results = analyse(people)
-    assert found(results, "never_activated") == [dn("eleve")]
-    assert "31 jours" in results["never_activated"].findings[0].detail
-    assert found(analyse(people, never_activated_days=10), "never_activated") == sorted([dn("eleve"), dn("parent")])
+    assert found(results, "never_activated") == sorted([dn("eleve"), dn("autre")])
+    details = {f.dn: f.detail for f in results["never_activated"].findings}
+    assert "31 jours" in details[dn("eleve")] and "aucun mot de passe" in details[dn("autre")]
+    assert found(analyse(people, never_activated_days=10), "never_activated") == sorted(
+        [dn("eleve"), dn("parent"), dn("autre")]
+    )
 
 
 def test_moodle_cross_checks():

@@ -152,6 +152,7 @@ def test_student_with_parents_from_both_attributes() -> None:
         "ENTElevePersRelEleve": [f"{p1.upper()}$10$1$1$0$0", f"{p2}$20$1$0$0$0"],
         "ENTPersonDateNaissance": ["01/02/2012"],
         "createTimestamp": ["20260101000000Z"],
+        "userPassword": ["{SSHA}x"],
     }
     person = person_from_entry("uid=e1,ou=people,dc=ent,dc=test", attrs)
     assert person.login == "lea.martin"
@@ -162,19 +163,35 @@ def test_student_with_parents_from_both_attributes() -> None:
     assert person.full_name == "MARTIN Léa"
     assert person.birth_date == "01/02/2012"
     assert person.created == datetime(2026, 1, 1, tzinfo=UTC)
-    assert person.activated  # no pwdReset
+    assert person.activated and person.has_password  # a password, no pwdReset
     assert person.is_local("ENT")
 
 
 def test_activation_flag_and_its_configuration() -> None:
-    base = {"objectClass": ["ENTPerson"], "ENTPersonLogin": ["x"], "pwdReset": ["TRUE"]}
+    base = {"objectClass": ["ENTPerson"], "ENTPersonLogin": ["x"], "pwdReset": ["TRUE"], "userPassword": ["{SSHA}x"]}
     assert not person_from_entry("uid=x", base).activated
     assert person_from_entry("uid=x", {**base, "pwdReset": ["FALSE"]}).activated
-    custom = {"objectClass": ["ENTPerson"], "ENTPersonLogin": ["x"], "ENTPersonEtat": ["inactif"]}
+    custom = {
+        "objectClass": ["ENTPerson"],
+        "ENTPersonLogin": ["x"],
+        "ENTPersonEtat": ["inactif"],
+        "userPassword": ["{SSHA}x"],
+    }
     assert not person_from_entry(
         "uid=x", custom, inactive_attribute="ENTPersonEtat", inactive_value="INACTIF"
     ).activated
     assert person_from_entry("uid=x", custom).activated
+
+
+def test_an_account_without_password_is_not_activated_and_the_hash_is_not_kept() -> None:
+    """DOMAIN.md "Credentials": no userPassword at all = never given credentials = not activated."""
+    bare = {"objectClass": ["ENTPerson"], "ENTPersonLogin": ["x"]}
+    person = person_from_entry("uid=x", bare)
+    assert not person.activated and not person.has_password
+    assert person.state_label == "non activé" and person.password_state == "aucun mot de passe"
+    hashed = person_from_entry("uid=x", {**bare, "userPassword": [b"{SSHA}secret-hash"]})
+    assert hashed.activated and hashed.password_state == "pwdReset absent"
+    assert "secret-hash" not in repr(hashed)
 
 
 def test_parent_teacher_and_staff() -> None:

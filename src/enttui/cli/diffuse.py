@@ -3,7 +3,10 @@
     enttui diffuse --targets eleve,parent,autre [--subject TEXT] [--message-file FILE] [--yes] [--json]
     enttui diffuse --resume [RUN]          finish an interrupted diffusion (the last one by default)
 
-Without ``--yes`` the confirmation is asked on a terminal, and refused otherwise.
+Without ``--yes`` the confirmation is asked on a terminal, and refused otherwise. The jobs lock is
+taken before the directory is read (exit 3 naming the holder when another job has it). Ctrl+C
+stops the run at once; it is recorded "interrompu" and ``--resume`` finishes it with the same
+passwords.
 """
 
 from __future__ import annotations
@@ -46,10 +49,21 @@ def ask(question: str) -> bool:
     return answer in ("o", "oui", "y", "yes")
 
 
+def interrupted_text(what: str, command: str, run_id: int | None) -> str:
+    """What Ctrl+C leaves behind, in French (stderr)."""
+    if run_id is None:
+        return f"Interrompu (Ctrl+C) avant tout changement : aucune {what} n'a commencé."
+    return (
+        f"{what.capitalize()} n° {run_id} interrompue (Ctrl+C) : reprenez-la avec « {command} --resume » "
+        "(les mêmes mots de passe seront envoyés)."
+    )
+
+
 @command("diffuse")
 async def cmd_diffuse(args: argparse.Namespace) -> int:
     from enttui.jobs import diffusion as D
     from enttui.jobs.idfiles import purge_files
+    from enttui.jobs.locking import take_lock
 
     free_text = ""
     if args.message_file:
@@ -59,8 +73,12 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
             raise UsageError(f"--message-file : {args.message_file} illisible ({exc}).") from None
     services = await open_from_args(args, strict=True)
     printer = args.log  # the run's log (enttui.cli.log) is the job's event sink
+    lock = None
     try:
         await purge_files(services)
+        # Taken before the directory is read: of two launches at the same instant, one runs, the
+        # other is refused at once (exit 3, naming the holder).
+        lock = await take_lock(services, "diffusion")
         if args.resume:
             run_id = None if args.resume == "last" else _int(args.resume)
             if run_id is None:
@@ -71,7 +89,7 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
             if not args.yes and not ask(f"Reprendre la diffusion n° {run_id} ? [o/N]"):
                 print("Abandon : rien n'a été fait.", file=sys.stderr)
                 return EXIT_OK
-            result = await D.resume_diffusion(services, run_id, printer)
+            result = await D.resume_diffusion(services, run_id, printer, lock=lock)
         else:
             if not args.targets:
                 raise UsageError("--targets est obligatoire (par exemple --targets eleve,parent,autre).")
@@ -90,8 +108,13 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
                 ):
                     print("Abandon : rien n'a été fait.", file=sys.stderr)
                     return EXIT_OK
-            result = await D.run_diffusion(services, request, printer, plan=plan)
+            result = await D.run_diffusion(services, request, printer, plan=plan, lock=lock)
+    except asyncio.CancelledError:
+        print(interrupted_text("diffusion", "enttui diffuse", lock.holder.run_id if lock else None), file=sys.stderr)
+        raise
     finally:
+        if lock is not None:
+            lock.release()
         await services.close()
     code = EXIT_OK if result.status == "réussi" else EXIT_ERRORS
     printer.finish(code, status=result.status, run_id=result.run_id, counts=diffusion_counts(result))

@@ -4,19 +4,25 @@ enttui files list [--json]
 enttui files export NAME DEST [--force]
 enttui files delete NAME [--yes]
 enttui files regenerate [--uai UAI] [--since YYYY-MM-DD] [--include-activated] [--yes] [--json]
+enttui files regenerate --resume [N] [--yes] [--json]   finish an interrupted regeneration
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from enttui.cli import command, open_from_args
 from enttui.cli.diffuse import ask
 from enttui.cli.log import regeneration_counts
 from enttui.errors import EXIT_ERRORS, EXIT_OK, DestinationExists, UsageError
+
+if TYPE_CHECKING:
+    from enttui.jobs.context import Services
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -38,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--include-activated", action="store_true", help="inclure les comptes déjà activés")
     p.add_argument("--yes", action="store_true", help="ne pas demander de confirmation")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--resume", nargs="?", const="last", metavar="N", help="reprendre une régénération interrompue (la dernière)"
+    )
 
 
 def _since(text: str | None) -> datetime | None:
@@ -68,7 +77,14 @@ async def cmd_files(args: argparse.Namespace) -> int:
                 doc = {
                     "count": len(entries),
                     "files": [
-                        {"name": e.name, "size": e.size, "created_at": e.created_at.isoformat(), "rows": e.rows}
+                        {
+                            "name": e.name,
+                            "size": e.size,
+                            "created_at": e.created_at.isoformat(),
+                            "rows": e.rows,
+                            "run_id": e.run_id,
+                            "run_status": e.status,
+                        }
                         for e in entries
                     ],
                 }
@@ -76,7 +92,9 @@ async def cmd_files(args: argparse.Namespace) -> int:
             else:
                 print(f"{len(entries)} résultat(s)")
                 for e in entries:
-                    print(f"{e.name}\t{e.size}\t{format_generated(e.created_at)}")
+                    state = f"\t{e.status}" if e.status in ("interrompu", "en cours") else ""
+                    lines = "1 ligne" if e.rows == 1 else f"{e.rows} lignes"
+                    print(f"{e.name}\t{e.size}\t{format_generated(e.created_at)}\t{lines}{state}")
             return EXIT_OK
         if action == "export":
             try:
@@ -99,20 +117,50 @@ async def cmd_files(args: argparse.Namespace) -> int:
         await services.close()
 
 
-async def _regenerate(services: object, args: argparse.Namespace) -> int:
-    from enttui.jobs import diffusion as D
+async def _regenerate(services: Services, args: argparse.Namespace) -> int:
+    from enttui.cli.diffuse import interrupted_text
+    from enttui.jobs import regeneration as R
+    from enttui.jobs.locking import take_lock
 
-    request = D.RegenerationRequest(tuple(args.uai), _since(args.since), args.include_activated)
-    plan = await D.plan_regeneration(services, request)  # type: ignore[arg-type]
-    args.log.info(plan.confirmation_text())
-    if not args.yes and not ask("Régénérer ? [o/N]"):
-        print("Abandon : rien n'a été fait.", file=sys.stderr)
-        return EXIT_OK
-    result = await D.run_regeneration(services, request, args.log, plan=plan)  # type: ignore[arg-type]
-    code = EXIT_OK if result.errors == 0 else EXIT_ERRORS
+    printer = args.log  # the run's log (enttui.cli.log) is the job's event sink
+    lock = await take_lock(services, "regeneration")
+    try:
+        if args.resume:
+            run_id = None if args.resume == "last" else _int(args.resume)
+            if run_id is None:
+                run = await R.resumable_regeneration(services)
+                if run is None:
+                    raise UsageError("Aucune régénération interrompue à reprendre.")
+                run_id = run.id
+            if not args.yes and not ask(f"Reprendre la régénération n° {run_id} ? [o/N]"):
+                print("Abandon : rien n'a été fait.", file=sys.stderr)
+                return EXIT_OK
+            result = await R.resume_regeneration(services, run_id, printer, lock=lock)
+        else:
+            request = R.RegenerationRequest(tuple(args.uai), _since(args.since), args.include_activated)
+            plan = await R.plan_regeneration(services, request)
+            args.log.info(plan.confirmation_text())
+            if not args.yes and not ask("Régénérer ? [o/N]"):
+                print("Abandon : rien n'a été fait.", file=sys.stderr)
+                return EXIT_OK
+            result = await R.run_regeneration(services, request, printer, plan=plan, lock=lock)
+    except asyncio.CancelledError:
+        text = interrupted_text("régénération", "enttui files regenerate", lock.holder.run_id)
+        print(text, file=sys.stderr)
+        raise
+    finally:
+        lock.release()
+    code = EXIT_OK if result.status == "réussi" else EXIT_ERRORS
     args.log.finish(code, status=result.status, run_id=result.run_id, counts=regeneration_counts(result))
     if args.json:
         print(json.dumps(args.log.with_warnings(result.as_dict()), ensure_ascii=False, indent=2))
     elif not args.quiet:
-        print(f"{result.changed} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s).")
+        print(result.summary_text())
     return code
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--resume : numéro de traitement attendu, pas « {text} ».") from None

@@ -211,6 +211,8 @@ def diffusion_counts(result: Any) -> list[str]:
         count(result.information, "message d'information", "messages d'information"),
         count(result.errors, "erreur"),
     ]
+    if result.resent:
+        parts.append(f"{count(result.resent, 'message')} peut-être reçu(s) deux fois (même mot de passe valide)")
     if result.file_name:
         parts.append(f"fichier {result.file_name}")
     return parts
@@ -218,8 +220,8 @@ def diffusion_counts(result: Any) -> list[str]:
 
 def regeneration_counts(result: Any) -> list[str]:
     """A RegenerationResult's counts, in French (the final line of ``enttui files regenerate``)."""
-    return [
-        count(result.changed, "mot de passe régénéré", "mots de passe régénérés"),
-        count(result.errors, "erreur"),
-        f"fichier {result.file_name}",
-    ]
+    parts = [count(result.in_file, "mot de passe régénéré", "mots de passe régénérés")]
+    if result.pending:
+        parts.append(f"{result.pending} en attente de reprise")
+    parts += [count(result.errors, "erreur"), f"fichier {result.file_name or '(aucun)'}"]
+    return parts

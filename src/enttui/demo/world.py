@@ -52,7 +52,7 @@ FAMILY_SIZES = ((1, 0.75), (2, 0.20), (3, 0.05))
 TWO_PARENTS = 0.97
 PARENTS_PER_STUDENT = (1 + TWO_PARENTS) / sum(k * p for k, p in FAMILY_SIZES)  # ≈ 1.515
 
-DEMO_PASSWORD = "Demo-Ent-2026"  # the clear text of DEMO_PASSWORD_HASH (activated demo accounts)
+DEMO_PASSWORD = "Demo-Ent-2026"  # the clear text of DEMO_PASSWORD_HASH (demo accounts that have a password)
 _SALT = b"enttuiDm"
 DEMO_PASSWORD_HASH = "{SSHA}" + base64.b64encode(hashlib.sha1(DEMO_PASSWORD.encode() + _SALT).digest() + _SALT).decode()
 
@@ -560,9 +560,13 @@ class World:
         a.update(p.extra)
         a["createTimestamp"] = [p.created]
         a["modifyTimestamp"] = [p.modified]
+        # Three states of credentials: activated (a password, no pwdReset), a temporary password
+        # never used (pwdReset: TRUE), never given credentials (no password at all: a new account
+        # from the feed). The last two are "not activated"; which one is a fixed function of the uid.
         if p.activated:
             a["userPassword"] = [DEMO_PASSWORD_HASH]
-        else:
+        elif int(p.uid[1:]) % 2:
+            a["userPassword"] = [DEMO_PASSWORD_HASH]
             a["pwdReset"] = ["TRUE"]
         return p.dn, a
 

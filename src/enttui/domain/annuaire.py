@@ -11,7 +11,8 @@ Pure logic. Every value a person typed goes through :mod:`enttui.domain.ldapfilt
   (profile codes first, object classes when no known profile, or the reverse). A person carrying
   profile codes of two targets matches both (LDAP cannot say which value comes first).
 - Classe: ``ENTEleveClasses`` / ``ENTAuxEnsClasses`` values end with ``$<classe>``.
-- Activation: ``pwdReset: TRUE`` (or the configured attribute/value) means "non activé".
+- Activation: ``pwdReset: TRUE`` (or the configured attribute/value), or no ``userPassword`` at all,
+  means "non activé".
 - E-mail: presence of ``mail``.
 """
 
@@ -183,10 +184,14 @@ def classe_filter(classe: str) -> str | None:
 
 
 def activation_filter(activated: bool | None, attribute: str = "pwdReset", value: str = "TRUE") -> str | None:
+    """Activated: a password and no "not activated" flag; not activated: the flag, or no password."""
     if activated is None:
         return None
     flagged = lf.eq(attribute, value)
-    return lf.not_(flagged) if activated else flagged
+    has_password = lf.present("userPassword")
+    if activated:
+        return lf.and_(has_password, lf.not_(flagged))
+    return lf.or_(lf.not_(has_password), flagged)
 
 
 def mail_filter(has_mail: bool | None) -> str | None:

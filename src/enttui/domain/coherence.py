@@ -58,6 +58,7 @@ COHERENCE_PERSON_ATTRIBUTES: tuple[str, ...] = (
     "ENTEleveMajeur",
     "ENTAuxPersRelEleveEleve",
     "createTimestamp",
+    "userPassword",  # only whether there is one: no password = never activated (never kept)
 )
 
 
@@ -174,9 +175,9 @@ CHECKS: tuple[CheckSpec, ...] = (
         "never_activated",
         "Comptes jamais activés",
         INFORMATION,
-        "Le mot de passe provisoire n'a jamais été changé longtemps après la création du compte : "
-        "l'utilisateur n'a sans doute pas reçu ses identifiants. Diffusez-les à nouveau ou régénérez "
-        "le fichier des identifiants.",
+        "Le mot de passe provisoire n'a jamais été changé (ou le compte n'a jamais reçu de mot de passe) "
+        "longtemps après la création du compte : l'utilisateur n'a sans doute pas reçu ses identifiants. "
+        "Diffusez-les à nouveau ou régénérez le fichier des identifiants.",
     ),
     CheckSpec(
         "moodle_not_in_directory",
@@ -313,6 +314,7 @@ class _Rec:
         "display_name",
         "dn",
         "given_name",
+        "has_password",
         "jointures",
         "login",
         "mail",
@@ -340,6 +342,7 @@ class _Rec:
     raw_classes: Sequence[str]
     birth_date: str
     activated: bool
+    has_password: bool
     created_raw: str
 
     @property
@@ -440,7 +443,8 @@ class CoherenceAnalyzer:
             r.raw_classes = get("enteleveclasses") or _EMPTY
             r.birth_date = _first(a, "entpersondatenaissance").strip()
             inactive = get(inactive_attr)
-            r.activated = not inactive or all(v.upper() != inactive_value for v in inactive)
+            r.has_password = bool(get("userpassword"))
+            r.activated = r.has_password and (not inactive or all(v.upper() != inactive_value for v in inactive))
             r.created_raw = _first(a, "createtimestamp")
             if _first(a, "entelevemajeur").upper() == "O":
                 self._majeur.add(len(people))
@@ -594,6 +598,8 @@ class CoherenceAnalyzer:
                     days = (self.now - created).days
                     when = created.astimezone().strftime("%d/%m/%Y")
                     detail = f"créé le {when}, non activé depuis {days} jours"
+                    if not p.has_password:
+                        detail += " (aucun mot de passe)"
                     out["never_activated"].findings.append(_finding(p, detail))
 
         self._moodle(out, concerned)

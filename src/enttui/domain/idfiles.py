@@ -95,6 +95,35 @@ def row_bytes(row: IdRow) -> bytes:
     return _line(row.cells()).encode("utf-8")
 
 
+def complete_length(data: bytes) -> int:
+    """Bytes of ``data`` up to the end of its last complete line (a killed writer may leave half a row).
+
+    Every field is quoted, so a line ends at a CR LF with an even number of ``"`` before it (a
+    quote inside a field is doubled). Returns 0 when not even the header is complete.
+    """
+    end = quotes = pos = 0
+    while True:
+        i = data.find(b"\r\n", pos)
+        if i < 0:
+            return end
+        quotes += data.count(b'"', pos, i)
+        if quotes % 2 == 0:
+            end = i + 2
+        pos = i + 2
+
+
+def parse_rows(data: bytes) -> list[list[str]]:
+    """The rows of a file's complete lines (header left out): lists of cells as written."""
+    text = data[: complete_length(data)].decode("utf-8-sig", errors="replace")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    return [r for r in rows[1:] if r]
+
+
+def row_key(login: str, password: str) -> tuple[str, str]:
+    """What identifies an account's row in a file: its login (as written) and its password."""
+    return neutralise(login).lower(), neutralise(password)
+
+
 def render_csv(rows: Iterable[IdRow]) -> bytes:
     """A whole file: BOM, header, rows."""
     return header_bytes() + b"".join(row_bytes(r) for r in rows)

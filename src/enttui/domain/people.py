@@ -117,6 +117,7 @@ PERSON_ATTRIBUTES: tuple[str, ...] = (
     "ENTAuxEnsGroupes",
     "ENTAuxNonEnsEtabService",
     "pwdReset",
+    "userPassword",  # read only to know whether there is one (turned into a boolean at once)
     "createTimestamp",
     "modifyTimestamp",
 )
@@ -255,6 +256,7 @@ class Person:
     birth_date: str = ""
     service: str = ""
     activated: bool = False
+    has_password: bool = True  # False: no userPassword at all (read it: PERSON_ATTRIBUTES has it)
     created: datetime | None = None
     modified: datetime | None = None
 
@@ -278,6 +280,13 @@ class Person:
     def state_label(self) -> str:
         return "activé" if self.activated else "non activé"
 
+    @property
+    def password_state(self) -> str:
+        """Why the account is (not) activated, in the words of the directory."""
+        if not self.has_password:
+            return "aucun mot de passe"
+        return "pwdReset absent" if self.activated else "pwdReset TRUE"
+
 
 def person_from_entry(
     dn: str,
@@ -297,6 +306,8 @@ def person_from_entry(
         if parent_dn and lookup_key(parent_dn) not in {lookup_key(p) for p in parents}:
             parents.append(parent_dn)
     inactive = {v.upper() for v in _all(a, inactive_attribute)}
+    # Only whether a password is there: the hash itself is never kept (nor asked for by the lists).
+    has_password = bool(a.get("userPassword"))
     services = _all(a, "ENTAuxNonEnsEtabService")
     return Person(
         dn=dn,
@@ -320,7 +331,8 @@ def person_from_entry(
         fonctions=_all(a, "ENTPersonFonctions"),
         birth_date=_first(a, "ENTPersonDateNaissance"),
         service=services[0] if services else "",
-        activated=inactive_value.upper() not in inactive,
+        activated=has_password and inactive_value.upper() not in inactive,
+        has_password=has_password,
         created=parse_ldap_time(_first(a, "createTimestamp")),
         modified=parse_ldap_time(_first(a, "modifyTimestamp")),
     )

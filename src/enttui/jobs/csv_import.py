@@ -29,6 +29,8 @@ from enttui.errors import EnttuiError, ValidationError
 from enttui.jobs import local_accounts as L
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
+from enttui.jobs.locking import job_lock
+from enttui.services.locks import JobLock
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 
 __all__ = [
@@ -220,7 +222,18 @@ async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: E
 async def apply_import(
     services: Services, preview: ImportPreview, sink: EventSink = null_sink, *, user: str | None = None
 ) -> ImportResult:
-    """Re-plan against the directory as it is now, write, record the run (kind ``import``)."""
+    """Re-plan against the directory as it is now, write, record the run (kind ``import``).
+
+    Holds the jobs lock from before the run is recorded until it is closed (LockHeldError, exit 3,
+    while a diffusion, a regeneration or another import runs).
+    """
+    async with job_lock(services, "import") as lock:
+        return await _apply(services, preview, sink, lock, user=user)
+
+
+async def _apply(
+    services: Services, preview: ImportPreview, sink: EventSink, lock: JobLock, *, user: str | None
+) -> ImportResult:
     t = preview.parsed.table
     options: dict[str, Any] = {
         "fichier": preview.path,
@@ -229,6 +242,7 @@ async def apply_import(
         "lignes": len(preview.parsed.rows),
     }
     run_id = await services.state.start_run("import", options, user=user)
+    lock.set_run(run_id)
     pending: list[tuple[str, str, str]] = []
 
     async def trace(level: str, text: str) -> None:
@@ -257,7 +271,7 @@ async def apply_import(
                     if r.action == "create":
                         assert r.row is not None and r.row.fields is not None
                         _dn, login = await L.create_local_account(
-                            services, r.row.fields, taken=taken, schools=schools, audit=False
+                            services, r.row.fields, taken=taken, schools=schools, audit=False, lock=lock
                         )
                         return r, "created", f"ligne {r.line} : {r.jointure} créé, identifiant {login}"
                     await services.directory.modify(r.dn, r.changes)

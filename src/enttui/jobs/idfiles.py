@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
-from enttui.domain.idfiles import IdRow, check_name, header_bytes, row_bytes
+from enttui.domain.idfiles import IdRow, check_name, complete_length, header_bytes, parse_rows, row_bytes, row_key
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.context import Services
 from enttui.services.localfiles import check_output_path, open_private, write_all
@@ -42,6 +42,7 @@ class FileEntry:
     kind: str
     rows: int
     run_id: int | None
+    status: str = ""  # the status of the run that wrote it ("interrompu": a resume can finish it)
 
 
 def files_dir(services: Services) -> Path:
@@ -74,6 +75,8 @@ class IdFileWriter:
         self.name = check_name(name)
         self.rows = 0
         self._fd: int | None = None
+        self._keys: set[tuple[str, str]] = set()
+        self._logins: set[str] = set()
 
     @property
     def path(self) -> Path:
@@ -91,15 +94,49 @@ class IdFileWriter:
         os.write(self._fd, header_bytes())
 
     def reopen(self) -> bool:
-        """Append to an existing file (a resumed diffusion); False when it is gone."""
+        """Append to an existing file (a resumed run); False when it is gone.
+
+        A half-written last line (the writer was killed in the middle of a row) is cut off; the
+        complete rows are counted (:attr:`rows`) and remembered (:meth:`has`), so that a resumed
+        run never writes a second row for an account already in the file.
+        """
         dfd = _dir_fd(self.directory)
         try:
-            self._fd = os.open(self.name, os.O_WRONLY | os.O_APPEND | NOFOLLOW | CLOEXEC, dir_fd=dfd)
+            fd = os.open(self.name, os.O_RDWR | os.O_APPEND | NOFOLLOW | CLOEXEC, dir_fd=dfd)
         except FileNotFoundError:
             return False
         finally:
             os.close(dfd)
+        try:
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+            end = complete_length(data)
+            header = header_bytes()
+            if end < len(header):  # killed before even the header was written whole
+                os.ftruncate(fd, 0)
+                write_all(fd, header)
+                data, end = header, len(header)
+            elif end < len(data):
+                os.ftruncate(fd, end)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        rows = parse_rows(data[:end])
+        self.rows = len(rows)
+        for cells in rows:
+            if len(cells) >= 7:
+                self._keys.add(row_key(cells[5], cells[6]))
+                self._logins.add(row_key(cells[5], "")[0])
         return True
+
+    def has(self, login: str, password: str | None = None) -> bool:
+        """Is there a row for ``login`` (with ``password``, when given) in the file."""
+        if password is None:
+            return row_key(login, "")[0] in self._logins
+        return row_key(login, password) in self._keys
 
     def append(self, row: IdRow) -> None:
         assert self._fd is not None
@@ -108,6 +145,8 @@ class IdFileWriter:
             written = os.write(self._fd, data)
             data = data[written:]
         self.rows += 1
+        self._keys.add(row_key(row.login, row.password))
+        self._logins.add(row_key(row.login, "")[0])
 
     def sync(self) -> None:
         if self._fd is not None:
@@ -164,30 +203,68 @@ async def index_file(
     return record
 
 
+def _count_rows(directory: Path, name: str) -> int:
+    dfd = _dir_fd(directory)
+    try:
+        fd = os.open(name, os.O_RDONLY | NOFOLLOW | CLOEXEC, dir_fd=dfd)
+    finally:
+        os.close(dfd)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return len(parse_rows(b"".join(chunks)))
+
+
 async def list_files(services: Services) -> list[FileEntry]:
-    """The index, newest first, with the size on disk (files gone from disk are dropped from it)."""
+    """The index, newest first, with the size on disk (files gone from disk are dropped from it).
+
+    A file whose size on disk is not the indexed one (its run was killed while writing it, or is
+    still writing it) has its complete rows counted again, and the index is corrected.
+    """
+    from enttui.jobs.locking import refresh_run_states
+
+    await refresh_run_states(services)
     records = await services.state.list_files()
     directory = files_dir(services)
 
-    def sizes() -> dict[str, int | None]:
-        out: dict[str, int | None] = {}
+    def sizes() -> dict[str, tuple[int, int] | None]:
+        out: dict[str, tuple[int, int] | None] = {}
         for rec in records:
             try:
                 st = os.lstat(directory / check_name(rec.name))
-                out[rec.name] = st.st_size if stat.S_ISREG(st.st_mode) else None
+                if not stat.S_ISREG(st.st_mode):
+                    out[rec.name] = None
+                elif st.st_size != rec.size:
+                    out[rec.name] = (st.st_size, _count_rows(directory, rec.name))
+                else:
+                    out[rec.name] = (st.st_size, rec.rows)
             except (OSError, ValidationError):
                 out[rec.name] = None
         return out
 
     found = await asyncio.to_thread(sizes)
+    statuses: dict[int, str] = {}
     entries = []
     for rec in records:
-        size = found.get(rec.name)
-        if size is None:
+        seen = found.get(rec.name)
+        if seen is None:
             with contextlib.suppress(StateError):
                 await services.state.remove_file(rec.name)
             continue
-        entries.append(FileEntry(rec.name, size, rec.created_at, rec.kind, rec.rows, rec.run_id))
+        size, rows = seen
+        if (size, rows) != (rec.size, rec.rows):
+            with contextlib.suppress(StateError):
+                await services.state.add_file(replace(rec, size=size, rows=rows))
+        status = ""
+        if rec.run_id is not None:
+            if rec.run_id not in statuses:
+                run = await services.state.get_run(rec.run_id)
+                statuses[rec.run_id] = run.status if run is not None else ""
+            status = statuses[rec.run_id]
+        entries.append(FileEntry(rec.name, size, rec.created_at, rec.kind, rows, rec.run_id, status))
     return entries
 
 

@@ -13,6 +13,8 @@ Choices, all in existing schema attributes (the LDAP schema is not changed):
   password): "Diffusion des identifiants" gives it its credentials.
 - **End date** ("date de fin"): ppolicy's ``pwdEndTime`` (OpenLDAP 2.5+): the server refuses the
   password after that day, whatever the policy says.
+- Every write (create, edit, disable, delete) holds the jobs lock (:mod:`enttui.jobs.locking`): it
+  is refused while a diffusion, a regeneration or an import runs.
 - **Disable**: ppolicy's administrative lock ``pwdAccountLockedTime: 000001010000Z``; enabling
   removes it. slapd enforces it when the password policy has ``pwdLockout: TRUE``.
 - **Delete**: the entry is deleted (after a confirmation in the screen).
@@ -48,6 +50,8 @@ from enttui.domain.people import (
 )
 from enttui.errors import ValidationError
 from enttui.jobs.context import Services
+from enttui.jobs.locking import job_lock
+from enttui.services.locks import JobLock
 
 __all__ = [
     "LIST_CAP",
@@ -279,8 +283,25 @@ async def create_local_account(
     taken: set[str] | None = None,
     schools: Mapping[str, str] | None = None,
     audit: bool = True,
+    lock: JobLock | None = None,
 ) -> tuple[str, str]:
-    """Create the account; returns ``(dn, login)``. ``taken`` (lower-case logins) is updated in place."""
+    """Create the account; returns ``(dn, login)``. ``taken`` (lower-case logins) is updated in place.
+
+    Under the jobs lock (``lock``: the caller's, an import's; else taken here: LockHeldError while a
+    diffusion, a regeneration or an import runs).
+    """
+    async with job_lock(services, "referentiel", lock):
+        return await _create(services, fields, taken=taken, schools=schools, audit=audit)
+
+
+async def _create(
+    services: Services,
+    fields: AccountFields,
+    *,
+    taken: set[str] | None,
+    schools: Mapping[str, str] | None,
+    audit: bool,
+) -> tuple[str, str]:
     if not fields.jointure_key:
         fields = replace(fields, jointure_key="L" + secrets.token_hex(4).upper())
     if taken is None:
@@ -384,6 +405,11 @@ async def _editable(services: Services, dn: str) -> LocalAccount:
 
 async def update_local_account(services: Services, dn: str, fields: AccountFields) -> list[str]:
     """Apply the form's fields to a local account; returns the French list of changes (may be empty)."""
+    async with job_lock(services, "referentiel"):
+        return await _update(services, dn, fields)
+
+
+async def _update(services: Services, dn: str, fields: AccountFields) -> list[str]:
     await _editable(services, dn)
     entries = await _read(services, dn)
     changes, notes = planned_changes(services, entries[0][1], fields, schools=await school_dns(services))
@@ -395,8 +421,9 @@ async def update_local_account(services: Services, dn: str, fields: AccountField
 
 async def set_disabled(services: Services, dn: str, disabled: bool) -> None:
     """Lock (``pwdAccountLockedTime``) or unlock a local account."""
-    await _editable(services, dn)
-    await services.directory.modify(dn, {"pwdAccountLockedTime": [LOCK_VALUE] if disabled else None})
+    async with job_lock(services, "referentiel"):
+        await _editable(services, dn)
+        await services.directory.modify(dn, {"pwdAccountLockedTime": [LOCK_VALUE] if disabled else None})
     await services.state.audit(
         "referentiel.desactivation" if disabled else "referentiel.reactivation",
         dn,
@@ -405,6 +432,7 @@ async def set_disabled(services: Services, dn: str, disabled: bool) -> None:
 
 
 async def delete_local_account(services: Services, dn: str) -> None:
-    account = await _editable(services, dn)
-    await services.directory.delete(dn)
+    async with job_lock(services, "referentiel"):
+        account = await _editable(services, dn)
+        await services.directory.delete(dn)
     await services.state.audit("referentiel.suppression", dn, f"compte local {account.person.login} supprimé")

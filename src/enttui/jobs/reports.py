@@ -170,11 +170,17 @@ async def prune_old_runs(services: Services) -> int:
 async def list_reports(
     services: Services, *, kind: str | None = None, status: str | None = None, limit: int = 200
 ) -> list[RunRecord]:
-    """Recorded runs, newest first (``limit`` at most)."""
+    """Recorded runs, newest first (``limit`` at most); runs whose process is gone say "interrompu"."""
+    from enttui.jobs.locking import refresh_run_states
+
+    await refresh_run_states(services)
     return await services.state.list_runs(kind=kind or None, status=status or None, limit=limit)
 
 
 async def run_detail(services: Services, run_id: int, *, search: str | None = None) -> RunDetail | None:
+    from enttui.jobs.locking import refresh_run_states
+
+    await refresh_run_states(services)
     run = await services.state.get_run(run_id)
     if run is None:
         return None

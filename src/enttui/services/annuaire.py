@@ -76,6 +76,8 @@ LIST_ATTRIBUTES: tuple[str, ...] = (
     "ENTAuxPersRelEleveEleve",
     "ENTEleveParents",
     "ENTAuxEnsClasses",
+    "pwdReset",
+    "userPassword",  # only whether there is one (the État column); never kept
 )
 COUNT_ATTRIBUTES: tuple[str, ...] = ("objectClass", "ENTPersonProfils", "ENTEleveClasses")
 

@@ -1151,6 +1151,61 @@ class Directory:
                 "Mots de passe non modifiés : erreur de l'annuaire.", detail=scrub(f"{type(exc).__name__}: {exc}")
             ) from None
 
+    async def mark_temporary(self, dn: str) -> None:
+        """Set the "not activated" flag (``pwdReset: TRUE``) alone, then check it (DirectoryError).
+
+        For an account that already holds the password a resumed run wanted to set again.
+        """
+        flag_attr, flag_value = self._ldap.inactive_attribute, self._ldap.inactive_value
+
+        def do(conn: ldap3.Connection) -> list[str]:
+            self._check(conn, conn.modify(dn, {flag_attr: [(ldap3.MODIFY_REPLACE, [flag_value])]}))
+            entries = self._search_once(conn, dn, lf.present("objectClass"), [flag_attr], "BASE")
+            attrs = {k.lower(): v for k, v in entries[0][1].items()} if entries else {}
+            return attrs.get(flag_attr.lower(), [])
+
+        try:
+            flags = await asyncio.to_thread(self._call, do, "marquage du mot de passe provisoire")
+        except _Failed as exc:
+            raise DirectoryError(f"{dn} non marqué comme provisoire : {exc.french()}.", detail=str(exc)) from None
+        if flag_value.upper() not in {v.upper() for v in flags}:
+            raise DirectoryError(f"{dn} non marqué comme provisoire ({flag_attr} ≠ {flag_value}).")
+
+    async def password_works(self, dn: str, password: str) -> bool:
+        """Does ``password`` open ``dn`` (a simple bind on a connection of its own)?
+
+        A resumed diffusion asks it only when the directory refused to set again the password the
+        killed run had set (a ``pwdInHistory`` rule): then the account already holds it.
+        """
+        if self.is_embedded:
+            return False  # MOCK_SYNC compares clear text case-insensitively: no answer to trust
+
+        def bind() -> bool:
+            with self._connect_lock:
+                if self._pool is None:
+                    self._pool = self._build_pool()
+                pool = self._pool
+            conn = ldap3.Connection(
+                pool,
+                user=dn,
+                password=password,
+                client_strategy=ldap3.SYNC,
+                raise_exceptions=False,
+                receive_timeout=max(1, math.ceil(self._ldap.timeout)),
+            )
+            try:
+                conn.open()
+                if self._ldap.starttls and not conn.server.ssl and not conn.start_tls():
+                    return False
+                return bool(conn.bind())
+            except Exception:  # noqa: BLE001 - no answer is "no"
+                return False
+            finally:
+                with contextlib.suppress(Exception):
+                    conn.unbind()
+
+        return await asyncio.to_thread(bind)
+
 
 def _dn_key(dn: str) -> str:
     """A DN compared as :func:`enttui.domain.dn.dn_key` does (an unparsable one as typed)."""

@@ -21,7 +21,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -568,28 +568,33 @@ class StateStore:
 
         await self._run(do, write=True, what="clôture du traitement")
 
-    async def mark_interrupted(self) -> int:
-        """Runs "en cours" whose process is gone (this host) or older than a day become "interrompu"."""
+    async def mark_interrupted(self, *, dead_kinds: Collection[str] = ()) -> int:
+        """Runs "en cours" whose process is gone (this host) or older than a day become "interrompu".
+
+        ``dead_kinds``: kinds whose runs are known dead whatever host wrote them (the caller saw
+        their lock free, and holds it or keeps it from being taken while this runs).
+        """
         now = self.now()
         host = self._hostname
+        dead = set(dead_kinds)
 
         def do(conn: Connection) -> int:
             rows = conn.execute(
-                select(runs_table.c.id, runs_table.c.host, runs_table.c.pid, runs_table.c.started_at).where(
-                    runs_table.c.status == RUNNING
-                )
+                select(
+                    runs_table.c.id, runs_table.c.kind, runs_table.c.host, runs_table.c.pid, runs_table.c.started_at
+                ).where(runs_table.c.status == RUNNING)
             ).all()
             done = 0
             for row in rows:
+                unlocked = row.kind in dead
                 stale = now - row.started_at > STALE_AFTER
                 gone = row.host == host and not pid_alive(row.pid)
-                if not (stale or gone):
+                if not (unlocked or stale or gone):
                     continue
-                why = (
-                    f"processus {row.pid} disparu sur {row.host}"
-                    if gone
-                    else f"commencé le {_local(row.started_at)}, sans nouvelles depuis plus d'un jour"
-                )
+                if gone or unlocked:
+                    why = f"processus {row.pid} disparu sur {row.host}"
+                else:
+                    why = f"commencé le {_local(row.started_at)}, sans nouvelles depuis plus d'un jour"
                 done += conn.execute(
                     update(runs_table)
                     .where((runs_table.c.id == row.id) & (runs_table.c.status == RUNNING))

@@ -14,6 +14,7 @@ from enttui.domain.mail import SUBJECT_MAX
 from enttui.domain.people import Target
 from enttui.errors import EnttuiError, ValidationError, describe
 from enttui.jobs import diffusion as D
+from enttui.jobs import journal as J
 from enttui.jobs.events import Event, Phase, Progress, Trace
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal
@@ -47,7 +48,8 @@ class DiffusionScreen(PageScreen):
         "Élèves, Parents et Autres non encore activés reçoivent un nouveau mot de passe provisoire (à changer "
         "à la première connexion) ; les comptes sans adresse vont dans le fichier des identifiants non envoyés. "
         "Enseignants et Non enseignants reçoivent un message d'information, sans changement de mot de passe.\n"
-        "Une diffusion interrompue se reprend avec F6 (personne ne reçoit deux messages).\n"
+        "Une diffusion interrompue se reprend avec F6 : personne ne reçoit un second mot de passe (un message "
+        "en cours d'envoi lors de l'arrêt peut être reçu deux fois, avec le même mot de passe, et il est compté).\n"
         "En ligne de commande : enttui diffuse --targets eleve,parent,autre [--yes]."
     )
     BINDINGS = [
@@ -191,7 +193,8 @@ class DiffusionScreen(PageScreen):
             ):
                 self.notify("Diffusion annulée : rien n'a été fait.", markup=False)
                 return
-            self._show_run()
+            # The run view appears with the first progress (the run is recorded): a refusal before
+            # (the lock, the relay's check) is said on the form, where nothing has changed.
             result = await D.run_diffusion(services, request, self._on_event, plan=plan)
             self._show_result(result)
         finally:
@@ -206,12 +209,11 @@ class DiffusionScreen(PageScreen):
                 ConfirmModal(
                     "Reprendre la diffusion ?",
                     f"La diffusion n° {run_id} sera terminée : les personnes déjà servies ne recevront rien ; "
-                    "celles dont le mot de passe a été changé sans message en reçoivent un nouveau.",
+                    "celles dont le mot de passe a été changé sans message le reçoivent (le même mot de passe).",
                     yes_label="Reprendre (y)",
                 )
             ):
                 return
-            self._show_run()
             result = await D.resume_diffusion(self.ent_app.services, run_id, self._on_event)
             self._show_result(result)
         finally:
@@ -220,8 +222,10 @@ class DiffusionScreen(PageScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.group.startswith("diffusion:"):
             error = event.worker.error
-            if isinstance(error, ValidationError):
-                self._show_error(error.message)
+            if isinstance(error, ValidationError) or (
+                error is not None and self.query_one("#diffusion-run").has_class("hidden")
+            ):
+                self._show_error(describe(error))  # before the run was recorded: nothing changed
             if event.worker.group == "diffusion:run" and error is not None and not isinstance(error, ValidationError):
                 # A mass operation that stopped: said in the run view (which would otherwise stay on
                 # its progress bar) and in a modal to acknowledge, not a notification that fades.
@@ -244,7 +248,7 @@ class DiffusionScreen(PageScreen):
 
     def _end_prepare(self) -> None:
         error = self.query_one("#form-error", Static)
-        if "Lecture" in str(error.content):
+        if str(error.content).endswith("…"):
             error.update(Text(""))
 
     def action_show_form(self) -> None:
@@ -262,9 +266,16 @@ class DiffusionScreen(PageScreen):
         self.query_one("#run-progress", ProgressBar).focus()
 
     def _on_event(self, event: Event) -> None:
+        running = not self.query_one("#diffusion-run").has_class("hidden")
         if isinstance(event, Phase):
             self.query_one("#run-phase", Static).update(Text(event.label, style="bold"))
+            if not running:
+                self.query_one("#form-error", Static).update(Text(event.label + "…", style="italic"))
         elif isinstance(event, Progress):
+            if not running:
+                phase = str(self.query_one("#run-phase", Static).content)
+                self._show_run()
+                self.query_one("#run-phase", Static).update(Text(phase, style="bold"))
             self.show_progress(event.done, event.total)
         elif isinstance(event, Trace) and event.level == "error":
             self.notify(event.text, severity="error", markup=False, timeout=6)
@@ -289,6 +300,8 @@ class DiffusionScreen(PageScreen):
             + (f" + {result.pending} à reprendre" if result.pending else "")
             + "\n"
         )
+        if result.resent:
+            text.append(J.resent_text(result.resent) + "\n", style="yellow")
         if result.file_name:
             text.append(f"Fichier : {result.file_name} (F7 pour l'ouvrir)\n")
         text.append("F4 : revenir au formulaire\n", style="dim")

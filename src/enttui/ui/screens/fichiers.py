@@ -1,4 +1,8 @@
-"""Fichiers des identifiants: the table of files, export (Télécharger), delete, regeneration."""
+"""Fichiers des identifiants: the table of files, export (Télécharger), delete, regeneration.
+
+An interrupted regeneration (killed, stopped, or the console quit) is named in a banner above the
+table, its file's row says "interrompu", and F7 resumes it after a confirmation that names it.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ from textual.worker import Worker, WorkerState
 
 from enttui.domain.idfiles import format_generated, parse_search_date
 from enttui.errors import ValidationError
-from enttui.jobs import diffusion as D
 from enttui.jobs import idfiles as J
-from enttui.jobs.events import Event, Progress
+from enttui.jobs import regeneration as R
+from enttui.jobs.events import Event, EventSink, Progress
 from enttui.services.localfiles import DestinationExists
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal
@@ -24,6 +28,16 @@ ALL = "__all__"
 # Fixed widths: the layout never depends on which rows a load saw first.
 COLUMNS = (("Fichier", 46), ("Taille (Octets)", 15), ("Date de génération", 18), ("Télécharger/supprimer", 31))
 REGEN_HELP = "Pour générer un fichier contenant tous les comptes de l'établissement, laissez la date non renseignée."
+
+
+def _state_cell(e: J.FileEntry) -> Text:
+    """Rows of the file, and the state of its run when it did not finish."""
+    lines = "1 ligne" if e.rows == 1 else f"{e.rows} lignes"
+    if e.status == "interrompu":
+        return Text(f"{lines} · interrompu" + (" : F7" if e.kind == "regeneration" else ""), style="bold yellow")
+    if e.status == "en cours":
+        return Text(f"{lines} · en cours", style="yellow")
+    return Text(f"{lines} · t, s", style="dim")
 
 
 def _add_columns(table: DataTable) -> None:
@@ -74,23 +88,31 @@ class FichiersScreen(PageScreen):
         "F5 : Régénérer le(s) fichier(s) des identifiants : de nouveaux mots de passe pour les comptes Élève, "
         "Parent et Autre non encore activés du périmètre (créés depuis la date de recherche, si elle est "
         "donnée), tous écrits dans un nouveau fichier.\n"
-        "En ligne de commande : enttui files list | export NOM DEST | delete NOM | regenerate."
+        "F7 : reprendre une régénération interrompue (les comptes restants, dans le même fichier ; "
+        "les mots de passe déjà posés ne changent pas).\n"
+        "En ligne de commande : enttui files list | export NOM DEST | delete NOM | regenerate [--resume]."
     )
     BINDINGS = [
         Binding("t", "export", "Télécharger", id="fichiers.export", tooltip="Copier le fichier vers un chemin"),
         Binding("s,delete", "delete", "Supprimer", id="fichiers.delete", tooltip="Supprimer le fichier"),
         Binding("f5", "regenerate", "Régénérer", id="fichiers.regenerate", tooltip="Régénérer les identifiants"),
         Binding("f6", "refresh", "Actualiser", id="fichiers.refresh", tooltip="Relire la liste des fichiers"),
+        Binding("f7", "resume", "Reprendre", id="fichiers.resume", tooltip="Reprendre la régénération interrompue"),
     ]
 
     def __init__(self) -> None:
         super().__init__(name="fichiers")
         self._names: list[str] = []
         self._want: str | None = None
+        self._resumable: int | None = None
+        self._busy = False
 
     def compose_body(self) -> ComposeResult:
         cfg = self.ent_app.services.config
         yield Label(Text("Retour (échap)"), classes="muted")
+        banner = Static(Text(""), id="regen-banner", classes="banner")
+        banner.display = False
+        yield banner
         yield Label(Text("0 résultat(s)"), id="files-count")
         table: DataTable[Text] = DataTable(id="files", cursor_type="row", zebra_stripes=False)
         _add_columns(table)
@@ -118,6 +140,7 @@ class FichiersScreen(PageScreen):
     # -- the table ---------------------------------------------------------------------------
     def action_refresh(self) -> None:
         self._load()
+        self._check_resumable()
 
     @work(exclusive=True, group="fichiers:list", exit_on_error=False)
     async def _load(self) -> None:
@@ -134,7 +157,7 @@ class FichiersScreen(PageScreen):
                 Text(e.name),
                 Text(str(e.size), justify="right"),
                 Text(format_generated(e.created_at)),
-                Text("t : télécharger · s : supprimer", style="dim"),
+                _state_cell(e),
                 key=e.name,
             )
             self._names.append(e.name)
@@ -213,12 +236,15 @@ class FichiersScreen(PageScreen):
             event.stop()
             self.action_regenerate()
 
-    def _regen_request(self) -> D.RegenerationRequest:
+    def _regen_request(self) -> R.RegenerationRequest:
         since = parse_search_date(self.query_one("#regen-date", Input).value)
         uai = self.query_one("#regen-uai", Select).value
-        return D.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
+        return R.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
 
     def action_regenerate(self) -> None:
+        if self._busy:
+            self.notify("Une régénération est déjà en cours.", severity="warning", markup=False)
+            return
         error = self.query_one("#regen-error", Static)
         try:
             request = self._regen_request()
@@ -230,9 +256,9 @@ class FichiersScreen(PageScreen):
         self._regenerate(request)
 
     @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
-    async def _regenerate(self, request: D.RegenerationRequest) -> None:
+    async def _regenerate(self, request: R.RegenerationRequest) -> None:
         services = self.ent_app.services
-        plan = await D.plan_regeneration(services, request)
+        plan = await R.plan_regeneration(services, request)
         if not plan.people:
             self.notify("Aucun compte ne correspond : rien à régénérer.", markup=False)
             return
@@ -241,18 +267,85 @@ class FichiersScreen(PageScreen):
         ):
             self.notify("Régénération annulée : rien n'a été fait.", markup=False)
             return
+        self._busy = True
+        try:
+            bar = self._show_progress()
+            bar.update(total=len(plan.people), progress=0)
+            result = await R.run_regeneration(services, request, self._progress_sink(bar), plan=plan)
+            self._show_result(result)
+        finally:
+            self._busy = False
+
+    # -- resume ------------------------------------------------------------------------------
+    @work(exclusive=True, group="fichiers:resumable", exit_on_error=False)
+    async def _check_resumable(self) -> None:
+        run = await R.resumable_regeneration(self.ent_app.services)
+        banner = self.query_one("#regen-banner", Static)
+        self._resumable = run.id if run else None
+        if run is None:
+            banner.update(Text(""))
+            banner.display = False
+            return
+        when = run.started_at.astimezone().strftime("%d/%m/%Y à %H:%M")
+        rows = [e.rows for e in await J.list_files(self.ent_app.services) if e.run_id == run.id]
+        done = ""
+        if rows:
+            done = " après 1 ligne" if rows[0] == 1 else f" après {rows[0]} lignes"
+        banner.update(Text(f"La régénération n° {run.id} du {when} a été interrompue{done} : F7 pour la reprendre."))
+        banner.display = True
+
+    def action_resume(self) -> None:
+        if self._busy:
+            self.notify("Une régénération est déjà en cours.", severity="warning", markup=False)
+            return
+        if self._resumable is None:
+            self.notify("Aucune régénération interrompue à reprendre.", markup=False)
+            return
+        self._resume(self._resumable)
+
+    @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
+    async def _resume(self, run_id: int) -> None:
+        services = self.ent_app.services
+        run = await services.state.get_run(run_id)
+        when = run.started_at.astimezone().strftime("%d/%m/%Y à %H:%M") if run else "?"
+        if not await self.app.push_screen_wait(
+            ConfirmModal(
+                "Reprendre la régénération ?",
+                f"La régénération n° {run_id} du {when} sera terminée dans le même fichier : les comptes "
+                "restants reçoivent leur mot de passe ; ceux déjà traités gardent le leur (aucune ligne en "
+                "double).",
+                yes_label="Reprendre (y)",
+            )
+        ):
+            self.notify("Reprise annulée : rien n'a été fait.", markup=False)
+            return
+        self._busy = True
+        try:
+            bar = self._show_progress()
+            result = await R.resume_regeneration(services, run_id, self._progress_sink(bar))
+            self._show_result(result)
+        finally:
+            self._busy = False
+
+    def _show_progress(self) -> ProgressBar:
         bar = self.query_one("#regen-progress", ProgressBar)
         bar.remove_class("hidden")
-        bar.update(total=len(plan.people), progress=0)
+        bar.update(total=None, progress=0)
+        return bar
 
+    @staticmethod
+    def _progress_sink(bar: ProgressBar) -> EventSink:
         def on_event(event: Event) -> None:
             if isinstance(event, Progress):
                 bar.update(total=event.total or None, progress=event.done)
 
-        result = await D.run_regeneration(services, request, on_event, plan=plan)
-        self.query_one("#regen-error", Static).update(
-            Text(f"{result.changed} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s).")
-        )
+        return on_event
+
+    def _show_result(self, result: R.RegenerationResult) -> None:
+        text = f"{result.in_file} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s)."
+        if result.status == "interrompu":
+            text += " Régénération interrompue : F7 pour la reprendre."
+        self.query_one("#regen-error", Static).update(Text(text))
         self._want = result.file_name
         self.query_one("#files", DataTable).focus()
         self.action_refresh()
@@ -263,3 +356,5 @@ class FichiersScreen(PageScreen):
             if isinstance(error, ValidationError) and event.worker.group == "fichiers:regenerate":
                 self.query_one("#regen-error", Static).update(Text(error.message, style="bold red"))
             self.ent_app.report_error(error)
+            if event.worker.group == "fichiers:regenerate":
+                self.action_refresh()  # an interrupted run shows as such, and can be resumed

@@ -87,7 +87,7 @@ def render_details(details: PersonDetails) -> Text:
     line("E-mail", p.mail or "aucune adresse")
     line(
         "État",
-        f"{p.state_label} (pwdReset {'absent' if p.activated else 'TRUE'})",
+        f"{p.state_label} ({p.password_state})",
         "green" if p.activated else "yellow",
     )
     line("Créé le", format_moment(p.created))
@@ -122,7 +122,8 @@ class PersonScreen(Screen):
 
     HELP = (
         "La fiche d'une personne de l'annuaire : identité, établissement, classes, parents et enfants, "
-        "état du compte (activé quand pwdReset n'est plus posé), dates, et le compte Moodle associé.\n"
+        "état du compte (activé quand il a un mot de passe et que pwdReset n'est plus posé), dates, et le "
+        "compte Moodle associé.\n"
         "1 à 9 ouvre le parent ou l'enfant numéroté ; échap revient à la liste, recherche et curseur gardés."
     )
     BINDINGS = [
