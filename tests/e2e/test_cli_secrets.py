@@ -92,7 +92,7 @@ metrics_file = "{metrics}"
             if "Mot de passe provisoire :" in body:
                 passwords.add(password_in(body))
     mailed = len(passwords)
-    for path in files_dir.iterdir():
+    for path in files_dir.glob("*.csv"):
         passwords.update(row["Mot de passe provisoire"] for row in read_file(path))
     assert mailed > 0 and len(passwords) > mailed  # mailed ones and regenerated ones (in the file)
     secrets = {slapd.service_password, TEST_PASSWORD, MOODLE_PASSWORD}

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import random
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -205,11 +204,21 @@ files_dir = "{tmp / "files"}"
     )
 
 
+async def batches_of_a_first_run(services: Services) -> int:
+    """How many write batches a first run has at least (a simulation plans exactly what it writes)."""
+    sink = CollectingSink()
+    await run_sync(services, SyncOptions(simulate=True), sink)
+    per_phase: dict[str, int] = {}
+    for t in sink.traces("change"):
+        per_phase[t.entity] = per_phase.get(t.entity, 0) + 1
+    return sum(-(-n // BATCH) for n in per_phase.values())
+
+
 async def test_sigint_to_the_command_line_at_random_points(directory_world, mariadb_server, tmp_path) -> None:
-    """``enttui sync --json`` gets SIGINT once stderr shows the seeded number of changes: it stops at
-    the end of the batch, its JSON counts equal Moodle's rows, and a later run completes the work."""
+    """``enttui sync --json`` gets SIGINT right after its seeded n-th committed batch (the test-only
+    ``ENTTUI_TEST_FAULT=sync_batch:<n>:INT``, as a Ctrl+C between two batches): it stops at the end of
+    that batch, its JSON counts equal Moodle's rows, no watermark moves, and a later run completes it."""
     sandbox = directory_world
-    cancelled = 0
     for seed in CLI_SEEDS:
         tmp = tmp_path / f"seed-{seed}"
         tmp.mkdir()
@@ -223,8 +232,15 @@ async def test_sigint_to_the_command_line_at_random_points(directory_world, mari
         directory = Directory(cfg.ldap, cfg.ent)
         await directory.open()
         services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
-        target, _total = await cancel_point(services, seed)
-        env = dict(os.environ, ENTTUI_MOODLE_PASSWORD="moodle-test-pw", PYTHONPATH=str(REPO / "src"))
+        batches = await batches_of_a_first_run(services)
+        assert batches >= 2, "the test world must give a first run several batches"
+        nth = random.Random(seed).randint(1, batches - 1)
+        env = dict(
+            os.environ,
+            ENTTUI_MOODLE_PASSWORD="moodle-test-pw",
+            PYTHONPATH=str(REPO / "src"),
+            ENTTUI_TEST_FAULT=f"sync_batch:{nth}:INT",
+        )
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -233,49 +249,34 @@ async def test_sigint_to_the_command_line_at_random_points(directory_world, mari
             "--config",
             str(cfg_file),
             "--json",
-            "--verbose",  # the change lines on stderr: the signal is sent after the seeded number of them
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
         )
-        assert proc.stderr is not None and proc.stdout is not None
-        seen, lines = 0, []
         try:
             async with asyncio.timeout(DEADLINE):
-                while seen < target:
-                    line = (await proc.stderr.readline()).decode()
-                    if not line:
-                        break
-                    lines.append(line)
-                    seen += line.startswith(CHANGES)
-                if proc.returncode is None:
-                    proc.send_signal(signal.SIGINT)
-                rest, out = await asyncio.gather(proc.stderr.read(), proc.stdout.read())
-                code = await proc.wait()
+                out, err = await proc.communicate()
         except TimeoutError:
             proc.kill()
             await proc.wait()
-            raise AssertionError(
-                f"seed {seed}: enttui sync did not stop within {DEADLINE} s:\n{''.join(lines)}"
-            ) from None
-        stderr = "".join(lines) + rest.decode()
+            raise AssertionError(f"seed {seed}: enttui sync did not stop within {DEADLINE} s") from None
+        stderr = err.decode()
         report = json.loads(out.decode())
-        assert code == report["exit_code"], stderr
+        assert proc.returncode == report["exit_code"] == 1, stderr
+        assert report["status"] == "interrompu", f"seed {seed}, batch {nth}/{batches}: {stderr}"
+        assert "annulation demandée" in stderr and "Traceback" not in stderr, stderr
+        phases = list(report["phases"].values())
+        assert "interrompu" in phases or "non traité" in phases, report["phases"]
         rows = await moodle_rows(moodle)
         assert_counts_are_rows(report["counts"], rows)
         recorded = await state.get_run(report["run_id"])
         assert recorded is not None and recorded.counts == report["counts"]
-        if report["status"] == "interrompu":  # (a run may also end before the signal reaches it)
-            cancelled += 1
-            assert code == 1 and "annulation demandée" in stderr, stderr
-            assert "Traceback" not in stderr
-            for entity in ("users", "cohorts", "roles"):
-                assert await state.get_watermark(f"sync:{entity}") is None
+        for entity in ("users", "cohorts", "roles"):
+            assert await state.get_watermark(f"sync:{entity}") is None
         await converges(services)
         await directory.close()
         await state.close()
         await moodle.close()
-    assert cancelled >= 1  # the users phase has batches enough for the signal to reach the run
 
 
 async def test_blank_user_is_a_usage_error(tmp_path, capsys) -> None:

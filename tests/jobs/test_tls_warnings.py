@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from enttui.domain.people import Target
 from enttui.domain.sync import SyncOptions
 from enttui.jobs import diffusion as D
+from enttui.jobs import regeneration as R
 from enttui.jobs.context import demo_services
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.status import collect_status
@@ -42,8 +43,8 @@ async def test_runs_and_status_warn_when_credentials_travel_in_clear(tmp_path) -
         assert any(t.text.startswith(CLEAR) for t in await services.state.trace(result.run_id))
 
         sink = CollectingSink()
-        nobody = D.RegenerationRequest((), datetime.now(UTC) + timedelta(days=1))  # the warning comes first
-        regeneration = await D.run_regeneration(services, nobody, sink)
+        nobody = R.RegenerationRequest((), datetime.now(UTC) + timedelta(days=1))  # the warning comes first
+        regeneration = await R.run_regeneration(services, nobody, sink)
         assert any(t.text.startswith(CLEAR) for t in sink.traces("warning"))
         assert any(t.text.startswith(CLEAR) for t in await services.state.trace(regeneration.run_id))
 

@@ -122,6 +122,25 @@ def mails_by_recipient(smtp: Any) -> dict[str, list[Any]]:
     return out
 
 
+def login_in(body: str) -> str | None:
+    for line in body.splitlines():
+        if line.strip().startswith("Identifiant :"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def mails_by_login(smtp: Any) -> dict[str, list[Any]]:
+    """Login (read in the message) -> the messages that carried it. Two parents may share one family
+    address and each get their own message: counting by address would see "two mails"."""
+    out: dict[str, list[Any]] = {}
+    for m in smtp.messages:
+        msg = message_from_bytes(m.content, policy=policy.default)
+        login = login_in(msg.get_content())
+        assert login is not None, "a message without its login"
+        out.setdefault(login, []).append(msg)
+    return out
+
+
 def read_file(path: Path) -> list[dict[str, str]]:
     raw = path.read_bytes()
     assert raw.startswith(BOM.encode("utf-8"))

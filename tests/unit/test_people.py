@@ -192,6 +192,8 @@ def test_an_account_without_password_is_not_activated_and_the_hash_is_not_kept()
     hashed = person_from_entry("uid=x", {**bare, "userPassword": [b"{SSHA}secret-hash"]})
     assert hashed.activated and hashed.password_state == "pwdReset absent"
     assert "secret-hash" not in repr(hashed)
+    for spelling in ("userpassword", "USERPASSWORD", "UserPassword"):  # the server's own spelling
+        assert person_from_entry("uid=x", {**bare, spelling: ["{SSHA}x"]}).has_password, spelling
 
 
 def test_parent_teacher_and_staff() -> None:

@@ -63,7 +63,7 @@ _enttui() {
                         mapfile -t COMPREPLY < <(compgen -W "$("${COMP_WORDS[0]}" "${config_args[@]}" files list --names 2>/dev/null)" -- "$cur"); return
                     fi
                     ;;
-                regenerate) words="--config --demo --help --include-activated --json --metrics --quiet --since --uai --verbose --yes -h"
+                regenerate) words="--config --demo --help --include-activated --json --metrics --quiet --resume --since --uai --verbose --yes -h"
                     ;;
             esac ;;
         export) words="--activation --class --config --demo --force --format --help --json --list --metrics --output --profiles --quiet --verbose -h" ;;

@@ -307,7 +307,7 @@ def person_from_entry(
             parents.append(parent_dn)
     inactive = {v.upper() for v in _all(a, inactive_attribute)}
     # Only whether a password is there: the hash itself is never kept (nor asked for by the lists).
-    has_password = bool(a.get("userPassword"))
+    has_password = bool(a.get("userpassword"))  # (keys are in lower case: _lowered)
     services = _all(a, "ENTAuxNonEnsEtabService")
     return Person(
         dn=dn,

@@ -32,6 +32,7 @@ from enttui.errors import DirectoryError, EnttuiError, MailError
 from enttui.jobs import journal as J
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace
+from enttui.jobs.faults import fault_point
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
 from enttui.services.password_process import PasswordProcesses, PasswordSetter
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
@@ -204,7 +205,7 @@ class CredentialRun:
                 password = self.password(p)
                 if not writer.has(p.login, password):
                     writer.append(self.row(p, password, motif))
-                    J.fault_point("row_written")
+                    fault_point("row_written")
 
         async with self._file_lock:
             await asyncio.to_thread(write)
@@ -251,7 +252,7 @@ class CredentialRun:
             if self.dir_errors >= MAX_DIRECTORY_ERRORS and self.abort is None:
                 self.abort = DirectoryError(f"{self.LABEL} arrêtée : {self.dir_errors} erreurs de l'annuaire.")
         if done:
-            J.fault_point("password_set")
+            fault_point("password_set")
             # FIFO with every later record: committed before any "sending" or "in_file" of these.
             self.journal.note((w.person.dn, J.PASSWORD_SET, "") for w in done)
         if errors:

@@ -43,6 +43,7 @@ from enttui.jobs import journal as J
 from enttui.jobs import resume as RS
 from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, null_sink
+from enttui.jobs.faults import fault_point
 from enttui.jobs.locking import job_lock
 from enttui.services.locks import JobLock
 from enttui.services.mailer import Mailer, MailRefused, MailTemporary, RawMessage, SmtpMailer, render_message
@@ -458,7 +459,7 @@ class _Diffusion(C.CredentialRun):
                     self.abort = exc
                 return None  # "sending": the resume sends it again (same password), counted
             else:
-                J.fault_point("sent")
+                fault_point("sent")
                 status = INFO_MAILED if w.kind == INFORMATION else MAILED
                 return (p.dn, status, J.RESENT if w.resent else "")
         if w.kind == INFORMATION:

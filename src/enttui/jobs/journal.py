@@ -26,10 +26,7 @@ left ``planned`` gets the same password again (it was never delivered).
 :class:`Journal` batches concurrent records in one transaction (group commit): a record's
 ``await`` returns once it is committed, and records commit in the order they were made.
 
-Test hook (inert unless set): ``ENTTUI_TEST_FAULT=<point>:<n>`` makes the process kill itself
-(SIGKILL) the ``n``-th time it reaches ``<point>``: ``password_set`` (directory confirmed, journal
-not yet), ``sent`` (the relay answered 250, journal not yet), ``row_written`` (row in the file,
-journal not yet). The fault-injection tests use it to hit those windows exactly.
+The fault tests stop the process exactly in those windows with :mod:`enttui.jobs.faults`.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,26 +63,6 @@ RESENT = "renvoyé à la reprise (peut-être reçu deux fois, même mot de passe
 JOURNAL_WINDOW = 0.005  # seconds a commit may wait for more records
 
 Item = tuple[str, str, str]
-
-
-# ---------------------------------------------------------------------------------------------
-# Test hook
-# ---------------------------------------------------------------------------------------------
-
-_FAULT = os.environ.get("ENTTUI_TEST_FAULT", "")
-_fault_seen: dict[str, int] = {}
-
-
-def fault_point(name: str) -> None:
-    """Kill this process at a named point when ``ENTTUI_TEST_FAULT`` asks for it (tests only)."""
-    if not _FAULT:
-        return
-    point, _, nth = _FAULT.partition(":")
-    if point != name:
-        return
-    _fault_seen[name] = _fault_seen.get(name, 0) + 1
-    if _fault_seen[name] >= max(1, int(nth or 1)):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
 from enttui.jobs.context import Services
 from enttui.jobs.events import Event, EventSink, Phase, Trace
+from enttui.jobs.faults import fault_point
 from enttui.services.moodle_sync import MoodleSyncStore, SiteFacts
 
 T = TypeVar("T")
@@ -134,13 +135,15 @@ class SyncRun:
         if self.opts.simulate:
             return True, simulated()
         try:
-            return True, await action()
+            result = await action()
         except EnttuiError as exc:
             self.failed.add(entity)
             self.error(entity, f"lot de {size} écriture(s) refusé par la base Moodle : {exc.message}")
             return False, None
         finally:
             await self.flush()
+        fault_point("sync_batch")  # tests only: a Ctrl+C between two batches
+        return True, result
 
     def now(self) -> int:
         return int(self.services.clock().timestamp())
