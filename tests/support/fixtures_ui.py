@@ -37,19 +37,46 @@ def make_demo_app(root: Path, **kwargs):
     return EntApp(opener=opener, timer=FakeTimer(), **kwargs)
 
 
-async def settle(pilot, timeout: float = 30.0) -> None:
+async def settle(pilot, timeout: float = 60.0) -> None:
     """Wait until no worker is pending or running (workers may start others, or be started by a
-    message still in the queue), then let the screen repaint. Robust on a loaded machine."""
+    message still in the queue), then let the screen repaint. Fails loudly after ``timeout``
+    seconds (a worker that never ends is a bug, not something to wait past)."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     quiet = 0
-    while quiet < 3 and loop.time() < deadline:
+    while quiet < 3:
+        if loop.time() > deadline:
+            busy = [f"{w.group}:{w.name} ({w.state.name})" for w in pilot.app.workers if not w.is_finished]
+            raise AssertionError(f"workers still running after {timeout:g} s: {', '.join(busy) or 'none'}")
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
         busy = any(not w.is_finished for w in pilot.app.workers)
         quiet = 0 if busy else quiet + 1
+
+
+async def wait_for(pilot, condition, what: str, timeout: float = 60.0) -> None:
+    """Poll ``condition()`` (letting the app run) until it is true; fail loudly with ``what``
+    after ``timeout`` seconds. For states a worker or a modal reaches later."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except Exception:  # noqa: BLE001 - a widget not composed yet: try again
+            pass
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for: {what}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """What the current screen shows, as plain text lines (what a person reads)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 @pytest.fixture

@@ -6,62 +6,33 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
+from enttui.domain.french import plural
 from enttui.domain.idfiles import format_generated, parse_search_date
 from enttui.errors import ValidationError
 from enttui.jobs import diffusion as D
 from enttui.jobs import idfiles as J
 from enttui.jobs.events import Event, Progress
-from enttui.services.localfiles import DestinationExists
+from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.export import export_flow
+from enttui.ui.widgets.fields import clear_field_errors, field_error, show_field_errors
 from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.prose import Prose
+from enttui.ui.widgets.tables import Col, EntTable
 
 ALL = "__all__"
-# Fixed widths: the layout never depends on which rows a load saw first.
-COLUMNS = (("Fichier", 46), ("Taille (Octets)", 15), ("Date de génération", 18), ("Télécharger/supprimer", 31))
+# Key columns first; the widths follow the terminal (t and s are in the footer).
+COLUMNS = (
+    Col("Fichier", 20),
+    Col("Taille (Octets)", 6, justify="right"),
+    Col("Date de génération", 18),
+    Col("Télécharger/supprimer", 8, extra=True),
+)
 REGEN_HELP = "Pour générer un fichier contenant tous les comptes de l'établissement, laissez la date non renseignée."
-
-
-def _add_columns(table: DataTable) -> None:
-    for label, width in COLUMNS:
-        table.add_column(label, width=width)
-
-
-class ExportModal(ModalScreen[str | None]):
-    """Where to copy the file (typed by the administrator); enter copies, escape cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "Annuler", id="export.cancel", tooltip="Ne rien copier")]
-
-    def __init__(self, name: str) -> None:
-        super().__init__(classes="confirm-modal")
-        self._name = name
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
-            yield Label(Text(f"Télécharger {self._name}"), id="dialog-title", classes="dialog-title")
-            yield Static(Text("Copier le fichier (mode 0600) vers le chemin ou le dossier :"))
-            yield Input(placeholder="/home/admin/identifiants.csv", id="export-dest")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Annuler (échap)", id="no", variant="primary")
-                yield Button("Copier (entrée)", id="yes", variant="success")
-
-    def on_mount(self) -> None:
-        self.query_one("#export-dest", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.dismiss(event.value)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(self.query_one("#export-dest", Input).value if event.button.id == "yes" else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class FichiersScreen(PageScreen):
@@ -74,6 +45,8 @@ class FichiersScreen(PageScreen):
         "F5 : Régénérer le(s) fichier(s) des identifiants : de nouveaux mots de passe pour les comptes Élève, "
         "Parent et Autre non encore activés du périmètre (créés depuis la date de recherche, si elle est "
         "donnée), tous écrits dans un nouveau fichier.\n"
+        "Le fichier copié n'est jamais écrit dans un dossier du système (/etc, /usr…) ni à la place d'un "
+        "fichier qu'enttui n'a pas écrit.\n"
         "En ligne de commande : enttui files list | export NOM DEST | delete NOM | regenerate."
     )
     BINDINGS = [
@@ -87,33 +60,35 @@ class FichiersScreen(PageScreen):
         super().__init__(name="fichiers")
         self._names: list[str] = []
         self._want: str | None = None
+        self._regen_worker: Worker | None = None
+        self._regen_running = False
 
     def compose_body(self) -> ComposeResult:
         cfg = self.ent_app.services.config
-        yield Label(Text("Retour (échap)"), classes="muted")
-        yield Label(Text("0 résultat(s)"), id="files-count")
-        table: DataTable[Text] = DataTable(id="files", cursor_type="row", zebra_stripes=False)
-        _add_columns(table)
-        yield table
-        with Vertical(id="regen"):
-            yield Label(Text("Régénérer le(s) fichier(s) des identifiants", style="bold"), classes="field-label")
-            with Horizontal(classes="regen-row"):
-                yield Label(Text("Périmètre"), classes="regen-label")
-                options = [(f"{cfg.ent.portal} (tout le périmètre)", ALL)] + [(uai, uai) for uai in cfg.ent.uai]
-                yield Select(options, value=ALL, allow_blank=False, id="regen-uai")
-            with Horizontal(classes="regen-row"):
-                yield Label(Text("Date de recherche :"), classes="regen-label")
-                yield Input(placeholder="jj/mm/aaaa", max_length=10, id="regen-date")
-            yield Static(Text(REGEN_HELP), classes="muted")
-            yield Static(Text(""), id="regen-error")
+        with VerticalScroll(id="fichiers-body"):
+            yield Label(Text("…"), id="files-count")
+            yield EntTable(COLUMNS, id="files")
+            with Vertical(id="regen"):
+                yield Label(Text("Régénérer le(s) fichier(s) des identifiants", style="bold"), classes="field-label")
+                with Horizontal(classes="regen-row"):
+                    yield Label(Text("Périmètre"), classes="regen-label")
+                    options = [(f"{cfg.ent.portal} (tout le périmètre)", ALL)] + [(uai, uai) for uai in cfg.ent.uai]
+                    yield Select(options, value=ALL, allow_blank=False, id="regen-uai")
+                with Horizontal(classes="regen-row"):
+                    yield Label(Text("Date de recherche :"), classes="regen-label")
+                    yield Input(placeholder="jj/mm/aaaa", max_length=10, id="regen-date")
+                yield field_error("regen-date")
+                yield Prose(REGEN_HELP, classes="muted")
+                yield Static(Text(""), id="regen-error")
+                yield ProgressBar(id="regen-progress", show_eta=False, classes="hidden")
+        with Horizontal(id="fichiers-buttons", classes="form-buttons"):
             yield Button("Régénérer (F5)", id="regen-run", variant="primary")
-            yield ProgressBar(id="regen-progress", show_eta=False, classes="hidden")
 
     def on_mount(self) -> None:
         self.query_one("#files", DataTable).focus()
 
     def on_screen_resume(self) -> None:
-        self.action_refresh()
+        self.action_refresh()  # a diffusion may have written a file since
 
     # -- the table ---------------------------------------------------------------------------
     def action_refresh(self) -> None:
@@ -124,21 +99,21 @@ class FichiersScreen(PageScreen):
         services = self.ent_app.services
         await J.purge_files(services)
         entries = await J.list_files(services)
-        table = self.query_one("#files", DataTable)
+        table = self.query_one("#files", EntTable)
         current = self._current()
-        table.clear(columns=True)  # column widths follow the rows of this load only
-        _add_columns(table)
+        table.clear()
         self._names = []
         for e in entries:
             table.add_row(
                 Text(e.name),
                 Text(str(e.size), justify="right"),
                 Text(format_generated(e.created_at)),
-                Text("t : télécharger · s : supprimer", style="dim"),
+                Text("t · s", style="dim"),
                 key=e.name,
             )
             self._names.append(e.name)
-        self.query_one("#files-count", Label).update(Text(f"{len(entries)} résultat(s)"))
+        table.refit_later()
+        self.query_one("#files-count", Label).update(Text(plural(len(entries), "résultat")))
         want = self._want or current
         self._want = None
         if want in self._names:
@@ -176,19 +151,23 @@ class FichiersScreen(PageScreen):
 
     @work(exclusive=True, group="fichiers:export", exit_on_error=False)
     async def _export(self, name: str) -> None:
-        dest = await self.app.push_screen_wait(ExportModal(name))
-        if not dest:
-            return
         services = self.ent_app.services
-        try:
-            path = await J.export_file(services, name, dest)
-        except DestinationExists as exc:
-            if not await self.app.push_screen_wait(
-                ConfirmModal("Le fichier existe déjà", f"{exc.path} existe déjà. Le remplacer ?")
-            ):
-                return
-            path = await J.export_file(services, name, dest, overwrite=True)
-        self.notify(f"Copié vers {path} (0600).", markup=False)
+        written: list[object] = []
+
+        async def write(text: str, overwrite: bool) -> None:
+            written.append(await J.export_file(services, name, text, overwrite=overwrite))
+
+        if await export_flow(
+            self,
+            f"Télécharger {name}",
+            "",
+            write,
+            default_name=name,
+            note="Une copie du fichier (mode 0600) : elle contient des mots de passe.",
+            placeholder="/home/admin/identifiants.csv",
+            ok_label="Copier",
+        ):
+            self.notify(f"Copié vers {written[-1]} (0600).", markup=False)
 
     @work(exclusive=True, group="fichiers:delete", exit_on_error=False)
     async def _delete(self, name: str) -> None:
@@ -200,6 +179,7 @@ class FichiersScreen(PageScreen):
             return
         await J.delete_file(self.ent_app.services, name)
         self.notify(f"{name} supprimé.", markup=False)
+        self.ent_app.note_change()
         self.action_refresh()
 
     # -- regeneration ------------------------------------------------------------------------
@@ -219,15 +199,17 @@ class FichiersScreen(PageScreen):
         return D.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
 
     def action_regenerate(self) -> None:
-        error = self.query_one("#regen-error", Static)
+        if self._regen_running:
+            self.notify("Une régénération est déjà en cours.", severity="warning", markup=False)
+            return
         try:
             request = self._regen_request()
         except ValidationError as exc:
-            error.update(Text(exc.message, style="bold red"))
-            self.ent_app.report_error(exc)
+            show_field_errors(self, {"regen-date": exc.message}, ["regen-date"])
             return
-        error.update(Text(""))
-        self._regenerate(request)
+        clear_field_errors(self)
+        self.query_one("#regen-error", Static).update(Text(""))
+        self._regen_worker = self._regenerate(request)
 
     @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
     async def _regenerate(self, request: D.RegenerationRequest) -> None:
@@ -244,22 +226,41 @@ class FichiersScreen(PageScreen):
         bar = self.query_one("#regen-progress", ProgressBar)
         bar.remove_class("hidden")
         bar.update(total=len(plan.people), progress=0)
+        bar.scroll_visible(animate=False)
 
         def on_event(event: Event) -> None:
             if isinstance(event, Progress):
                 bar.update(total=event.total or None, progress=event.done)
 
-        result = await D.run_regeneration(services, request, on_event, plan=plan)
+        self._regen_running = True
+        try:
+            result = await D.run_regeneration(services, request, on_event, plan=plan)
+        finally:
+            self._regen_running = False
+            self.ent_app.note_change()
+        changed = plural(result.changed, "mot de passe régénéré", "mots de passe régénérés")
         self.query_one("#regen-error", Static).update(
-            Text(f"{result.changed} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s).")
+            Text(f"{changed} dans {result.file_name} ; {plural(result.errors, 'erreur')}.")
         )
         self._want = result.file_name
         self.query_one("#files", DataTable).focus()
         self.action_refresh()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group.startswith("fichiers:") and event.worker.error:
-            error = event.worker.error
-            if isinstance(error, ValidationError) and event.worker.group == "fichiers:regenerate":
-                self.query_one("#regen-error", Static).update(Text(error.message, style="bold red"))
-            self.ent_app.report_error(error)
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if group == "fichiers:regenerate":
+            if isinstance(error, ValidationError):
+                show_field_errors(self, {"regen-date": error.message}, ["regen-date"])
+            else:
+                self.query_one("#regen-error", Static).update(
+                    Text("Régénération interrompue (voir le message).", style="bold red")
+                )
+        return None
+
+    # -- quitting while it runs (ui/quitting.py) --------------------------------------------
+    def running_job(self) -> str | None:
+        return "la régénération des identifiants" if self._regen_running else None
+
+    async def stop_job(self) -> None:
+        if self._regen_worker is not None:
+            self._regen_worker.cancel()
+        await wait_worker(self._regen_worker)

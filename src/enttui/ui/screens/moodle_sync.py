@@ -10,13 +10,22 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import Checkbox, Input, Label, Log, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
+from textual.worker import Worker
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.sync import COUNT_KEYS, COUNT_LABELS, ENTITY_LABELS, Counts, SyncOptions
+from enttui.domain.french import plural
+from enttui.domain.sync import COUNT_KEYS, ENTITY_LABELS, Counts, SyncOptions
 from enttui.jobs.events import Event, Phase, Progress, Trace
+from enttui.jobs.reports import count_label
+from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.screens.trace import TraceScreen
+from enttui.ui.widgets.fields import Case
+from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.modals import ConfirmModal, InfoModal
+from enttui.ui.widgets.prose import Prose
+from enttui.ui.widgets.trace import TraceBuffer, TraceEntry, TracePane
 
 OPTION_LABELS: dict[str, str] = {
     "force": "Forcer la mise à jour de toutes les entrées (y compris celles non modifiées dans la période de référence)",  # noqa: E501
@@ -26,6 +35,29 @@ OPTION_LABELS: dict[str, str] = {
     "no_cohort_lock": "Désactiver le verrou de cohortes automatiques",
 }
 TRACE_MAX_LINES = 2000
+
+
+def bilan_lines(counts: dict[str, Counts]) -> Text:
+    """The Bilan, one line per entity, what happened only: "Cohortes : 26 créées, 1 erreur"."""
+    out = Text()
+    for entity, c in counts.items():
+        parts = [f"{getattr(c, k)} {count_label(k, getattr(c, k), entity)}" for k in COUNT_KEYS if getattr(c, k)]
+        if out:
+            out.append("\n")
+        out.append(f"{ENTITY_LABELS.get(entity, entity)} : ", style="bold")
+        out.append(", ".join(parts) or "rien à faire", style="red" if c.errors else "")
+    return out
+
+
+def headline(status: str, counts: dict[str, Counts]) -> str:
+    """ "Terminé avec 8 erreurs : e pour les voir." — the errors are never hidden by the status."""
+    errors = sum(c.errors for c in counts.values())
+    verb = {"simulé": "Simulation terminée", "interrompu": "Interrompu"}.get(status, "Terminé")
+    if errors:
+        return f"{verb} avec {plural(errors, 'erreur')} : e pour les voir."
+    if status == "interrompu":
+        return "Interrompu : la suite se fera au prochain lancement."
+    return f"{verb} : {status}." if verb == "Terminé" else f"{verb}, sans erreur."
 
 
 class LoginSuggester(Suggester):
@@ -63,6 +95,10 @@ class LoginModal(ModalScreen[str | None]):
             yield Label(Text("Synchroniser un utilisateur unique"), classes="dialog-title")
             yield Label(Text("Identifiant (ENTPersonLogin) ; → accepte la suggestion, entrée lance"))
             yield Input(placeholder="prenom.nom", id="login", suggester=LoginSuggester(self._directory))
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#login", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -97,15 +133,20 @@ class SettingsModal(InfoModal):
 class MoodleSyncScreen(PageScreen):
     PAGE_KEY = "moodle_sync"
     HELP = (
-        "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace), puis "
-        "« l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le traitement en cours "
-        "(arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement forcé qui suspendrait "
-        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation."
+        "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace : [X] coché, "
+        "[ ] non coché), puis « l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le "
+        "traitement en cours (arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement "
+        "forcé qui suspendrait des comptes, et la désactivation du verrou de cohortes, demandent "
+        "confirmation.\n"
+        "La trace défile sous les barres de progression : t la montre en plein écran (recherche avec /), "
+        "e va à la première erreur. Le bilan dit, par entité, ce qui a été fait."
     )
     BINDINGS = [
         Binding("l", "launch", "Lancer", id="sync.launch", tooltip="Lancer la synchronisation"),
         Binding("u", "single_user", "Utilisateur unique", id="sync.user", tooltip="Synchroniser un utilisateur unique"),
         Binding("a", "cancel_run", "Annuler", id="sync.cancel", tooltip="Annuler le traitement (fin du lot en cours)"),
+        Binding("t", "full_trace", "Trace", id="sync.trace", tooltip="La trace en plein écran (recherche avec /)"),
+        Binding("e", "errors", "Erreurs", id="sync.errors", tooltip="La trace, sur la première erreur"),
         Binding("v", "settings", "Réglages", id="sync.settings", tooltip="Retour aux réglages (lecture seule)"),
     ]
 
@@ -114,19 +155,21 @@ class MoodleSyncScreen(PageScreen):
         self.running = False
         self._stop = False
         self.result = None
+        self.trace = TraceBuffer(max_lines=TRACE_MAX_LINES)
+        self._worker: Worker | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="sync-body"):
             yield Label(Text("Entités"), classes="section-title")
             with Horizontal(classes="sync-row"):
-                yield Checkbox("Comptes utilisateur", True, id="ent-users")
+                yield Case("Comptes utilisateur", True, id="ent-users")
                 yield Label(Text("[u] Synchroniser un utilisateur unique"), id="single-user-hint")
-            yield Checkbox("Cohortes", True, id="ent-cohorts")
-            yield Checkbox("Associations de rôles", True, id="ent-roles")
+            yield Case("Cohortes", True, id="ent-cohorts")
+            yield Case("Associations de rôles", True, id="ent-roles")
             yield Label(Text("Options de traitement"), classes="section-title")
             for key, label in OPTION_LABELS.items():
                 with Horizontal(classes="option-row"):
-                    yield Checkbox("", False, id=f"opt-{key}", classes="option", tooltip=label)
+                    yield Case("", False, id=f"opt-{key}", classes="option", tooltip=label)
                     yield Label(Text(label), classes="option-label")
             yield Label(Text("[v] Retour aux réglages"), id="settings-hint")
             yield Label(Text("Prêt. « l » pour lancer."), id="sync-status")
@@ -134,13 +177,16 @@ class MoodleSyncScreen(PageScreen):
                 with Horizontal(classes="sync-progress"):
                     yield Label(Text(label), classes="progress-label")
                     yield ProgressBar(id=f"progress-{entity}", show_eta=False)
-            yield Log(id="sync-trace", max_lines=TRACE_MAX_LINES, auto_scroll=True)
-            yield Static(Text(""), id="sync-summary")
+            yield TracePane(self.trace, id="sync-trace", title="Trace")
+            yield Prose("", id="sync-summary")
+
+    def on_mount(self) -> None:
+        self.query_one("#ent-users", Case).focus()
 
     # -- options -------------------------------------------------------------------------------
     def options(self, user_login: str | None = None) -> SyncOptions:
         def ticked(wid: str) -> bool:
-            return self.query_one(f"#{wid}", Checkbox).value
+            return self.query_one(f"#{wid}", Case).value
 
         return SyncOptions(
             users=ticked("ent-users") or bool(user_login),
@@ -182,13 +228,34 @@ class MoodleSyncScreen(PageScreen):
 
         self.app.push_screen(SettingsModal(settings_view(self.ent_app.services).rows))
 
+    def action_full_trace(self) -> None:
+        self.app.push_screen(TraceScreen(self.trace, self.trail(), title="Trace de la synchronisation"))
+
+    def action_errors(self) -> None:
+        errors = self.trace.errors
+        if not errors:
+            self.notify("Aucune erreur dans la trace.", markup=False)
+            return
+        screen = TraceScreen(self.trace, self.trail(), title="Trace de la synchronisation")
+        self.app.push_screen(screen)
+        first = errors[0]
+        screen.call_after_refresh(lambda: screen.query_one(TracePane).view.go(first))
+
+    # -- quitting while it runs (ui/quitting.py) --------------------------------------------
+    def running_job(self) -> str | None:
+        return "la synchronisation Moodle" if self.running else None
+
+    async def stop_job(self) -> None:
+        self._stop = True
+        await wait_worker(self._worker)
+
     # -- running -------------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
         self.query_one("#sync-status", Label).update(Text(text))
 
     def reset_view(self) -> None:
-        self.query_one("#sync-trace", Log).clear()
-        self.query_one("#sync-summary", Static).update(Text(""))
+        self.trace.clear()
+        self.query_one("#sync-summary", Prose).update("")
         for entity in ENTITY_LABELS:
             self.query_one(f"#progress-{entity}", ProgressBar).update(total=None, progress=0)
 
@@ -197,12 +264,13 @@ class MoodleSyncScreen(PageScreen):
         self._stop = False
         self.reset_view()
         self.set_status("Simulation en cours…" if options.simulate else "Synchronisation en cours…")
-        self.run_sync(options)
+        self._worker = self.run_sync(options)
 
     def render_event(self, event: Event) -> None:
         """Render one job event (also called by tests to freeze a running state)."""
         if isinstance(event, Trace):
-            self.query_one("#sync-trace", Log).write_line(event.text)
+            at = self.ent_app.clock().astimezone().strftime("%H:%M:%S")
+            self.trace.append(TraceEntry(at, event.level, event.entity, event.text))
         elif isinstance(event, Progress):
             if event.entity in ENTITY_LABELS:
                 bar = self.query_one(f"#progress-{event.entity}", ProgressBar)
@@ -225,26 +293,24 @@ class MoodleSyncScreen(PageScreen):
                 should_stop=lambda: self._stop,
                 confirm=self._confirm,
             )
-        except Exception as exc:  # noqa: BLE001 - the one error path
-            self.set_status("Échec de la synchronisation.")
-            self.ent_app.report_error(exc)
-        else:
-            self.result = result
-            self.show_summary(result.status, result.counts)
         finally:
             self.running = False
+        self.result = result
+        self.show_summary(result.status, result.counts)
+        if not options.simulate:
+            self.ent_app.note_change()
+
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if group == "moodle_sync:run":
+            self.set_status("Échec de la synchronisation (voir le message).")
 
     def show_summary(self, status: str, counts: dict[str, Counts]) -> None:
-        self.set_status(f"Terminé : {status}.")
+        self.set_status(headline(status, counts))
         for entity in counts:
             if entity in ENTITY_LABELS:
                 bar = self.query_one(f"#progress-{entity}", ProgressBar)
                 total = bar.total or 1
                 bar.update(total=total, progress=total)
-        table = Table(title="Bilan", expand=False, show_edge=False, pad_edge=False)
-        table.add_column("Entité")
-        for key in COUNT_KEYS:
-            table.add_column(COUNT_LABELS[key], justify="right")
-        for entity, c in counts.items():
-            table.add_row(Text(ENTITY_LABELS[entity]), *(str(getattr(c, k)) for k in COUNT_KEYS))
-        self.query_one("#sync-summary", Static).update(table)
+        bilan = Text("Bilan\n", style="bold underline")
+        bilan.append_text(bilan_lines(counts))
+        self.query_one("#sync-summary", Prose).update(bilan)
