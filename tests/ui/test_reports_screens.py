@@ -8,9 +8,12 @@ from textual.widgets import DataTable, Input
 
 from enttui.services.state import INTERRUPTED, SIMULATED, SUCCESS, WITH_ERRORS
 from enttui.ui.screens.alimentation import AlimentationScreen, RunDetailScreen
-from enttui.ui.screens.coherence import CoherenceScreen, ExportModal, FindingsScreen
+from enttui.ui.screens.coherence import CoherenceScreen, FindingsScreen
+from enttui.ui.screens.trace import TraceScreen
+from enttui.ui.widgets.export import ExportModal
 from enttui.ui.widgets.modals import ConfirmModal
-from support.fixtures_ui import FROZEN_NOW, settle
+from enttui.ui.widgets.trace import TracePane
+from support.fixtures_ui import FROZEN_NOW, settle, wait_for
 
 RUN_PLAN = [
     ("sync", SUCCESS, {"users": True, "cohorts": True}, {"users": {"created": 12, "updated": 3}}, 95),
@@ -92,20 +95,27 @@ async def test_alimentation_list_filters_and_detail(demo_app):
         await settle(pilot)
         detail = app.screen
         assert isinstance(detail, RunDetailScreen)
-        trace = detail.query_one("#trace", DataTable)
-        assert trace.row_count == 6
+        trace = detail.query_one("#trace", TracePane).view
+        assert len(trace.buffer.entries) == 6
         await pilot.press("e")
-        assert trace.cursor_row == 2
+        assert trace.cursor == 2
         await pilot.press("e")
-        assert trace.cursor_row == 4
+        assert trace.cursor == 4
         await pilot.press("e")  # wraps around
-        assert trace.cursor_row == 2
+        assert trace.cursor == 2
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
         await pilot.press(*"envoi", "enter")
-        assert trace.cursor_row == 3
-        await pilot.press("n")
-        assert trace.cursor_row == 3
+        assert trace.cursor == 3
+        await pilot.press("n")  # the only line with "envoi": stays
+        assert trace.cursor == 3
+        await pilot.press("t")  # full screen, on the same line
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the full-screen trace")
+        full = app.screen.query_one(TracePane).view
+        await wait_for(pilot, lambda: full.cursor == 3, "the full trace on the line of the report")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, AlimentationScreen)

@@ -45,7 +45,7 @@ MAX_RUNS = 500
 COLUMNS = (
     Col("Date", 16),
     Col("Statut", 12),
-    Col("Type", 12),
+    Col("Type", 12, max=22),
     Col("Comptes", 12),
     Col("Durée", 5, extra=True),
     Col("Par", 4, extra=True),
@@ -188,12 +188,12 @@ class RunDetailScreen(DetailScreen):
         self.buffer = trace_buffer(detail)
 
     def crumb(self) -> str:
-        r = self.detail.run
-        return f"n° {r.id} : {kind_label(r.kind)}"
+        return f"Traitement n° {self.detail.run.id}"
 
     def compose_body(self) -> ComposeResult:
         r = self.detail.run
         head = Text()
+        head.append(f"{kind_label(r.kind)} · ", style="bold")
         head.append(f"{r.status}", style=STATUS_STYLES.get(r.status, ""))
         head.append(f" · {format_moment(r.started_at)} · durée {format_duration(r.duration)} · par {r.user}")
         head.append(f"\nOptions : {options_text(r.options)}")

@@ -97,7 +97,11 @@ class CoherenceScreen(PageScreen):
         cursor = table.cursor_row
         table.clear()
         for c in report.checks:
-            count = Text("—", style="dim") if c.skipped else Text(str(c.count), style="bold" if c.count else "")
+            count = (
+                Text("—", style="dim", justify="right")
+                if c.skipped
+                else Text(str(c.count), style="bold" if c.count else "", justify="right")
+            )
             table.add_row(severity_text(c.severity), count, Text(c.title), key=c.id)
         table.refit_later()
         table.move_cursor(row=min(max(cursor, 0), len(report.checks) - 1))

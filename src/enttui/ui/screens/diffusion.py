@@ -95,7 +95,7 @@ class DiffusionScreen(PageScreen):
             yield Static(Text(""), id="form-error", classes="error")
             yield Prose(NB, classes="muted note")
         with Horizontal(id="diffusion-buttons", classes="form-buttons"):
-            yield Button("Diffuser les identifiants (F5)", id="diffuser", variant="primary")
+            yield Button("Diffuser les identifiants (F5)", id="diffuser", variant="primary", compact=True)
         with Vertical(id="diffusion-run", classes="hidden"):
             yield Static(Text(""), id="run-phase")
             yield ProgressBar(id="run-progress", show_eta=False)

@@ -20,7 +20,7 @@ from enttui.ui.widgets.fields import clear_field_errors, field_error, show_field
 from enttui.ui.widgets.modals import ConfirmModal
 from enttui.ui.widgets.tables import Col, EntTable
 
-FORMAT_COLUMNS = (Col("Format", 8), Col("Description", 16), Col("Colonnes", 10))
+FORMAT_COLUMNS = (Col("Format", 8), Col("Description", 16, max=32), Col("Colonnes", 10))
 
 
 class ColumnsTable(DataTable):
@@ -108,8 +108,8 @@ class ExportSpecifiqueScreen(PageScreen):
                 yield Input(placeholder="ex. cdi", id="profile-name", max_length=32)
             yield field_error("profile-name")
         with Horizontal(id="export-buttons", classes="form-buttons"):
-            yield Button("Exporter (F7)", id="do-export", variant="primary")
-            yield Button("Enregistrer le profil (F8)", id="do-save")
+            yield Button("Exporter (F7)", id="do-export", variant="primary", compact=True)
+            yield Button("Enregistrer le profil (F8)", id="do-save", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#formats", DataTable).focus()

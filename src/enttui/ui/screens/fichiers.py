@@ -82,7 +82,7 @@ class FichiersScreen(PageScreen):
                 yield Static(Text(""), id="regen-error")
                 yield ProgressBar(id="regen-progress", show_eta=False, classes="hidden")
         with Horizontal(id="fichiers-buttons", classes="form-buttons"):
-            yield Button("Régénérer (F5)", id="regen-run", variant="primary")
+            yield Button("Régénérer (F5)", id="regen-run", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#files", DataTable).focus()
@@ -113,7 +113,9 @@ class FichiersScreen(PageScreen):
             )
             self._names.append(e.name)
         table.refit_later()
-        self.query_one("#files-count", Label).update(Text(plural(len(entries), "résultat")))
+        self.query_one("#files-count", Label).update(
+            Text(plural(len(entries), "résultat") if entries else "Aucun fichier.")
+        )
         want = self._want or current
         self._want = None
         if want in self._names:

@@ -20,15 +20,17 @@ from enttui.ui.widgets.people_table import PeoplePanel
 from enttui.ui.widgets.tables import Col, EntTable
 
 COLUMNS = (
-    Col("Nom", 8),
-    Col("Type", 6),
+    Col("Nom", 8, max=10),
+    Col("Type", 12),
     Col("Élèves", 6, justify="right"),
     Col("Parents", 7, justify="right"),
     Col("Ens.", 4, justify="right"),
     Col("Non ens.", 8, justify="right"),
     Col("Autres", 6, justify="right"),
-    Col("Total", 5, justify="right"),
+    Col("Total", 7, justify="right"),
 )
+# "Classe (élèves)": a class found only on students (no class entry); short, the table fits 80 columns.
+KIND_SHORT = {"Classe (élèves)": "Classe (él.)"}
 
 
 def group_row(g: GroupSummary) -> list[Text]:
@@ -37,14 +39,14 @@ def group_row(g: GroupSummary) -> list[Text]:
     else:
         counts = [Text(str(g.counts.get(t, 0)), justify="right") for t in Target]
     total = f"{g.total}" + (f" ({g.unknown} ?)" if g.unknown else "")
-    return [Text(g.name), Text(g.kind_label), *counts, Text(total, justify="right")]
+    return [Text(g.name), Text(KIND_SHORT.get(g.kind_label, g.kind_label)), *counts, Text(total, justify="right")]
 
 
 class GroupesScreen(PageScreen):
     PAGE_KEY = "groupes"
     HELP = (
         "Les classes (ENTClasse), les groupes (ENTGroupe) et les classes trouvées sur les élèves sans "
-        "entrée de classe, avec le nombre de membres par profil. « ? » : membres qui ne sont pas des "
+        "entrée de classe (« Classe (él.) »), avec le nombre de membres par profil. « ? » : membres qui ne sont pas des "
         "personnes du périmètre (entrée absente ou hors périmètre).\n"
         "Entrée liste les membres (par ordre alphabétique) ; r relit l'annuaire."
     )

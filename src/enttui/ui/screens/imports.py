@@ -105,9 +105,9 @@ class ImportsScreen(PageScreen):
                 yield Input(placeholder="/home/admin/personnes.csv", id="export-path")
             yield field_error("export-path")
         with Horizontal(id="imports-buttons", classes="form-buttons"):
-            yield Button("Aperçu (F5)", id="do-preview")
-            yield Button("Importer (F6)", id="do-apply", variant="primary")
-            yield Button("Exporter (F7)", id="do-export")
+            yield Button("Aperçu (F5)", id="do-preview", compact=True)
+            yield Button("Importer (F6)", id="do-apply", variant="primary", compact=True)
+            yield Button("Exporter (F7)", id="do-export", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#import-path", Input).focus()

@@ -35,8 +35,8 @@ NEUTRAL = {"sn": "Dupont", "given_name": "Marie", "mail": "", "end_date": "", "b
 COLUMNS = (
     Col("Identifiant", 12),
     Col("Nom", 12),
-    Col("Profil", 8),
-    Col("État", 8),
+    Col("Profil", 8, max=16),
+    Col("État", 10),
     Col("Fin", 10, extra=True),
     Col("Source", 6, extra=True),
 )

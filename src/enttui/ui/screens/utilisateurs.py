@@ -107,7 +107,9 @@ class UtilisateursScreen(PageScreen):
         return self._annuaire
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="Rechercher : nom, prénom, identifiant (tapez, ou /)", id="people-search")
+        yield Input(
+            placeholder="Rechercher : nom, prénom, identifiant (tapez, ou /)", id="people-search", select_on_focus=False
+        )
         yield Static(Text(self.query_state.describe()), id="people-filters", classes="muted")
         yield PeoplePanel(type_to_search=True, id="people")
 

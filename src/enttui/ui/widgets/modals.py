@@ -123,7 +123,7 @@ class ErrorModal(MessageModal):
 class HelpModal(InfoModal):
     """F1: the keys of the current screen first (all of them), then what the screen is for."""
 
-    BINDINGS = [Binding("escape,f1,q", "close", "Fermer", id="help.close", tooltip="Fermer l'aide")]
+    BINDINGS = [Binding("escape,f1,q,enter", "close", "Fermer", id="help.close", tooltip="Fermer l'aide")]
     DIALOG_CLASSES = "dialog help"
 
     def __init__(self, title: str, text: str, keys: list[tuple[str, str]]) -> None:
