@@ -46,8 +46,8 @@ class GroupesScreen(PageScreen):
     PAGE_KEY = "groupes"
     HELP = (
         "Les classes (ENTClasse), les groupes (ENTGroupe) et les classes trouvées sur les élèves sans "
-        "entrée de classe (« Classe (él.) »), avec le nombre de membres par profil. « ? » : membres qui ne sont pas des "
-        "personnes du périmètre (entrée absente ou hors périmètre).\n"
+        "entrée de classe (« Classe (él.) »), avec le nombre de membres par profil. « ? » : membres qui "
+        "ne sont pas des personnes du périmètre (entrée absente ou hors périmètre).\n"
         "Entrée liste les membres (par ordre alphabétique) ; r relit l'annuaire."
     )
     BINDINGS = [
