@@ -123,7 +123,7 @@ async def test_alimentation_list_filters_and_detail(demo_app):
 
 async def test_alimentation_export_refuses_dotdot_and_asks_before_overwriting(demo_app, tmp_path):
     app = demo_app()
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await seed_runs(app)
         await open_page(pilot, "alimentation")
@@ -135,29 +135,38 @@ async def test_alimentation_export_refuses_dotdot_and_asks_before_overwriting(de
         async def export_to(text: str) -> None:
             # never settle() while the export worker waits for a modal: it would wait forever
             await pilot.press("x")
-            await pilot.pause()
-            assert isinstance(app.screen, ExportModal)
+            await wait_for(pilot, lambda: isinstance(app.screen, ExportModal) and app.screen.query(Input), "the modal")
             app.screen.query_one(Input).value = text
             await pilot.press("enter")
-            await pilot.pause()
+
+        def refused() -> str:
+            return str(app.screen.query_one("#err-export-path").content) if isinstance(app.screen, ExportModal) else ""
 
         await export_to(f"{tmp_path}/../rapport.txt")
+        await wait_for(pilot, lambda: "contient « .. »" in refused(), "the refusal under the field")
+        await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, RunDetailScreen)
         assert not (tmp_path.parent / "rapport.txt").exists()
+        theirs = tmp_path / "theirs.txt"
+        theirs.write_text("pas à enttui", encoding="utf-8")
+        await export_to(str(theirs))
+        await wait_for(pilot, lambda: "n'a pas été écrit par enttui" in refused(), "the refusal of a foreign file")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert theirs.read_text(encoding="utf-8") == "pas à enttui"
         await export_to(str(target))
         await settle(pilot)
         assert target.stat().st_mode & 0o777 == 0o600
         assert "Rapport d'alimentation n°" in target.read_text(encoding="utf-8")
         target.write_text("ancien", encoding="utf-8")
-        await export_to(str(target))
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
+        await export_to(str(target))  # enttui wrote it: it may be replaced, after a question
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         await pilot.press("n")
         await settle(pilot)
         assert target.read_text(encoding="utf-8") == "ancien"
         await export_to(str(target))
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         await pilot.press("y")
         await settle(pilot)
         assert target.read_text(encoding="utf-8").startswith("Rapport d'alimentation")
@@ -201,8 +210,7 @@ async def test_coherence_report_findings_and_export(demo_app, tmp_path):
         await settle(pilot)
         assert app.screen is screen
         await pilot.press("x")
-        await pilot.pause()
-        assert isinstance(app.screen, ExportModal)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportModal) and app.screen.query(Input), "the modal")
         out = tmp_path / "coherence.csv"
         app.screen.query_one(Input).value = str(out)
         await pilot.press("enter")
