@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Checkbox, Input, Log
+from textual.widgets import Checkbox, Input
 
 from enttui.ui.screens.moodle_sync import OPTION_LABELS, LoginModal, MoodleSyncScreen, SettingsModal
+from enttui.ui.screens.trace import TraceScreen
 from enttui.ui.widgets.modals import ConfirmModal
-from support.fixtures_ui import settle
+from enttui.ui.widgets.trace import TracePane
+from support.fixtures_ui import settle, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -41,9 +43,24 @@ async def test_labels_and_launch_by_keys(demo_app):
         await pilot.press("l")
         await settle(pilot)
         assert screen.result is not None and screen.result.status == "simulé"
-        trace = screen.query_one("#sync-trace", Log)
-        assert any("création de" in line for line in trace.lines)
-        assert screen.query_one("#sync-summary").content.title == "Bilan"
+        trace = screen.query_one("#sync-trace", TracePane)
+        assert any("création de" in e.text for e in trace.buffer.entries)
+        summary = screen.query_one("#sync-summary").content.plain
+        assert summary.startswith("Bilan\nComptes utilisateur : ")
+        errors = sum(c.errors for c in screen.result.counts.values())
+        status = str(screen.query_one("#sync-status").render())
+        if errors:  # the headline never hides the errors behind "simulé"
+            assert status == f"Simulation terminée avec {errors} erreur{'s' if errors > 1 else ''} : e pour les voir."
+        # t: the trace full screen, searchable; escape comes back.
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the full-screen trace")
+        full = app.screen.query_one(TracePane)
+        assert len(full.buffer.entries) == len(trace.buffer.entries)
+        await pilot.press("slash", *"création", "enter")
+        assert "création" in full.buffer.entries[full.view.cursor].text.casefold()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
 
 
 async def test_real_run_then_cohort_unlock_asks(demo_app):
@@ -61,7 +78,14 @@ async def test_real_run_then_cohort_unlock_asks(demo_app):
         await pilot.press("n")
         await settle(pilot)
         assert screen.result.status == "avec erreurs"  # the demo has a clash and missing courses
-        assert any("verrou refusée" in line for line in screen.query_one("#sync-trace", Log).lines)
+        entries = screen.query_one("#sync-trace", TracePane).buffer.entries
+        assert any("verrou refusée" in e.text for e in entries)
+        errors = sum(c.errors for c in screen.result.counts.values())
+        assert errors and str(screen.query_one("#sync-status").render()).startswith(f"Terminé avec {errors} erreur")
+        await pilot.press("e")  # the trace, on the first error
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the trace on the errors")
+        view = app.screen.query_one(TracePane).view
+        await wait_for(pilot, lambda: view.buffer.entries[view.cursor].level == "error", "the first error")
 
 
 async def test_single_user_and_settings(demo_app):
