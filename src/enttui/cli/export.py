@@ -11,6 +11,7 @@ import json
 import sys
 
 from enttui.cli import command, open_from_args
+from enttui.domain.french import plural
 from enttui.errors import EXIT_OK, UsageError
 from enttui.services.localfiles import DestinationExists
 
@@ -75,5 +76,6 @@ async def cmd_export(args: argparse.Namespace) -> int:
         doc = {"format": result.format, "file": str(result.path), "rows": result.rows, "run_id": result.run_id}
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        print(f"{result.rows} ligne(s) exportée(s) vers {result.path} (format {result.format}, 0600).", file=sys.stdout)
+        rows = plural(result.rows, "ligne exportée", "lignes exportées")
+        print(f"{rows} vers {result.path} (format {result.format}, 0600).", file=sys.stdout)
     return EXIT_OK

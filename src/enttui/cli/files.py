@@ -15,6 +15,7 @@ from datetime import datetime
 
 from enttui.cli import command, open_from_args
 from enttui.cli.diffuse import Printer, ask
+from enttui.domain.french import plural
 from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
 from enttui.services.localfiles import DestinationExists
 
@@ -69,7 +70,7 @@ async def cmd_files(args: argparse.Namespace) -> int:
                 }
                 print(json.dumps(doc, ensure_ascii=False, indent=2))
             else:
-                print(f"{len(entries)} résultat(s)")
+                print(plural(len(entries), "résultat") if entries else "Aucun fichier.")
                 for e in entries:
                     print(f"{e.name}\t{e.size}\t{format_generated(e.created_at)}")
             return EXIT_OK
@@ -77,7 +78,7 @@ async def cmd_files(args: argparse.Namespace) -> int:
             try:
                 path = await J.export_file(services, args.name, args.dest, overwrite=args.force)
             except DestinationExists as exc:
-                if not sys.stdin.isatty() or not ask(f"{exc.path} existe déjà. Le remplacer ? [o/N]"):
+                if not sys.stdin.isatty() or not ask(f"{exc.path} existe (enttui l'a écrit). Le remplacer ? [o/N]"):
                     raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
                 path = await J.export_file(services, args.name, args.dest, overwrite=True)
             print(f"Copié vers {path} (0600).")

@@ -66,9 +66,9 @@ def render_details(details: PersonDetails) -> Text:
     section("Établissement")
     line("Structure", _join(details.structures))
     if p.classes:
-        line("Classe(s)", _join(p.classes))
+        line("Classes" if len(p.classes) > 1 else "Classe", _join(p.classes))
     if p.groups:
-        line("Groupe(s)", _join(p.groups))
+        line("Groupes" if len(p.groups) > 1 else "Groupe", _join(p.groups))
     if p.teacher_classes:
         line("Enseigne en", _join(p.teacher_classes))
     if p.teacher_groups:
