@@ -323,3 +323,34 @@ async def test_quitting_while_a_sync_writes_asks_then_stops_it(demo_app, monkeyp
         await wait_for(pilot, lambda: not screen.running, "the sync to stop")
         await wait_for(pilot, lambda: app.return_code is not None, "the app to quit")
     assert screen.result is not None and screen.result.status == "interrompu"
+
+
+async def test_the_ui_keymap_of_the_configuration_changes_a_key(tmp_path):
+    """[ui] keymap = { "utilisateurs.profil" = "f9" }: F9 filters by profile, F4 no longer does,
+    and the F1 help shows F9."""
+    import dataclasses
+
+    from enttui.config import UiConfig
+    from enttui.jobs.context import demo_services
+    from enttui.ui.app import EntApp
+    from support.fixtures_ui import FakeTimer, frozen_clock, screen_text
+
+    async def opener():
+        services = await demo_services(tmp_path / "demo", clock=frozen_clock)
+        services.config = dataclasses.replace(services.config, ui=UiConfig(keymap={"utilisateurs.profil": "f9"}))
+        return services
+
+    app = EntApp(opener=opener, timer=FakeTimer(), start_page="utilisateurs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("f4")
+        await settle(pilot)
+        assert screen.query_state.target is None
+        await pilot.press("f9")
+        await settle(pilot)
+        assert screen.query_state.target is not None
+        from enttui.ui.widgets.footer import help_keys
+
+        assert ("F9", "Filtrer par profil (cycle)") in help_keys(screen)
+        assert "F4  Profil" not in screen_text(app)
