@@ -185,3 +185,36 @@ async def test_exports_never_write_a_system_file_or_one_enttui_did_not_write(dem
             assert error and ("système" in error or "n'a pas été écrit par enttui" in error), error
         assert mine.read_text(encoding="utf-8") == "à quelqu'un d'autre"
         assert not Path("/etc/passwd").read_text(encoding="utf-8").startswith("jointure")  # noqa: ASYNC240
+
+
+async def test_lists_refresh_when_shown_again_after_an_import(demo_app, tmp_path):
+    """Counts after an import used to stay old until r: the Utilisateurs list and the Référentiel
+    reload by themselves when shown again."""
+    src = tmp_path / "in.csv"
+    src.write_bytes(CSV.encode("utf-8"))
+    app = demo_app(start_page="utilisateurs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        users = app.screen
+        status = users.panel.query_one(".people-status", Static)
+        assert str(status.content).startswith("1 593 résultats")
+        app.go("referentiel")
+        await settle(pilot)
+        referentiel = app.screen
+        assert referentiel.query_one("#ref-table", DataTable).row_count == 10
+        app.go("imports")
+        await settle(pilot)
+        app.screen.query_one("#import-path", Input).value = str(src)
+        await pilot.press("f5")
+        await settle(pilot)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        await pilot.press("y")
+        await settle(pilot)
+        app.go("utilisateurs")
+        await settle(pilot)
+        assert app.screen is users
+        await wait_for(pilot, lambda: str(status.content).startswith("1 594 résultats"), "the new count")
+        app.go("referentiel")
+        await settle(pilot)
+        assert referentiel.query_one("#ref-table", DataTable).row_count == 11
