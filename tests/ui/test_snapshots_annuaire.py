@@ -55,7 +55,7 @@ def test_user_list(snap_compare, tmp_path, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_filtered_list(snap_compare, tmp_path, size):
-    """"ma" typed in the table (type-to-search), then F4 F4 (Parent) and F7 (avec e-mail): the
+    """ "ma" typed in the table (type-to-search), then F4 F4 (Parent) and F7 (avec e-mail): the
     search line shows "ma", the filter line "Profil : Parent · … · E-mail : avec", parents only."""
 
     async def run_before(pilot) -> None:

@@ -46,7 +46,7 @@ COLUMNS = (
     Col("Date", 16),
     Col("Statut", 12),
     Col("Type", 12, max=22),
-    Col("Comptes", 12),
+    Col("Comptes", 22),
     Col("Durée", 5, extra=True),
     Col("Par", 4, extra=True),
 )
