@@ -5,25 +5,18 @@ No password is ever on screen; the file names come from the frozen clock.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from textual.widgets import Input
 
 from enttui.domain.people import Target
 from enttui.jobs import diffusion as D
 from enttui.jobs.events import Phase
+from enttui.ui.screens.diffusion import DiffusionScreen
+from enttui.ui.screens.fichiers import FichiersScreen
+from enttui.ui.widgets.export import ExportModal
 from enttui.ui.widgets.modals import ConfirmModal, ErrorModal
-from support.fixtures_ui import make_demo_app, settle
-
-SIZES = [(80, 24), (120, 40)]
-
-
-async def wait_modal(pilot, kind: type = ConfirmModal) -> None:
-    for _ in range(400):
-        if isinstance(pilot.app.screen, kind):
-            break
-        await asyncio.sleep(0.05)
-    await pilot.pause()
+from support.fixtures_ui import make_demo_app, settle, wait_for
+from support.snapshots import IDS, SIZES, expect
 
 
 async def tick(pilot, *labels: str) -> None:
@@ -35,53 +28,75 @@ async def tick(pilot, *labels: str) -> None:
             await pilot.press("tab")
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def _form(pilot) -> None:
+    await settle(pilot)
+    await expect(pilot, DiffusionScreen)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_form_empty(snap_compare, tmp_path, size):
+    """The form of the seed: Cible * with five "[ ]" boxes (Élève focused), the Objet and its
+    counter "44/75"; the button "Diffuser les identifiants (F5)" always on screen at the bottom;
+    the footer starts with F5 Diffuser les identifiants."""
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
-    assert snap_compare(app, terminal_size=size, run_before=settle)
+    assert snap_compare(app, terminal_size=size, run_before=_form)
 
 
 def test_form_filled(snap_compare, tmp_path):
+    """Élève, Parent and Autre ticked ("[X]"), a free text; 120×40."""
+
     async def run_before(pilot):
-        await settle(pilot)
+        await _form(pilot)
         await tick(pilot, "eleve", "parent", "autre")
         pilot.app.screen.query_one("#texte-libre").text = "Bonne rentrée à tous !"
         await pilot.press("tab")
         await settle(pilot)
+        await expect(pilot, DiffusionScreen)
 
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
 def test_form_invalid(snap_compare, tmp_path):
+    """F5 with no target and a 76-character subject: both errors at once, "Cochez au moins une
+    cible." under the targets and the subject's error under Objet, the focus on Élève, a toast
+    "2 erreurs dans le formulaire" at the top."""
+
     async def run_before(pilot):
-        await settle(pilot)
+        await _form(pilot)
+        pilot.app.screen.query_one("#objet", Input).value = "x" * 76
         await pilot.press("f5")
         await settle(pilot)
+        await expect(pilot, DiffusionScreen)
 
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_confirmation(snap_compare, tmp_path):
+    """The confirmation gives the numbers per target before anything happens."""
+
     async def run_before(pilot):
-        await settle(pilot)
+        await _form(pilot)
         await tick(pilot, "eleve", "parent", "enseignant", "autre")
         await pilot.press("f5")
-        await wait_modal(pilot)
+        await expect(pilot, ConfirmModal, selector="#dialog-message")
 
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_progress(snap_compare, tmp_path):
+    """A run in progress: its phase and a progress bar at 120 of 619 (no button, no form)."""
+
     async def run_before(pilot):
-        await settle(pilot)
+        await _form(pilot)
         screen = pilot.app.screen
         screen._show_run()
         screen._on_event(Phase("diffusion", "Changement des mots de passe et envoi des messages"))
         screen.show_progress(120, 619)
         await pilot.pause()
+        await expect(pilot, DiffusionScreen)
 
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
@@ -89,26 +104,30 @@ def test_progress(snap_compare, tmp_path):
 
 async def diffuse(pilot, *labels: str) -> None:
     """Tick the targets, F5, confirm with y."""
-    await settle(pilot)
+    await _form(pilot)
     await tick(pilot, *labels)
     await pilot.press("f5")
-    await wait_modal(pilot)
+    await expect(pilot, ConfirmModal, selector="#dialog-message")
     await pilot.press("y")
 
 
 def test_summary(snap_compare, tmp_path):
+    """The Bilan of a diffusion: sent, information, in the file, errors, the passwords changed =
+    sent + in the file, the file's name (F7); every line fits 80 columns."""
+
     async def run_before(pilot):
         await diffuse(pilot, "eleve", "parent", "autre")
         await settle(pilot)
-        await pilot.pause(0.3)
-        await settle(pilot)
+        await wait_for(pilot, lambda: "Bilan" in str(pilot.app.screen.query_one("#run-phase").content), "the Bilan")
+        await expect(pilot, DiffusionScreen)
 
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_run_failed(snap_compare, tmp_path, monkeypatch):
-    """A run that stops on an unexpected failure: the run view says so (after the modal is closed)."""
+    """A run that stops on an unexpected failure: after the modal is closed, the run view says
+    "Diffusion interrompue : F6 pour la reprendre." and "erreur inattendue" (no raw exception)."""
 
     async def cannot_start(self):
         raise OSError("bad value(s) in fds_to_keep")
@@ -117,38 +136,69 @@ def test_run_failed(snap_compare, tmp_path, monkeypatch):
 
     async def run_before(pilot):
         await diffuse(pilot, "eleve")
-        await wait_modal(pilot, ErrorModal)
+        await expect(pilot, ErrorModal, selector="#dialog-detail")
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.pause(0.3)
-        await settle(pilot)
+        await expect(pilot, DiffusionScreen)
 
     app = make_demo_app(tmp_path / "demo", start_page="diffusion")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_files_table(snap_compare, tmp_path, size):
-    async def run_before(pilot):
-        await settle(pilot)
-        request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
-        await D.run_diffusion(pilot.app.services, request)
-        pilot.app.go("fichiers")
-        await settle(pilot)
-        await pilot.press("f6")  # Actualiser: one load whose layout is final
-        await settle(pilot)
-        await pilot.pause(0.3)
+async def _files(pilot) -> None:
+    await settle(pilot)
+    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    await D.run_diffusion(pilot.app.services, request)
+    pilot.app.go("fichiers")
+    await settle(pilot)
+    await expect(pilot, FichiersScreen)
 
-    app = make_demo_app(tmp_path / "demo")
-    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+def test_files_table(snap_compare, tmp_path, size):
+    """ "1 résultat", the file with Fichier, Taille (Octets) and Date de génération whole at 80×24;
+    the regeneration form below and "Régénérer (F5)" at the bottom."""
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_files)
+
+
+def test_download_refuses_a_system_path(snap_compare, tmp_path):
+    """t then /etc/passwd: "Télécharger <file>", the refusal under the field, the modal stays."""
+
+    async def run_before(pilot):
+        await _files(pilot)
+        await pilot.press("t")
+        await expect(pilot, ExportModal, selector="#export-path")
+        pilot.app.screen.query_one("#export-path", Input).value = "/etc/passwd"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#export-path").has_class("-invalid"), "the refusal")
+        await expect(pilot, ExportModal)
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_regeneration_form(snap_compare, tmp_path):
+    """The regeneration form with a date typed, "Régénérer (F5)" on screen at 80×24."""
+
     async def run_before(pilot):
         await settle(pilot)
         pilot.app.screen.query_one("#regen-date").focus()
         await pilot.press(*"01/09/2026")
         await settle(pilot)
+        await expect(pilot, FichiersScreen)
+
+    app = make_demo_app(tmp_path / "demo", start_page="fichiers")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_regeneration_date_refused(snap_compare, tmp_path):
+    """F5 with 31/02/2026: the error under the date field, the field focused and marked."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.screen.query_one("#regen-date", Input).value = "31/02/2026"
+        await pilot.press("f5")
+        await settle(pilot)
+        await expect(pilot, FichiersScreen)
 
     app = make_demo_app(tmp_path / "demo", start_page="fichiers")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -28,7 +28,7 @@ ALL = "__all__"
 # Key columns first; the widths follow the terminal (t and s are in the footer).
 COLUMNS = (
     Col("Fichier", 20),
-    Col("Taille (Octets)", 6, justify="right"),
+    Col("Taille (Octets)", 6, justify="right", short="Octets"),
     Col("Date de génération", 18),
     Col("Télécharger/supprimer", 8, extra=True),
 )

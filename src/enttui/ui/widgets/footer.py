@@ -19,6 +19,8 @@ from textual.widget import Widget
 # Binding ids of the console-wide keys: shown after the screen's own keys.
 GENERIC_PREFIXES = ("app.", "page.", "nav.")
 HELP_ID = "app.help"
+# A widget's own binding that ends up in the screen's handler (enter on a table row, on an option).
+PASS_THROUGH = frozenset({"select_cursor", "select"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +38,14 @@ def console_bindings(screen: Screen) -> list[tuple[Binding, bool]]:
     app = screen.app
     out: list[tuple[Binding, bool]] = []
     seen: set[str] = set()
+    taken: set[str] = set()  # keys a closer widget uses for itself (delete in a text field)
     for namespace, bindings in screen._modal_binding_chain:
-        for _key, binding in bindings:
-            if not binding.id or not binding.description or binding.id in seen:
+        for key, binding in bindings:
+            if not binding.id:
+                if binding.action not in PASS_THROUGH:
+                    taken.add(key)
+                continue
+            if not binding.description or binding.id in seen or (key in taken and not binding.priority):
                 continue
             state = app._check_action_state(binding.action, namespace)
             if state is False:

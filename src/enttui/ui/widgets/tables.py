@@ -43,6 +43,7 @@ class Col:
     max: int | None = None  # never wider than this (None: as wide as the content)
     justify: str = "left"
     extra: bool = False  # not a key column: gets only what the key columns leave
+    short: str | None = None  # the header when the column is narrower than its label
 
 
 def fit_widths(available: int, mins: Sequence[int], naturals: Sequence[int], extras: Sequence[bool]) -> list[int]:
@@ -141,8 +142,8 @@ class EntTable(DataTable[Text]):
             return
         available = self.size.width - SCROLLBAR
         naturals = []
-        for index, (col, column) in enumerate(zip(self.spec, columns, strict=True)):
-            natural = column.label.cell_len
+        for index, col in enumerate(self.spec):
+            natural = len(col.label)
             for row in range(self.row_count):
                 cell = self.get_cell_at((row, index))  # type: ignore[arg-type]
                 natural = max(natural, cell.cell_len if isinstance(cell, Text) else len(str(cell)))
@@ -150,7 +151,12 @@ class EntTable(DataTable[Text]):
         mins = [min(col.min, n) for col, n in zip(self.spec, naturals, strict=True)]
         widths = fit_widths(available, mins, naturals, [col.extra for col in self.spec])
         changed = False
-        for column, width in zip(columns, widths, strict=True):
+        for col, column, width in zip(self.spec, columns, widths, strict=True):
+            if col.short:
+                label = col.label if width >= len(col.label) else col.short
+                if column.label.plain != label:
+                    column.label = Text(label, justify=col.justify)
+                    changed = True
             hidden = width == 0
             if column.width != width or column.auto_width or getattr(column, "hidden", False) != hidden:
                 column.width = width
