@@ -251,7 +251,8 @@ class DiffusionScreen(PageScreen):
             self._show_error(error.message)
         shown = not self.query_one("#diffusion-run").has_class("hidden")
         if group == "diffusion:run" and not isinstance(error, ValidationError) and shown:
-            text = Text("Diffusion interrompue : F6 pour la reprendre.\n", style="bold")
+            text = Text()
+            text.append("Diffusion interrompue : F6 pour la reprendre.\n", style="bold")
             text.append(describe(error) if isinstance(error, EnttuiError) else "erreur inattendue", style="red")
             text.append("\nF4 : revenir au formulaire\n", style="dim")
             self.query_one("#run-summary", Static).update(text)

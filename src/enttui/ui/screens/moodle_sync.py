@@ -311,6 +311,7 @@ class MoodleSyncScreen(PageScreen):
                 bar = self.query_one(f"#progress-{entity}", ProgressBar)
                 total = bar.total or 1
                 bar.update(total=total, progress=total)
-        bilan = Text("Bilan\n", style="bold underline")
+        bilan = Text()
+        bilan.append("Bilan\n", style="bold underline")
         bilan.append_text(bilan_lines(counts))
         self.query_one("#sync-summary", Prose).update(bilan)

@@ -24,7 +24,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Label, Static
 
-from enttui.domain.french import plural
+from enttui.domain.french import nbsp, plural
 from enttui.jobs.reports import LEVEL_LABELS, trace_entity_label
 from enttui.ui.widgets.prose import wrap_offsets
 
@@ -46,11 +46,12 @@ class TraceEntry:
         out.append(f"{LEVEL_LABELS.get(self.level, self.level):<6} ", style=LEVEL_STYLES.get(self.level, ""))
         if self.entity:
             out.append(f"{trace_entity_label(self.entity)} : ", style="bold")
-        out.append(self.text, style="red" if self.level == "error" else "")
+        out.append(nbsp(self.text), style="red" if self.level == "error" else "")
         return out
 
     def matches(self, needle: str) -> bool:
-        return needle in self.text.casefold() or needle in trace_entity_label(self.entity).casefold()
+        text = self.text.casefold()
+        return needle in text or needle in nbsp(text) or needle in trace_entity_label(self.entity).casefold()
 
 
 class TraceBuffer:
