@@ -39,7 +39,7 @@ def test_diffusion_by_keys_against_the_real_servers(
     cmd = f"{ENTTUI} --config {config}"
     try:
         _tmux(server, "new-session", "-d", "-s", "t", "-x", "80", "-y", "24", f"sh -c '{cmd}; echo $? > {done}'")
-        _wait_for(server, "Vérifié le")
+        _wait_for(server, "Vérifié à l'instant")
         _tmux(server, "send-keys", "-t", "t", "C-p")
         time.sleep(0.5)
         _tmux(server, "send-keys", "-t", "t", "-l", "Diffusion des identifiants")

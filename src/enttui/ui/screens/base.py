@@ -127,7 +127,15 @@ class PageScreen(EntScreen):
     PAGE_KEY: ClassVar[str] = "accueil"
     BINDINGS = [
         Binding("escape", "app.back", "Retour", id="page.back", tooltip="Revenir à l'écran précédent"),
-        Binding("f2", "open_menu", "Menu", id="page.menu", tooltip="Ouvrir le menu de navigation (échap le ferme)"),
+        # priority: the menu takes the focus before the next key is routed (keys typed ahead go to it).
+        Binding(
+            "f2",
+            "open_menu",
+            "Menu",
+            id="page.menu",
+            tooltip="Ouvrir le menu de navigation (échap le ferme)",
+            priority=True,
+        ),
     ]
 
     @property

@@ -67,7 +67,7 @@ class NavMenu(OptionList):
         self.can_focus = True
         self.screen.add_class(OPEN_CLASS)
         self._highlight_current()
-        self.focus()
+        self.screen.set_focus(self)  # at once (not deferred): the keys typed after F2 go to the menu
 
     def close(self, *, restore_focus: bool = True) -> None:
         """Fold the menu back and give the focus back to the page."""

@@ -143,7 +143,7 @@ class EntTable(DataTable[Text]):
         available = self.size.width - SCROLLBAR
         naturals = []
         for index, col in enumerate(self.spec):
-            natural = len(col.label)
+            natural = len(col.label) if self.row_count else max(len(col.label), col.min)
             for row in range(self.row_count):
                 cell = self.get_cell_at((row, index))  # type: ignore[arg-type]
                 natural = max(natural, cell.cell_len if isinstance(cell, Text) else len(str(cell)))
