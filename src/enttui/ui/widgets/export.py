@@ -32,8 +32,8 @@ class ExportModal(ModalScreen[str | None]):
     """The path of a file to write: entrée checks it (a refusal shows under the field), échap cancels."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Annuler", id="export.cancel", tooltip="Ne rien écrire"),
-        Binding("f10", "submit", "Écrire", id="export.submit", tooltip="Vérifier le chemin et écrire (aussi entrée)"),
+        Binding("escape", "cancel", "Annuler", id="path.cancel", tooltip="Ne rien écrire"),
+        Binding("f10", "submit", "Écrire", id="path.submit", tooltip="Vérifier le chemin et écrire (aussi entrée)"),
     ]
 
     def __init__(
