@@ -192,7 +192,7 @@ class EntApp(App[int]):
         yield from system_commands(self, screen)
 
     def action_command_palette(self) -> None:
-        if self.use_command_palette and not FrenchCommandPalette.is_open(self):
+        if self.use_command_palette and not any(isinstance(s, FrenchCommandPalette) for s in self.screen_stack):
             self.push_screen(FrenchCommandPalette(id="--command-palette"))
 
     def search_themes(self) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from rich.align import Align
 from rich.text import Text
 from textual.app import SystemCommand
-from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Provider
+from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Provider, ProviderSource
 from textual.screen import Screen
 from textual.widgets.option_list import Option
 
@@ -27,8 +27,14 @@ NO_MATCH = "Aucune commande ne correspond"
 class FrenchCommandPalette(CommandPalette):
     """Textual's palette with its texts in French."""
 
-    def __init__(self, *, placeholder: str = PLACEHOLDER, **kwargs: object) -> None:
-        super().__init__(placeholder=placeholder, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        providers: ProviderSource | None = None,
+        *,
+        placeholder: str = PLACEHOLDER,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(providers, placeholder=placeholder, id=id)
 
     def _start_no_matches_countdown(self, search_value: str) -> None:
         # Textual's own method, with its "No matches found" in French (textual==8.2.8 is pinned).

@@ -166,6 +166,7 @@ class AlimentationScreen(PageScreen):
             self.query_one("#runs-filter", Static).update(
                 Text("Lecture impossible (voir le message) : r pour réessayer.")
             )
+        return None
 
 
 class RunDetailScreen(DetailScreen):

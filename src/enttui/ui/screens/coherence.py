@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -86,6 +88,7 @@ class CoherenceScreen(PageScreen):
         if group == "coherence:run":
             self.query_one("#coherence-progress", ProgressBar).display = False
             self._set_status("Le rapport n'a pas pu être établi (voir le message) : r pour relancer.")
+        return None
 
     def refresh_data(self) -> None:
         self.action_run()
@@ -159,7 +162,7 @@ class CoherenceScreen(PageScreen):
         report = self.report
         assert report is not None
         services = self.ent_app.services
-        written: list[object] = []
+        written: list[tuple[Path, int]] = []
 
         async def write(text: str, overwrite: bool) -> None:
             written.append(await write_coherence_report(services, report, text, overwrite=overwrite))
@@ -167,7 +170,7 @@ class CoherenceScreen(PageScreen):
         if await export_flow(
             self, "Exporter le rapport de cohérence (CSV)", default_export_name("coherence", self, "csv"), write
         ):
-            path, rows = written[-1]  # type: ignore[misc]
+            path, rows = written[-1]
             self.notify(f"{plural(rows, 'ligne')} exportée{'s' if rows > 1 else ''} dans {path} (0600).", markup=False)
 
 
@@ -226,7 +229,7 @@ class FindingsScreen(DetailScreen):
         check = self.check
         services = self.ent_app.services
         report = CoherenceReport(checks=[check], checked_at=services.clock())
-        written: list[tuple[object, int]] = []
+        written: list[tuple[Path, int]] = []
 
         async def write(text: str, overwrite: bool) -> None:
             written.append(await write_coherence_report(services, report, text, overwrite=overwrite))

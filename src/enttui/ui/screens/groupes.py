@@ -88,6 +88,7 @@ class GroupesScreen(PageScreen):
         self.query_one("#groups-status", Static).update(
             Text("Lecture impossible (voir le message) : r pour réessayer.")
         )
+        return None
 
     def _tally(self) -> str:
         classes = sum(1 for g in self.groups if g.kind == "classe")
@@ -161,6 +162,7 @@ class GroupMembersScreen(DetailScreen):
 
     def worker_failed(self, group: str, error: BaseException) -> bool | None:
         self.panel.set_status("Lecture impossible (voir le message).")
+        return None
 
     def action_page(self, step: int) -> None:
         self.panel.page_key(step)

@@ -140,6 +140,7 @@ class HomeScreen(PageScreen):
         self.query_one("#checked-at", Static).update(
             Text("La vérification a échoué (voir le message) : r pour réessayer.")
         )
+        return None
 
     def _age_text(self, report: StatusReport) -> Text:
         assert self.checked is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -26,6 +28,9 @@ from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.modals import ConfirmModal, InfoModal
 from enttui.ui.widgets.prose import Prose
 from enttui.ui.widgets.trace import TraceBuffer, TraceEntry, TracePane
+
+if TYPE_CHECKING:
+    from enttui.jobs.sync import SyncResult
 
 OPTION_LABELS: dict[str, str] = {
     "force": "Forcer la mise à jour de toutes les entrées (y compris celles non modifiées dans la période de référence)",  # noqa: E501
@@ -154,7 +159,7 @@ class MoodleSyncScreen(PageScreen):
         super().__init__()
         self.running = False
         self._stop = False
-        self.result = None
+        self.result: SyncResult | None = None
         self.trace = TraceBuffer(max_lines=TRACE_MAX_LINES)
         self._worker: Worker | None = None
 
@@ -303,6 +308,7 @@ class MoodleSyncScreen(PageScreen):
     def worker_failed(self, group: str, error: BaseException) -> bool | None:
         if group == "moodle_sync:run":
             self.set_status("Échec de la synchronisation (voir le message).")
+        return None
 
     def show_summary(self, status: str, counts: dict[str, Counts]) -> None:
         self.set_status(headline(status, counts))

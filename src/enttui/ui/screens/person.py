@@ -174,6 +174,7 @@ class PersonScreen(DetailScreen):
     def worker_failed(self, group: str, error: BaseException) -> bool | None:
         if group == "person:load":
             self.query_one("#person-body", Static).update(Text("Fiche illisible (voir le message) : r pour réessayer."))
+        return None
 
     def action_reload(self) -> None:
         self._load()

@@ -42,17 +42,32 @@ COLUMNS = (
 )
 
 
+def _validate(values: dict[str, str], common: dict[str, Any]) -> tuple[AccountFields | None, list[str]]:
+    return validate_fields(
+        sn=values["sn"],
+        given_name=values["given_name"],
+        mail=values["mail"],
+        end_date=values["end_date"],
+        birth_date=values["birth_date"],
+        description=values["description"],
+        profile=common["profile"],
+        local_source=common["local_source"],
+        perimeter=common["perimeter"],
+        today=common["today"],
+    )
+
+
 def field_errors(values: dict[str, str], **common: Any) -> dict[str, str]:
     """Every error of the form, under its field: the rules of :func:`validate_fields`, applied to
     each field alone (others neutral) to know whose error it is; what only the whole form shows
     (a login that cannot be derived from the names) goes under the name."""
-    _fields, errors = validate_fields(**values, **common)
+    _fields, errors = _validate(values, common)
     if not errors:
         return {}
     out: dict[str, str] = {}
     placed: set[str] = set()
     for key, _label, _placeholder in FORM_FIELDS:
-        _f, alone = validate_fields(**{**NEUTRAL, key: values[key]}, **common)
+        _f, alone = _validate({**NEUTRAL, key: values[key]}, common)
         if alone:
             out[f"f-{key}"] = "; ".join(_sentence(e) for e in alone)
             placed.update(alone)
@@ -138,7 +153,7 @@ class AccountForm(ModalScreen[AccountFields | None]):
         if errors:
             show_field_errors(self, errors, [f"f-{key}" for key, _l, _p in FORM_FIELDS])
             return
-        fields, _errors = validate_fields(**values, **common)
+        fields, _errors = _validate(values, common)
         if fields is not None:
             self.dismiss(fields)
 

@@ -147,7 +147,10 @@ class UtilisateursScreen(PageScreen):
 
     @on(Input.Submitted, "#people-search")
     def _submitted(self, event: Input.Submitted) -> None:
+        """Entrée: search now (no need to wait for the pause) and back to the table."""
         event.stop()
+        if self._debounce is not None:
+            self._start_search(keep_cursor=False)
         self.panel.table.focus()
 
     def _filters_changed(self, query: PeopleQuery) -> None:
@@ -173,6 +176,7 @@ class UtilisateursScreen(PageScreen):
     def worker_failed(self, group: str, error: BaseException) -> bool | None:
         if group in ("utilisateurs:search", "people:pages"):
             self.panel.set_status("Recherche impossible (voir le message) : ctrl+r pour réessayer.")
+        return None
 
     def _close_later(self, pager: PeoplePager) -> None:
         self.run_worker(pager.close(), group="utilisateurs:close", exit_on_error=False)

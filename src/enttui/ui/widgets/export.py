@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import work
@@ -19,11 +20,15 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label
 
 from enttui.errors import EnttuiError
+from enttui.jobs.destinations import prepare_destination
 from enttui.services.localfiles import DestinationExists
 from enttui.ui.widgets.fields import field_error, show_field_errors
 from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.modals import ConfirmModal
 from enttui.ui.widgets.prose import Prose
+
+if TYPE_CHECKING:
+    from enttui.ui.app import EntApp
 
 PRIVATE_NOTE = "Le fichier contient des données personnelles : il est créé en mode 0600."
 
@@ -113,10 +118,8 @@ async def export_flow(
 ) -> bool:
     """The export flow (call from a worker): path modal (checked), replacement confirmed, write.
     ``write(text, overwrite)`` checks again and writes (a jobs function); True when written."""
-    from enttui.jobs.destinations import prepare_destination
-
     app = screen.app
-    services = app.services  # type: ignore[attr-defined]
+    services = cast("EntApp", app).services
 
     async def check(text: str) -> None:
         await prepare_destination(services, text, default_name=default_name)
@@ -139,5 +142,5 @@ async def export_flow(
 
 
 def default_export_name(prefix: str, screen: Screen, ext: str) -> str:
-    now = screen.app.services.clock().astimezone()  # type: ignore[attr-defined]
+    now = cast("EntApp", screen.app).services.clock().astimezone()
     return str(Path.home() / f"{prefix}-{now:%Y%m%d_%H%M%S}.{ext}")

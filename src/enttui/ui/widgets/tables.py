@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets._data_table import Column
+from textual.widgets._data_table import Column, CursorType
 
 SCROLLBAR = 2
 PADDING = 2  # a cell's padding, both sides (DataTable.cell_padding = 1)
@@ -31,7 +33,7 @@ class FoldingColumn(Column):
 
     hidden: bool = False
 
-    def get_render_width(self, data_table: DataTable) -> int:  # type: ignore[type-arg]
+    def get_render_width(self, data_table: DataTable[Any]) -> int:
         return 0 if self.hidden else super().get_render_width(data_table)
 
 
@@ -41,7 +43,7 @@ class Col:
     min: int
     key: str | None = None
     max: int | None = None  # never wider than this (None: as wide as the content)
-    justify: str = "left"
+    justify: Literal["left", "center", "right"] = "left"
     extra: bool = False  # not a key column: gets only what the key columns leave
     short: str | None = None  # the header when the column is narrower than its label
 
@@ -91,14 +93,14 @@ class EntTable(DataTable[Text]):
         type_to_search: bool = False,
         id: str | None = None,
         classes: str | None = None,
-        cursor_type: str = "row",
+        cursor_type: CursorType = "row",
         zebra_stripes: bool = False,
         show_cursor: bool = True,
     ) -> None:
         super().__init__(
             id=id,
             classes=classes,
-            cursor_type=cursor_type,  # type: ignore[arg-type]
+            cursor_type=cursor_type,
             zebra_stripes=zebra_stripes,
             show_cursor=show_cursor,
         )
@@ -111,7 +113,8 @@ class EntTable(DataTable[Text]):
         self.clear(columns=True)
         self.spec = list(columns)
         for col in self.spec:
-            key = self.add_column(Text(col.label, justify=col.justify), key=col.key or col.label, width=col.min)  # type: ignore[arg-type]
+            label = Text(col.label, justify=col.justify)
+            key = self.add_column(label, key=col.key or col.label, width=col.min)
             column = self.columns[key]
             self.columns[key] = FoldingColumn(column.key, column.label, column.width, column.content_width, False)
 
@@ -145,7 +148,7 @@ class EntTable(DataTable[Text]):
         for index, col in enumerate(self.spec):
             natural = len(col.label) if self.row_count else max(len(col.label), col.min)
             for row in range(self.row_count):
-                cell = self.get_cell_at((row, index))  # type: ignore[arg-type]
+                cell = self.get_cell_at(Coordinate(row, index))
                 natural = max(natural, cell.cell_len if isinstance(cell, Text) else len(str(cell)))
             naturals.append(min(natural, col.max) if col.max else natural)
         mins = [min(col.min, n) for col, n in zip(self.spec, naturals, strict=True)]
