@@ -22,10 +22,7 @@ async def _open_page(pilot, key: str) -> None:
 
 
 async def _search(pilot, text: str) -> None:
-    await pilot.press("slash", *text)
-    await pilot.pause(0.35)  # the debounce
-    await settle(pilot)
-    await pilot.press("enter")  # back to the table
+    await pilot.press("slash", *text, "enter")  # entrée searches at once and goes back to the table
     await settle(pilot)
 
 
@@ -111,10 +108,8 @@ async def test_a_new_keystroke_replaces_the_stale_search(demo_app):
         await settle(pilot)
         await _open_page(pilot, "utilisateurs")
         screen = app.screen
-        await pilot.press("slash", *"lebon")
-        await pilot.pause(0.35)  # a search starts…
-        await pilot.press(*"-rodriguez")  # …and more typing replaces it
-        await pilot.pause(0.35)
+        await pilot.press("slash", *"lebon", "enter")  # a search starts…
+        await pilot.press("slash", *"-rodriguez", "enter")  # …and more typing replaces it
         await settle(pilot)
         assert screen.query_state.text == "lebon-rodriguez"
         assert _people(screen) and all("lebon-rodriguez" in p.login for p in _people(screen))

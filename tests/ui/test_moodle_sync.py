@@ -69,11 +69,7 @@ async def test_real_run_then_cohort_unlock_asks(demo_app):
         screen = await open_screen(pilot)
         screen.query_one("#opt-no_cohort_lock", Checkbox).value = True
         await pilot.press("l")
-        for _ in range(50):
-            await pilot.pause(0.1)
-            if isinstance(app.screen, ConfirmModal):
-                break
-        assert isinstance(app.screen, ConfirmModal)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the cohort unlock question")
         assert "renommées sans préfixe" in str(app.screen._message)
         await pilot.press("n")
         await settle(pilot)

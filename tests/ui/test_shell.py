@@ -5,7 +5,7 @@ from __future__ import annotations
 from enttui.ui.navigation import PAGES
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.modals import ConfirmModal, HelpModal
-from support.fixtures_ui import settle
+from support.fixtures_ui import screen_text, settle, wait_for
 
 
 async def test_every_navigation_entry_is_reachable_by_keys(demo_app):
@@ -52,7 +52,7 @@ async def test_palette_reaches_a_page(demo_app):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"synchroniser")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: "Aller à : Moodle › Synchroniser" in screen_text(app), "the hit")
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.PAGE_KEY == "moodle_sync"
@@ -168,18 +168,14 @@ async def test_palette_and_ctrl_c_speak_french(demo_app):
         notes = [(n.title, n.message) for n in app._notifications]
         assert notes and notes[-1] == ("Quitter ?", "Pour quitter enttui, appuyez sur ctrl+q.")
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert "Chercher une page ou une commande" in text
+        await wait_for(pilot, lambda: "Chercher une page ou une commande" in screen_text(app), "the palette")
         await pilot.press(*"qui")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: "Quitter enttui" in screen_text(app), "the French Quitter")
         text = screen_text(app)
-        assert "Quitter" in text
         for english in ("Search for commands", "Quit the application", "Keys", "Theme", "Screenshot", "Maximize"):
             assert english not in text, english
         await pilot.press(*"zzzz")
-        await pilot.pause(1.0)
-        assert "Aucune commande ne correspond" in screen_text(app)
+        await wait_for(pilot, lambda: "Aucune commande ne correspond" in screen_text(app), "the French no-match")
 
 
 async def test_f1_opens_on_the_key_list(demo_app):

@@ -16,10 +16,7 @@ _groupes = page("groupes", GroupesScreen)
 
 async def _search(pilot, text: str) -> None:
     """Type in the table (type-to-search), then back to the table."""
-    await pilot.press(*text)
-    await pilot.pause(0.35)  # the debounce
-    await settle(pilot)
-    await pilot.press("enter")
+    await pilot.press(*text, "enter")  # entrée searches at once
     await settle(pilot)
 
 

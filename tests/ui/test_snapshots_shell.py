@@ -7,7 +7,7 @@ import pytest
 from enttui.ui.commands import FrenchCommandPalette
 from enttui.ui.screens.home import HomeScreen
 from enttui.ui.widgets.modals import ConfirmModal, ErrorModal, HelpModal, MessageModal
-from support.fixtures_ui import make_demo_app, settle
+from support.fixtures_ui import make_demo_app, screen_text, settle, wait_for
 from support.snapshots import IDS, SIZES, expect
 
 
@@ -96,7 +96,7 @@ def test_palette(snap_compare, tmp_path):
         await pilot.press("ctrl+p")
         await expect(pilot, FrenchCommandPalette)
         await pilot.press("q", "u")
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: "Quitter enttui" in screen_text(pilot.app), "the hits")
         await expect(pilot, FrenchCommandPalette)
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
