@@ -177,6 +177,8 @@ class MonitoringConfig:
 class UiConfig:
     theme: str = "textual-dark"
     animations: bool = False
+    # Binding id → keys ("utilisateurs.profil" = "f4,ctrl+f"): Textual's App.set_keymap.
+    keymap: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -366,6 +368,14 @@ def _coerce(name: str, key: str, hint: Any, value: Any) -> Any:
         if not isinstance(value, list):
             raise ConfigError(name, key, f"une liste est attendue (reçu {_show(value)})")
         return [_coerce(name, f"{key}[{i}]", item, v) for i, v in enumerate(value)]
+    if origin is dict:
+        key_type, value_type = typing.get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(name, key, f"une table est attendue (reçu {_show(value)})")
+        return {
+            _coerce(name, f"{key} (clé)", key_type, k): _coerce(name, f"{key}.{k}", value_type, v)
+            for k, v in value.items()
+        }
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint in _TYPE_NAMES:

@@ -31,7 +31,7 @@ def test_diffusion_by_keys_against_the_real_servers(
     tmux = Tmux(f"enttui-diff-{tmp_path.name}", tmp_path / "exit-status")
     try:
         tmux.start(f"{ENTTUI} --config {config}")
-        tmux.wait_for("Vérifié le")
+        tmux.wait_for("Vérifié à l'instant")
         tmux.palette("Diffusion des identifiants", "Administration › Diffusion des identifiants")
         tmux.wait_for("Cible")
         tmux.keys("Space", "Tab", "Space", "Tab", "Tab", "Tab", "Space")  # Élève, Parent, Autre

@@ -91,7 +91,7 @@ async def test_export_writes_a_private_report(state_store, state_clock, tmp_path
     assert await export_run_report(services, ids[0], path) == 4
     text = path.read_text(encoding="utf-8")
     assert text.startswith(f"Rapport d'alimentation n° {ids[0]} : Synchronisation Moodle")
-    assert "Statut : réussi" in text and "Comptes utilisateur : créés 12" in text and "ERREUR" in text
+    assert "Statut : réussi" in text and "Comptes utilisateur : 12 créés" in text and "ERREUR" in text
     assert "Durée : 2 min 00 s" in text
     assert path.stat().st_mode & 0o777 == 0o600
     with pytest.raises(ValidationError, match="existe déjà"):
@@ -120,15 +120,23 @@ def test_formatting_helpers(state_clock):
     assert kind_label("regeneration") == "Régénération" and kind_label("autre") == "autre"
     counts = {"users": {"created": 3, "updated": 0}, "errors": 1, "sent": 4, "note": "x"}
     assert count_rows(counts)[0] == ("Comptes utilisateur", "créés", "3")
-    assert count_rows({"cohorts": {"created": 1, "removed": 2}}) == [
-        ("Cohortes", "créée", "1"),
-        ("Cohortes", "vidées et masquées", "2"),
-    ]
-    assert counts_summary(counts) == "créés 3 · erreurs 1 · envoyés 4"
+    assert counts_summary(counts) == "3 créés · 1 erreur · 4 envoyés"
     assert counts_summary({}) == "—"
+    # Agreement with the entity and the number; every key of a diffusion in French.
+    cohorts = count_rows({"cohorts": {"created": 26, "updated": 1}})
+    assert cohorts == [("Cohortes", "créées", "26"), ("Cohortes", "modifiée", "1")]
+    diffusion = count_rows({"changed": 3, "revived": 2, "in_file": 1, "mailed": 2, "errors": 0})
+    assert [what for _e, what, _v in diffusion] == [
+        "mots de passe changés",
+        "réactivés",
+        "dans le fichier",
+        "identifiants envoyés",
+        "erreur",
+    ]
     assert options_text({"users": True, "force": False, "targets": ["eleve", "parent"], "uai": "X"}) == (
-        "--users targets=eleve,parent uai=X"
+        "comptes utilisateur · cibles : Élève, Parent · périmètre : X"
     )
+    assert options_text({"free_text": "Bonne rentrée"}) == "texte libre : « Bonne rentrée »"
     assert cycle(["a", "b"], None) == "a" and cycle(["a", "b"], "b") is None
 
 
@@ -137,7 +145,7 @@ async def test_as_dict_and_text(state_store, state_clock, tmp_path):
     detail = await run_detail(services_for(state_store, tmp_path), ids[3])
     doc = run_as_dict(detail.run)
     assert doc["status"] == INTERRUPTED and doc["duration_s"] == 120.0 and doc["options"] == {"file": "comptes.csv"}
-    assert "Options : file=comptes.csv" in run_report_text(detail.run, detail.trace)
+    assert "Options : fichier : comptes.csv" in run_report_text(detail.run, detail.trace)
 
 
 async def test_cli_reports_json(state_store, state_clock, tmp_path, capsys, monkeypatch):

@@ -58,16 +58,27 @@ async def settle(pilot, timeout: float = 120.0) -> None:
         quiet = 0 if busy else quiet + 1
 
 
-async def wait_until(pilot, check: Callable[[], object], what: str, timeout: float = 120.0) -> None:
-    """Let the app run until ``check()`` is true; fails with ``what`` after ``timeout`` seconds."""
+async def wait_for(pilot, condition: Callable[[], object], what: str, timeout: float = 120.0) -> None:
+    """Poll ``condition()`` (letting the app run) until it is true; fail loudly with ``what``
+    after ``timeout`` seconds. For states a worker or a modal reaches later."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not check():
+    while True:
+        try:
+            if condition():
+                return
+        except Exception:  # noqa: BLE001 - a widget not composed yet: try again
+            pass
         if loop.time() > deadline:
-            raise AssertionError(f"waited {timeout:.0f} s for {what}")
-        await pilot.pause(0.05)
+            raise AssertionError(f"timed out after {timeout:g} s waiting for: {what}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app) -> str:
+    """What the current screen shows, as plain text lines (what a person reads)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 @pytest.fixture

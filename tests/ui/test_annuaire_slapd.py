@@ -15,7 +15,7 @@ from enttui.services.annuaire import PAGE_SIZE
 from enttui.ui.app import EntApp
 from enttui.ui.navigation import PAGES
 from enttui.ui.screens.utilisateurs import UtilisateursScreen
-from support.fixtures_ui import FakeTimer, frozen_clock, settle, wait_until
+from support.fixtures_ui import FakeTimer, frozen_clock, settle, wait_for
 
 UAI = "0123456A"
 SIZE = (100, 30)
@@ -50,11 +50,11 @@ async def test_utilisateurs_pages_through_a_real_directory(ldap_sandbox: Any, tm
         assert not app.services.directory.is_embedded
         index = [p.key for p in PAGES].index("utilisateurs")
         await pilot.press("f2", "home", *(["down"] * index), "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, UtilisateursScreen), "the Utilisateurs screen")
+        await wait_for(pilot, lambda: isinstance(app.screen, UtilisateursScreen), "the Utilisateurs screen")
         screen = app.screen
         assert isinstance(screen, UtilisateursScreen)
         table = screen.panel.table
-        await wait_until(pilot, lambda: table.page is not None and table.page.people, "the first page")
+        await wait_for(pilot, lambda: table.page is not None and table.page.people, "the first page")
         await settle(pilot)
 
         def on_page(index: int) -> bool:
@@ -64,7 +64,7 @@ async def test_utilisateurs_pages_through_a_real_directory(ldap_sandbox: Any, tm
         for index in (0, 1, 2):
             if index:
                 await pilot.press("pagedown")
-                await wait_until(pilot, lambda index=index: on_page(index), f"page {index + 1}")
+                await wait_for(pilot, lambda index=index: on_page(index), f"page {index + 1}")
                 await settle(pilot)
             page = table.page
             assert page is not None and page.index == index
@@ -77,6 +77,6 @@ async def test_utilisateurs_pages_through_a_real_directory(ldap_sandbox: Any, tm
         assert len(set(seen)) == 3 * PAGE_SIZE and set(seen) <= people
 
         await pilot.press("pageup")
-        await wait_until(pilot, lambda: on_page(1), "back to page 2")
+        await wait_for(pilot, lambda: on_page(1), "back to page 2")
         await settle(pilot)
         assert [p.dn.lower() for p in table.page.people] == seen[PAGE_SIZE : 2 * PAGE_SIZE]

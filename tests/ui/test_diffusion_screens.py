@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Label
 
 from enttui.ui.widgets.modals import ConfirmModal
 from support.diffusion_world import interrupt_a_regeneration
@@ -32,7 +32,8 @@ async def modal(pilot) -> ConfirmModal:
 
 def text_of(app, selector: str) -> str:
     widget = app.screen.query_one(selector)
-    return str(widget.content if isinstance(widget, Static) else widget.render())
+    content = getattr(widget, "content", None)
+    return str(content if content is not None else widget.render())
 
 
 async def check_targets(pilot, *labels: str) -> None:
@@ -49,17 +50,21 @@ async def test_no_target_and_long_subject_are_refused(demo_app, tmp_path):
     app = demo_app(start_page="diffusion")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
-        assert "au moins une cible" in text_of(app, "#form-error")
-        await check_targets(pilot, "eleve")
         subject = app.screen.query_one("#objet", Input)
         subject.value = "x" * 76  # max_length stops typing, not a value set in code
+        await pilot.press("f5")
+        await settle(pilot)
+        # Both errors at once, each under its field; the focus on the first (the targets).
+        assert "au moins une cible" in text_of(app, "#err-targets")
+        assert "75 caractères" in text_of(app, "#err-objet")
+        assert app.focused is app.screen.query_one("#cible-eleve")
+        await check_targets(pilot, "eleve")
         await pilot.pause()
         assert "76/75" in text_of(app, "#objet-count")
         await pilot.press("f5")
         await settle(pilot)
-        assert "75 caractères" in text_of(app, "#form-error")
+        assert "75 caractères" in text_of(app, "#err-objet")
+        assert text_of(app, "#err-targets") == ""
         assert not isinstance(app.screen, ConfirmModal)
         outbox = Path(app.services.config.smtp.outbox_dir)
         assert not list(outbox.glob("*.eml"))  # noqa: ASYNC240
@@ -83,7 +88,7 @@ async def test_diffusion_then_files_page(demo_app, tmp_path):
         await settle(pilot)
         await check_targets(pilot, "eleve", "parent", "autre")
         await pilot.press("f5")
-        message = str((await modal(pilot)).query_one("#dialog-message", Static).content)
+        message = str((await modal(pilot)).query_one("#dialog-message").content)
         assert "Élève" in message and "sans adresse" in message
         await pilot.press("y")
         await settle(pilot)
@@ -102,20 +107,30 @@ async def test_diffusion_then_files_page(demo_app, tmp_path):
         await pilot.press("f7")
         await settle(pilot)
         assert app.screen.PAGE_KEY == "fichiers"
-        assert text_of(app, "#files-count") == "1 résultat(s)"
+        assert text_of(app, "#files-count") == "1 résultat"
         table = app.screen.query_one("#files", DataTable)
         assert table.has_focus and table.cursor_row == 0
 
-        # Télécharger: a path with ../ is refused, then a real copy (0600).
+        # Télécharger: a path with ../ is refused under the field (the modal stays), /etc/passwd
+        # too, even after "y"; then a real copy (0600).
         await pilot.press("t")
-        await until(pilot, lambda: bool(app.screen.query("#export-dest")))
-        app.screen.query_one("#export-dest", Input).value = str(tmp_path / "x" / ".." / "copie.csv")
+        await until(pilot, lambda: bool(app.screen.query("#export-path")))
+        field = app.screen.query_one("#export-path", Input)
+        field.value = str(tmp_path / "x" / ".." / "copie.csv")
         await pilot.press("enter")
+        await until(pilot, lambda: "« .. »" in text_of(app, "#err-export-path"))
+        field.value = "/etc/passwd"
+        await pilot.press("enter")
+        await until(pilot, lambda: "dossier du système" in text_of(app, "#err-export-path"))
+        await pilot.press("y")  # typed into the path: there is no question to say yes to
+        assert not isinstance(app.screen, ConfirmModal)
+        await pilot.press("escape")
         await settle(pilot)
         assert not (tmp_path / "copie.csv").exists()
+        assert not Path("/etc/passwd").read_text(encoding="utf-8").startswith("Nom;")  # noqa: ASYNC240
         await pilot.press("t")
-        await until(pilot, lambda: bool(app.screen.query("#export-dest")))
-        app.screen.query_one("#export-dest", Input).value = str(tmp_path / "copie.csv")
+        await until(pilot, lambda: bool(app.screen.query("#export-path")))
+        app.screen.query_one("#export-path", Input).value = str(tmp_path / "copie.csv")
         await pilot.press("enter")
         await settle(pilot)
         copy = tmp_path / "copie.csv"
@@ -126,7 +141,7 @@ async def test_diffusion_then_files_page(demo_app, tmp_path):
         await modal(pilot)
         await pilot.press("y")
         await settle(pilot)
-        assert text_of(app, "#files-count") == "0 résultat(s)"
+        assert text_of(app, "#files-count") == "Aucun fichier."
         actions = [a.action for a in await app.services.state.list_audit()]
         assert {"fichier.generation", "fichier.export", "fichier.suppression"} <= set(actions)
 
@@ -138,20 +153,21 @@ async def test_regeneration_form(demo_app):
         date = app.screen.query_one("#regen-date", Input)
         date.focus()
         await pilot.press("t", "s")  # typed into the date, not "Télécharger"/"Supprimer"
-        assert date.value == "ts" and not app.screen.query("#export-dest")
+        assert date.value == "ts" and not app.screen.query("#export-path")
         date.value = ""
         await pilot.press(*"31/02/2026")
         await pilot.press("f5")
         await settle(pilot)
-        assert "n'existe pas" in text_of(app, "#regen-error")
+        assert "n'existe pas" in text_of(app, "#err-regen-date")
+        assert app.focused is date
         date.value = ""
         await pilot.press("f5")
-        message = str((await modal(pilot)).query_one("#dialog-message", Static).content)
+        message = str((await modal(pilot)).query_one("#dialog-message").content)
         assert "mot(s) de passe vont être remplacés" in message
         await pilot.press("y")
         await settle(pilot)
-        assert "régénéré(s) dans Identifiants-regeneres-" in text_of(app, "#regen-error")
-        assert text_of(app, "#files-count") == "1 résultat(s)"
+        assert "régénérés dans Identifiants-regeneres-" in text_of(app, "#regen-error")
+        assert text_of(app, "#files-count") == "1 résultat"
         assert isinstance(app.screen.query_one("#files-count"), Label)
 
 
@@ -172,11 +188,13 @@ async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_a
         await pilot.press("f5")
         await modal(pilot)
         await pilot.press("y")
-        await until(pilot, lambda: isinstance(app.screen, ErrorModal))
+        await until(pilot, lambda: isinstance(app.screen, ErrorModal) and app.screen.query("#dialog-detail"))
+        assert "fds_to_keep" in str(app.screen.query_one("#dialog-detail").content)
         await pilot.press("escape")
         await settle(pilot)
         summary = text_of(app, "#run-summary")
-        assert "Diffusion interrompue" in summary and "fds_to_keep" in summary
+        assert "Diffusion interrompue" in summary and "erreur inattendue" in summary
+        assert "fds_to_keep" not in summary  # the technical detail is in the modal, labelled
         assert "interrompue" in text_of(app, "#resume-banner")
         runs = await app.services.state.list_runs(kind="diffusion")
         assert runs[0].status == "interrompu"
@@ -205,7 +223,7 @@ async def test_an_interrupted_regeneration_is_shown_and_resumed_with_f7(demo_app
         row = app.screen.query_one("#files", DataTable).get_row_at(0)
         assert "50 lignes · interrompu : F7" in str(row[3])
         await pilot.press("f7")
-        message = str((await modal(pilot)).query_one("#dialog-message", Static).content)
+        message = str((await modal(pilot)).query_one("#dialog-message").content)
         assert f"n° {run_id}" in message and "même fichier" in message
         await pilot.press("y")
         await until(pilot, lambda: "régénéré" in text_of(app, "#regen-error"))

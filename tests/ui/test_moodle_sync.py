@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Checkbox, Input, Log
+from textual.widgets import Checkbox, Input
 
 from enttui.ui.screens.moodle_sync import OPTION_LABELS, LoginModal, MoodleSyncScreen, SettingsModal
+from enttui.ui.screens.trace import TraceScreen
 from enttui.ui.widgets.modals import ConfirmModal
-from support.fixtures_ui import settle, wait_until
+from enttui.ui.widgets.trace import TracePane
+from support.fixtures_ui import settle, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -41,17 +43,28 @@ async def test_labels_and_launch_by_keys(demo_app):
         await pilot.press("l")
         await settle(pilot)
         assert screen.result is not None and screen.result.status == "simulé"
-        trace = screen.query_one("#sync-trace", Log)
-        assert any("création de" in line for line in trace.lines)
+        trace = screen.query_one("#sync-trace", TracePane)
+        assert any("création de" in e.text for e in trace.buffer.entries)
         # the demo says how cohort enrolments follow: Moodle's own cron task
-        assert any("enrol_cohort_sync" in line and "toutes les heures" in line for line in trace.lines)
-        summary = str(screen.query_one("#sync-summary").content)
-        assert summary.startswith("Bilan") and "comptes utilisateur créés" in summary
+        assert any("enrol_cohort_sync" in e.text and "toutes les heures" in e.text for e in trace.buffer.entries)
+        summary = screen.query_one("#sync-summary").content.plain
+        assert summary.startswith("Bilan\n") and "comptes utilisateur créés" in summary
         # the headline counts the errors (the demo has a clash), also in simulation
         errors = screen.result.errors
-        assert errors > 0 and f"avec {errors} erreurs" in str(screen.query_one("#sync-status").content)
+        status = str(screen.query_one("#sync-status").render())
+        assert errors > 0 and f"avec {errors} erreurs" in status and status.endswith("Touche e : les voir.")
         # the sync's auth is enabled in the demo Moodle: no warning
         assert "Attention" not in summary
+        # t: the trace full screen, searchable; escape comes back.
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the full-screen trace")
+        full = app.screen.query_one(TracePane)
+        assert len(full.buffer.entries) == len(trace.buffer.entries)
+        await pilot.press("slash", *"création", "enter")
+        assert "création" in full.buffer.entries[full.view.cursor].text.casefold()
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
 
 
 async def test_real_run_then_cohort_unlock_asks(demo_app):
@@ -60,12 +73,19 @@ async def test_real_run_then_cohort_unlock_asks(demo_app):
         screen = await open_screen(pilot)
         screen.query_one("#opt-no_cohort_lock", Checkbox).value = True
         await pilot.press("l")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), "the cohort unlock confirmation")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the cohort unlock question")
         assert "renommées sans préfixe" in str(app.screen._message)
         await pilot.press("n")
         await settle(pilot)
         assert screen.result.status == "avec erreurs"  # the demo has a clash and missing courses
-        assert any("verrou refusée" in line for line in screen.query_one("#sync-trace", Log).lines)
+        entries = screen.query_one("#sync-trace", TracePane).buffer.entries
+        assert any("verrou refusée" in e.text for e in entries)
+        errors = sum(c.errors for c in screen.result.counts.values())
+        assert errors and str(screen.query_one("#sync-status").render()).startswith(f"Terminé avec {errors} erreur")
+        await pilot.press("e")  # the trace, on the first error
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the trace on the errors")
+        view = app.screen.query_one(TracePane).view
+        await wait_for(pilot, lambda: view.buffer.entries[view.cursor].level == "error", "the first error")
 
 
 async def test_single_user_and_settings(demo_app):

@@ -8,9 +8,12 @@ from textual.widgets import DataTable, Input
 
 from enttui.services.state import INTERRUPTED, SIMULATED, SUCCESS, WITH_ERRORS
 from enttui.ui.screens.alimentation import AlimentationScreen, RunDetailScreen
-from enttui.ui.screens.coherence import CoherenceScreen, ExportModal, FindingsScreen
+from enttui.ui.screens.coherence import CoherenceScreen, FindingsScreen
+from enttui.ui.screens.trace import TraceScreen
+from enttui.ui.widgets.export import ExportModal
 from enttui.ui.widgets.modals import ConfirmModal
-from support.fixtures_ui import FROZEN_NOW, settle
+from enttui.ui.widgets.trace import TracePane
+from support.fixtures_ui import FROZEN_NOW, settle, wait_for
 
 RUN_PLAN = [
     ("sync", SUCCESS, {"users": True, "cohorts": True}, {"users": {"created": 12, "updated": 3}}, 95),
@@ -92,20 +95,27 @@ async def test_alimentation_list_filters_and_detail(demo_app):
         await settle(pilot)
         detail = app.screen
         assert isinstance(detail, RunDetailScreen)
-        trace = detail.query_one("#trace", DataTable)
-        assert trace.row_count == 6
+        trace = detail.query_one("#trace", TracePane).view
+        assert len(trace.buffer.entries) == 6
         await pilot.press("e")
-        assert trace.cursor_row == 2
+        assert trace.cursor == 2
         await pilot.press("e")
-        assert trace.cursor_row == 4
+        assert trace.cursor == 4
         await pilot.press("e")  # wraps around
-        assert trace.cursor_row == 2
+        assert trace.cursor == 2
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
         await pilot.press(*"envoi", "enter")
-        assert trace.cursor_row == 3
-        await pilot.press("n")
-        assert trace.cursor_row == 3
+        assert trace.cursor == 3
+        await pilot.press("n")  # the only line with "envoi": stays
+        assert trace.cursor == 3
+        await pilot.press("t")  # full screen, on the same line
+        await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the full-screen trace")
+        full = app.screen.query_one(TracePane).view
+        await wait_for(pilot, lambda: full.cursor == 3, "the full trace on the line of the report")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is detail
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, AlimentationScreen)
@@ -113,7 +123,7 @@ async def test_alimentation_list_filters_and_detail(demo_app):
 
 async def test_alimentation_export_refuses_dotdot_and_asks_before_overwriting(demo_app, tmp_path):
     app = demo_app()
-    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         await seed_runs(app)
         await open_page(pilot, "alimentation")
@@ -125,29 +135,38 @@ async def test_alimentation_export_refuses_dotdot_and_asks_before_overwriting(de
         async def export_to(text: str) -> None:
             # never settle() while the export worker waits for a modal: it would wait forever
             await pilot.press("x")
-            await pilot.pause()
-            assert isinstance(app.screen, ExportModal)
+            await wait_for(pilot, lambda: isinstance(app.screen, ExportModal) and app.screen.query(Input), "the modal")
             app.screen.query_one(Input).value = text
             await pilot.press("enter")
-            await pilot.pause()
+
+        def refused() -> str:
+            return str(app.screen.query_one("#err-export-path").content) if isinstance(app.screen, ExportModal) else ""
 
         await export_to(f"{tmp_path}/../rapport.txt")
+        await wait_for(pilot, lambda: "contient « .. »" in refused(), "the refusal under the field")
+        await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, RunDetailScreen)
         assert not (tmp_path.parent / "rapport.txt").exists()
+        theirs = tmp_path / "theirs.txt"
+        theirs.write_text("pas à enttui", encoding="utf-8")
+        await export_to(str(theirs))
+        await wait_for(pilot, lambda: "n'a pas été écrit par enttui" in refused(), "the refusal of a foreign file")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert theirs.read_text(encoding="utf-8") == "pas à enttui"
         await export_to(str(target))
         await settle(pilot)
         assert target.stat().st_mode & 0o777 == 0o600
         assert "Rapport d'alimentation n°" in target.read_text(encoding="utf-8")
         target.write_text("ancien", encoding="utf-8")
-        await export_to(str(target))
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmModal)
+        await export_to(str(target))  # enttui wrote it: it may be replaced, after a question
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         await pilot.press("n")
         await settle(pilot)
         assert target.read_text(encoding="utf-8") == "ancien"
         await export_to(str(target))
-        await pilot.pause()
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         await pilot.press("y")
         await settle(pilot)
         assert target.read_text(encoding="utf-8").startswith("Rapport d'alimentation")
@@ -191,8 +210,7 @@ async def test_coherence_report_findings_and_export(demo_app, tmp_path):
         await settle(pilot)
         assert app.screen is screen
         await pilot.press("x")
-        await pilot.pause()
-        assert isinstance(app.screen, ExportModal)
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportModal) and app.screen.query(Input), "the modal")
         out = tmp_path / "coherence.csv"
         app.screen.query_one(Input).value = str(out)
         await pilot.press("enter")

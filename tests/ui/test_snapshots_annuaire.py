@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from enttui.ui.screens.groupes import GroupesScreen, GroupMembersScreen
+from enttui.ui.screens.person import PersonScreen
+from enttui.ui.screens.utilisateurs import ClassPicker, UtilisateursScreen
 from support.fixtures_ui import make_demo_app, settle
+from support.snapshots import IDS, SIZES, expect, page
 
-SIZES = [(80, 24), (120, 40)]
-IDS = ["80x24", "120x40"]
-
-
-async def _utilisateurs(pilot) -> None:
-    await settle(pilot)
-    pilot.app.go("utilisateurs")
-    await settle(pilot)
+_utilisateurs = page("utilisateurs", UtilisateursScreen)
+_groupes = page("groupes", GroupesScreen)
 
 
 async def _search(pilot, text: str) -> None:
-    await pilot.press("/")  # focus the search line, as a person does
-    pilot.app.screen.query_one("#people-search").value = text
-    await pilot.pause(0.35)
-    await settle(pilot)
-    await pilot.press("escape")  # back to the table
+    """Type in the table (type-to-search), then back to the table."""
+    await pilot.press(*text, "enter")  # entrée searches at once
     await settle(pilot)
 
 
@@ -31,61 +26,104 @@ def _person(login: str):
         await _search(pilot, login)
         await pilot.press("enter")
         await settle(pilot)
-        from enttui.ui.screens.person import PersonScreen
+        await expect(pilot, PersonScreen)
 
-        assert isinstance(pilot.app.screen, PersonScreen), "the person detail did not open"
+    return run_before
+
+
+def _group(name: str):
+    async def run_before(pilot) -> None:
+        await _groupes(pilot)
+        names = [g.name for g in pilot.app.screen.groups]
+        await pilot.press(*(["down"] * names.index(name)), "enter")
+        await settle(pilot)
+        await expect(pilot, GroupMembersScreen)
 
     return run_before
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_user_list(snap_compare, tmp_path, size):
+    """Utilisateurs: the search line, the filters, "1 593 résultats · page 1 sur 32"; the key
+    columns Nom, Prénom, Identifiant, Profil, Classe whole at 80×24 (E-mail and État when there
+    is room, at 120×40); the footer: / Chercher, F4 Profil, F5 Classe… then F1 Aide."""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_utilisateurs)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_filtered_list(snap_compare, tmp_path, size):
+    """ "ma" typed in the table (type-to-search), then F4 F4 (Parent) and F7 (avec e-mail): the
+    search line shows "ma", the filter line "Profil : Parent · … · E-mail : avec", parents only."""
+
     async def run_before(pilot) -> None:
         await _utilisateurs(pilot)
         await _search(pilot, "ma")
-        await pilot.press("p", "p", "m")  # Parent, avec e-mail
+        await pilot.press("f4", "f4", "f7")
         await settle(pilot)
+        await expect(pilot, UtilisateursScreen)
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=run_before)
 
 
+def test_class_picker(snap_compare, tmp_path):
+    """F5 in Utilisateurs: the class picker (Toutes les classes, then the classes), its footer."""
+
+    async def run_before(pilot) -> None:
+        await _utilisateurs(pilot)
+        await pilot.press("f5")
+        await expect(pilot, ClassPicker, selector="#class-options")
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_student_detail(snap_compare, tmp_path, size):
+    """The fiche of a pupil (louise.joly), with the header and "Vous êtes ici : Annuaire >
+    Utilisateurs > Joly Louise"; identity, school, Classe, Groupes, account, parents (1–9), Moodle;
+    the footer: 1-9 Parent/enfant, g Sa classe, r Actualiser."""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_person("louise.joly"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_parent_detail(snap_compare, tmp_path, size):
+    """The fiche of a parent (pierre.gaudin) with his three children numbered 1 to 3."""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_person("pierre.gaudin"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_teacher_detail(snap_compare, tmp_path, size):
+    """The fiche of a teacher (coralie.pham): "Enseigne en" lists her classes."""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_person("coralie.pham"))
-
-
-async def _groupes(pilot) -> None:
-    await settle(pilot)
-    pilot.app.go("groupes")
-    await settle(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_group_list(snap_compare, tmp_path, size):
+    """Groupes: "26 classes, 3 groupes. Entrée : les membres."; Nom, Type, the counts by profile
+    and Total whole at 80×24 ("1 (1 ?)" for 3G, whose member is missing)."""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_groupes)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_group_members(snap_compare, tmp_path, size):
-    async def run_before(pilot) -> None:
-        await _groupes(pilot)
-        names = [g.name for g in pilot.app.screen.groups]
-        await pilot.press(*(["down"] * names.index("6A")), "enter")
-        await settle(pilot)
+    """The members of 6A, sorted by name, with "Vous êtes ici : Annuaire > Groupes > 6A"."""
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_group("6A"))
 
-    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=run_before)
+
+def test_group_with_a_dangling_member(snap_compare, tmp_path):
+    """3G: its only member's entry is gone: one row "entrée absente" with the DN in red, and the
+    status "1 résultat · 1 entrée absente de l'annuaire" (no "1 résultat" over an empty table)."""
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=_group("3G"))
+
+
+def test_person_opened_from_a_group(snap_compare, tmp_path):
+    """A pupil opened from Groupes › 3A: "Vous êtes ici : Annuaire > Groupes > 3A > <name>"."""
+
+    async def run_before(pilot) -> None:
+        await _group("3A")(pilot)
+        people = pilot.app.screen.panel.table.page.people
+        index = next(i for i, p in enumerate(people) if p.classes)
+        await pilot.press(*(["down"] * index), "enter")
+        await settle(pilot)
+        await expect(pilot, PersonScreen)
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)

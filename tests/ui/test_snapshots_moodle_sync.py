@@ -8,58 +8,102 @@ from textual.widgets import Checkbox
 from enttui.domain.sync import Counts
 from enttui.domain.sync_report import headline
 from enttui.jobs.events import Phase, Progress, Trace
+from enttui.ui.screens.moodle_sync import LoginModal, MoodleSyncScreen, SettingsModal
+from enttui.ui.screens.trace import TraceScreen
+from enttui.ui.widgets.modals import ConfirmModal
 from support.fixtures_ui import make_demo_app, settle
+from support.snapshots import IDS, SIZES, expect
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
+EVENTS = (
+    Phase("users", "Comptes utilisateur : calcul des différences"),
+    Trace("change", "users", "création de jean.dupont (Dupont Jean)"),
+    Trace("change", "users", "renommage de [old].login en new.login"),
+    Trace(
+        "error",
+        "users",
+        "amine.leguen : identifiant porté par un compte « manual », la synchronisation ne le prend pas",
+    ),
+    Trace("change", "cohorts", "création de la cohorte « 2026-3A » (3A), 26 membres"),
+    Progress("users", 40, 100),
+    Progress("cohorts", 0, None),
+)
 
-async def _open(pilot):
+
+async def _open(pilot) -> MoodleSyncScreen:
     await settle(pilot)
     pilot.app.go("moodle_sync")
     await settle(pilot)
+    await expect(pilot, MoodleSyncScreen)
     return pilot.app.screen
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def _running(pilot) -> MoodleSyncScreen:
+    screen = await _open(pilot)
+    screen.running = True
+    screen.set_status("Synchronisation en cours…")
+    for event in EVENTS:
+        screen.render_event(event)
+    await settle(pilot)
+    return screen
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_idle(snap_compare, tmp_path, size):
+    """The seed's page: Entités "[X]" ticked, the five options "[ ]" with their labels wrapped
+    beside, "Prêt. « l » pour lancer.", the progress bars, the (empty) trace; footer l Lancer…"""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_open)
 
 
 def test_options_ticked(snap_compare, tmp_path):
+    """Forcer, Mode simulation and Plus de sorties de trace ticked: "[X]" beside them."""
+
     async def run_before(pilot):
         screen = await _open(pilot)
         for wid in ("opt-force", "opt-simulate", "opt-verbose"):
             screen.query_one(f"#{wid}", Checkbox).value = True
         screen.query_one("#opt-simulate", Checkbox).focus()
         await settle(pilot)
+        await expect(pilot, MoodleSyncScreen)
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_running_frozen_trace(snap_compare, tmp_path):
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+def test_running_frozen_trace(snap_compare, tmp_path, size):
+    """A run in progress, scrolled to its trace: "Trace : 4 lignes, 1 erreur", entities in French
+    (Comptes, Cohortes), the long error line wrapped, "[old]" shown as typed (never markup)."""
+
     async def run_before(pilot):
-        screen = await _open(pilot)
-        screen.running = True
-        screen.set_status("Synchronisation en cours…")
-        for event in (
-            Phase("users", "Comptes utilisateur : calcul des différences"),
-            Trace("change", "users", "création de jean.dupont (Dupont Jean)"),
-            Trace("change", "users", "renommage de [old].login en new.login"),
-            Trace("error", "users", "amine.leguen : identifiant porté par un compte « manual »"),
-            Progress("users", 40, 100),
-            Progress("cohorts", 0, None),
-        ):
-            screen.render_event(event)
-        screen.query_one("#sync-trace").scroll_visible()
+        screen = await _running(pilot)
+        screen.query_one("#sync-trace").scroll_visible(animate=False)
         await settle(pilot)
+        await expect(pilot, MoodleSyncScreen)
 
-    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=run_before)
 
 
-def test_finished_summary(snap_compare, tmp_path):
-    """A run cancelled during the cohorts: the status line is the headline with the number of errors;
-    the summary has one French line per entity with agreement ("2 cohortes créées"), "Associations de
-    rôles : non traité" (also beside its progress bar), and the auth warning."""
+def test_trace_full_screen(snap_compare, tmp_path):
+    """t during a run: the trace full screen, wrapped, following the last line; "… > Trace de la
+    synchronisation"; its footer / Chercher, n Suivante, e Erreur suiv."""
+
+    async def run_before(pilot):
+        await _running(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        await expect(pilot, TraceScreen)
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+def test_finished_summary(snap_compare, tmp_path, size):
+    """A run cancelled during the cohorts, with 1 error: the status line is the headline
+    "Synchronisation annulée à la fin d'un lot, avec 1 erreur. Touche e : les voir."; the users bar
+    full, "interrompu" beside the cohorts bar and "non traité" beside the roles bar; the Bilan one
+    French line per entity with agreement ("2 cohortes créées, 1 modifiée … (interrompu par
+    l'annulation)", "Associations de rôles : non traité") and the auth warning, fitting 80 columns."""
 
     async def run_before(pilot):
         screen = await _open(pilot)
@@ -77,24 +121,59 @@ def test_finished_summary(snap_compare, tmp_path):
             ],
             headline("interrompu", 1, simulate=False),
         )
-        screen.query_one("#sync-summary").scroll_visible()
+        screen.query_one("#sync-summary").scroll_visible(animate=False)
         await settle(pilot)
+        await expect(pilot, MoodleSyncScreen)
 
-    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=run_before)
 
 
 def test_confirmation(snap_compare, tmp_path):
-    from enttui.ui.widgets.modals import ConfirmModal
+    """A forced run that would suspend accounts asks first, with the numbers."""
 
     async def run_before(pilot):
         await _open(pilot)
         pilot.app.push_screen(
             ConfirmModal(
                 "Suspendre des comptes Moodle ?",
-                "12 compte(s) « cas » absents de l'annuaire seront suspendus dans Moodle, sur 1550 comptes gérés (1%).\n"  # noqa: E501
-                "Seuil configuré : 10%. Confirmer ces suspensions ?",
+                "12 comptes « cas » absents de l'annuaire seront suspendus dans Moodle, sur 1550 comptes gérés (1 %).\n"
+                "Seuil configuré : 10 %. Confirmer ces suspensions ?",
             )
         )
-        await settle(pilot)
+        await expect(pilot, ConfirmModal, selector="#dialog-message")
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_single_user_modal(snap_compare, tmp_path):
+    """u: "Synchroniser un utilisateur unique", the login field focused, its footer."""
+
+    async def run_before(pilot):
+        await _open(pilot)
+        await pilot.press("u")
+        await expect(pilot, LoginModal, selector="#login")
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_settings_modal(snap_compare, tmp_path):
+    """v: the settings in force, read-only."""
+
+    async def run_before(pilot):
+        await _open(pilot)
+        await pilot.press("v")
+        await expect(pilot, SettingsModal, selector="#settings-table")
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_quit_confirmation_while_it_runs(snap_compare, tmp_path):
+    """ctrl+q while the sync runs: "Un traitement est en cours", what stops and how it is recorded,
+    "Non (n)" focused and "Arrêter et quitter (y)"."""
+
+    async def run_before(pilot):
+        await _running(pilot)
+        await pilot.press("ctrl+q")
+        await expect(pilot, ConfirmModal, selector="#dialog-message")
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)

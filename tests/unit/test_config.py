@@ -88,6 +88,16 @@ def test_wrong_type_is_named(tmp_path):
     assert "entier" in err.message
 
 
+def test_ui_keymap(tmp_path):
+    cfg = load_config(write(tmp_path, MINIMAL + '[ui]\nkeymap = { "page.menu" = "f2,ctrl+o" }\n'), env={})
+    assert cfg.ui.keymap == {"page.menu": "f2,ctrl+o"}
+    assert load_config(write(tmp_path, MINIMAL), env={}).ui.keymap == {}
+    err = error_of(write(tmp_path, MINIMAL + '[ui]\nkeymap = { "page.menu" = 2 }\n'))
+    assert "[ui] keymap.page.menu" in err.message and "chaîne" in err.message
+    err = error_of(write(tmp_path, MINIMAL + '[ui]\nkeymap = "f2"\n'))
+    assert "[ui] keymap" in err.message and "table" in err.message
+
+
 def test_wrong_choice_is_named(tmp_path):
     err = error_of(write(tmp_path, MINIMAL + "[smtp]\nsecurity = 'ssl'\n"))
     assert "[smtp] security" in err.message

@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help="réécrire ce fichier de métriques Prometheus à la fin (remplace [monitoring] metrics_file)",
         )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="avec --demo : repartir d'un monde de démonstration neuf (historique, envois et fichiers effacés)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=FrenchArgumentParser)
 
     for module in COMMAND_MODULES:
@@ -107,8 +112,31 @@ async def open_from_args(args: argparse.Namespace, *, strict: bool = False, conf
 
     if args.demo:
         root = Path(args.demo_dir) if args.demo_dir else None
+        if getattr(args, "reset", False):
+            await asyncio.to_thread(reset_demo_world, root)
         return await demo_services(root)
     return await open_services(config or load_config(args.config), strict=strict)
+
+
+DEMO_FILES = ("state.db", "moodle.db")
+DEMO_FOLDERS = ("outbox", "identifiants")
+
+
+def reset_demo_world(root: Path | None) -> None:
+    """Forget what the demo world recorded (runs, traces, audit, outbox, identifier files): the
+    next start is a fresh world. Only the demo's own files are removed, never the folder itself."""
+    import shutil
+
+    from enttui.jobs.context import default_demo_root
+
+    folder = root or default_demo_root()
+    for name in DEMO_FILES:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
+    for name in DEMO_FOLDERS:
+        target = folder / name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
 
 
 async def run_console(args: argparse.Namespace) -> int:
@@ -140,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--quiet et --verbose s'excluent")
     if args.nagios and getattr(args, "json", False):
         parser.error("--json et --nagios s'excluent")
+    if getattr(args, "reset", False) and not args.demo:
+        parser.error("--reset ne s'emploie qu'avec --demo")
     if not args.command:
         return _run_console(args)
     if getattr(args, "metrics", None) and log_name(args) not in RUN_COMMANDS | {"status"}:

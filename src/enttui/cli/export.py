@@ -12,6 +12,7 @@ import sys
 
 from enttui.cli import command, open_from_args
 from enttui.cli.log import count
+from enttui.domain.french import plural
 from enttui.errors import EXIT_OK, DestinationExists, UsageError
 
 TARGET_CODES = ("eleve", "parent", "enseignant", "non-enseignant", "autre")
@@ -80,5 +81,6 @@ async def cmd_export(args: argparse.Namespace) -> int:
         doc = {"format": result.format, "file": str(result.path), "rows": result.rows, "run_id": result.run_id}
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
-        print(f"{result.rows} ligne(s) exportée(s) vers {result.path} (format {result.format}, 0600).", file=sys.stdout)
+        rows = plural(result.rows, "ligne exportée", "lignes exportées")
+        print(f"{rows} vers {result.path} (format {result.format}, 0600).", file=sys.stdout)
     return EXIT_OK

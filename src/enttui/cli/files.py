@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from enttui.cli import command, open_from_args
 from enttui.cli.diffuse import ask
 from enttui.cli.log import regeneration_counts
+from enttui.domain.french import plural
 from enttui.errors import EXIT_ERRORS, EXIT_OK, DestinationExists, UsageError
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ async def cmd_files(args: argparse.Namespace) -> int:
                 }
                 print(json.dumps(doc, ensure_ascii=False, indent=2))
             else:
-                print(f"{len(entries)} résultat(s)")
+                print(plural(len(entries), "résultat") if entries else "Aucun fichier.")
                 for e in entries:
                     state = f"\t{e.status}" if e.status in ("interrompu", "en cours") else ""
                     lines = "1 ligne" if e.rows == 1 else f"{e.rows} lignes"
@@ -100,7 +101,7 @@ async def cmd_files(args: argparse.Namespace) -> int:
             try:
                 path = await J.export_file(services, args.name, args.dest, overwrite=args.force)
             except DestinationExists as exc:
-                if not sys.stdin.isatty() or not ask(f"{exc.path} existe déjà. Le remplacer ? [o/N]"):
+                if not sys.stdin.isatty() or not ask(f"{exc.path} existe (enttui l'a écrit). Le remplacer ? [o/N]"):
                     raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
                 path = await J.export_file(services, args.name, args.dest, overwrite=True)
             print(f"Copié vers {path} (0600).")

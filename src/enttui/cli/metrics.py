@@ -198,6 +198,7 @@ async def write_after_run(args: argparse.Namespace, log: RunLog) -> None:
         path = metrics_path(args, configured)
         if not path:
             return
+        args.reset = False  # (a --demo --reset run: the world it just wrote is the one to measure)
         services = await open_from_args(args, config=config)
         try:
             await write_metrics(services, path)

@@ -11,10 +11,12 @@ Also: the CSV export of a report (written through :mod:`enttui.services.localfil
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
 from enttui.jobs.context import Services
+from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.services.localfiles import write_private
 from enttui.services.moodle_sync import MoodleSyncStore
@@ -186,3 +189,17 @@ def export_coherence_csv(
     checks = [report.check(check_id)] if check_id else report.checks
     write_private(path, coherence_csv(checks), overwrite=overwrite)
     return sum(c.count for c in checks)
+
+
+async def write_coherence_report(
+    services: Services, report: CoherenceReport, dest: str, *, check_id: str | None = None, overwrite: bool = False
+) -> tuple[Path, int]:
+    """The CSV of the report (or of one check) to ``dest``, with the destination rule of
+    :mod:`enttui.jobs.destinations`; returns the path written and the number of rows."""
+    name = f"coherence-{check_id or 'rapport'}.csv"
+    destination = await prepare_destination(services, dest, default_name=name, overwrite=overwrite)
+    rows = await asyncio.to_thread(
+        partial(export_coherence_csv, report, destination.path, check_id=check_id, overwrite=destination.overwrite)
+    )
+    await record_written(services, destination.path, "rapport de cohérence")
+    return destination.path, rows

@@ -33,9 +33,10 @@ from enttui.domain.csv_write import BOM, csv_lines
 from enttui.domain.people import Target, person_from_entry
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.context import Services
+from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.jobs.events import EventSink, Phase, Progress, null_sink
 from enttui.jobs.local_accounts import LOCAL_ATTRIBUTES
-from enttui.services.localfiles import check_output_path, open_private, write_all
+from enttui.services.localfiles import open_private, write_all
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 
 __all__ = [
@@ -186,13 +187,17 @@ async def run_export(
     """Write the export; raises :class:`DestinationExists` when ``output`` exists and not ``overwrite``."""
     fmt = resolve_format(services, format_name)
     filt = filt or ExportFilter()
-    path = check_output_path(output, default_name=f"export-{fmt.name}.csv")
+    destination = await prepare_destination(
+        services, output, default_name=f"export-{fmt.name}.csv", overwrite=overwrite
+    )
+    path = destination.path
     targets = set(filt.targets or fmt.targets)
     if filt.activation not in ACTIVATION_CHOICES:
         raise ValidationError(f"État d'activation inconnu : « {filt.activation} ».")
     cfg = services.config
     directory = services.directory
-    fd = await asyncio.to_thread(partial(open_private, path, overwrite=overwrite))
+    fd = await asyncio.to_thread(partial(open_private, path, overwrite=destination.overwrite))
+    await record_written(services, path, f"export CSV {fmt.name}")
     options: dict[str, Any] = {"format": fmt.name, "fichier": str(path), "filtre": filt.describe()}
     run_id = await services.state.start_run("export", options, user=user)
     rows = 0

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain.csv_read import read_table
+from enttui.domain.french import plural
 from enttui.domain.local_account_rows import ParsedFile, ParsedRow, parse_import
 from enttui.domain.logins import next_free_login
 from enttui.errors import EnttuiError, ValidationError
@@ -89,15 +90,17 @@ class ImportPreview:
     def summary(self) -> str:
         c = self.counts
         return (
-            f"{len(self.rows)} ligne(s) : {c['create']} création(s), {c['update']} modification(s), "
-            f"{c['unchanged']} inchangée(s), {c['error']} erreur(s)"
+            f"{plural(len(self.rows), 'ligne')} : {plural(c['create'], 'création')}, "
+            f"{plural(c['update'], 'modification')}, {plural(c['unchanged'], 'inchangée')}, "
+            f"{plural(c['error'], 'erreur')}"
         )
 
     def describe_file(self) -> str:
         t = self.parsed.table
         text = f"{Path(self.path).name} — encodage {t.encoding_label}, séparateur {t.delimiter_label}"
         if self.parsed.ignored:
-            text += f" ; colonne(s) ignorée(s) : {', '.join(self.parsed.ignored)}"
+            ignored = self.parsed.ignored
+            text += f" ; {'colonnes ignorées' if len(ignored) > 1 else 'colonne ignorée'} : {', '.join(ignored)}"
         return text
 
 
@@ -301,8 +304,8 @@ async def _apply(
         raise
     finally:
         summary = (
-            f"{counts['created']} création(s), {counts['updated']} modification(s), "
-            f"{counts['unchanged']} inchangé(s), {counts['errors']} erreur(s)"
+            f"{plural(counts['created'], 'création')}, {plural(counts['updated'], 'modification')}, "
+            f"{plural(counts['unchanged'], 'inchangé')}, {plural(counts['errors'], 'erreur')}"
         )
         with contextlib.suppress(EnttuiError):
             if pending:

@@ -15,13 +15,13 @@ import os
 import stat
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 
 from enttui.domain.idfiles import IdRow, check_name, complete_length, header_bytes, parse_rows, row_bytes, row_key
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.context import Services
-from enttui.services.localfiles import check_output_path, open_private, write_all
+from enttui.jobs.destinations import prepare_destination, record_written
+from enttui.services.localfiles import open_private, write_all
 from enttui.services.state import FileRecord
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -297,9 +297,10 @@ def _copy(src_dir: Path, name: str, dest: Path, overwrite: bool) -> None:
 async def export_file(services: Services, name: str, dest: str, *, overwrite: bool = False) -> Path:
     """Copy an indexed file to ``dest`` (a file or an existing folder); returns the path written."""
     rec = await _indexed(services, name)
-    target = await asyncio.to_thread(partial(check_output_path, dest, default_name=rec.name))
+    destination = await prepare_destination(services, dest, default_name=rec.name, overwrite=overwrite)
+    target = destination.path
     try:
-        await asyncio.to_thread(_copy, files_dir(services), rec.name, target, overwrite)
+        await asyncio.to_thread(_copy, files_dir(services), rec.name, target, destination.overwrite)
     except EnttuiError:
         raise
     except OSError as exc:
@@ -307,8 +308,9 @@ async def export_file(services: Services, name: str, dest: str, *, overwrite: bo
             raise ValidationError(f"Chemin refusé : {target} est un lien symbolique.") from None
         raise FileStoreError(f"Export vers {target} impossible ({exc.strerror or exc}).") from None
     await services.state.audit(
-        "fichier.export", rec.name, f"copie vers {target}" + (" (remplacé)" if overwrite else "")
+        "fichier.export", rec.name, f"copie vers {target}" + (" (remplacé)" if destination.overwrite else "")
     )
+    await record_written(services, target, f"copie de {rec.name}")
     return target
 
 

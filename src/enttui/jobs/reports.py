@@ -7,16 +7,17 @@ the trace), the plain-text export of a run's report, and the pruning of runs old
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from enttui.domain.sync import COUNT_KEYS as SYNC_COUNT_KEYS
-from enttui.domain.sync import ENTITIES as SYNC_ENTITIES
-from enttui.domain.sync_report import count_label
+from enttui.domain.french import plural
 from enttui.jobs.context import Services
+from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.services.localfiles import write_private
 from enttui.services.state import RUN_KINDS, RUN_STATUSES, RunRecord, TraceLine
 
@@ -35,25 +36,35 @@ LEVEL_LABELS: dict[str, str] = {
     "warning": "alerte",
     "error": "ERREUR",
 }
-# Labels of the usual count keys (anything else is shown as is).
-COUNT_LABELS: dict[str, str] = {
-    "created": "créés",
-    "updated": "modifiés",
-    "suspended": "suspendus",
-    "deleted": "supprimés",
-    "unchanged": "inchangés",
-    "added": "ajoutés",
-    "removed": "retirés",
-    "sent": "envoyés",
-    "not_sent": "non envoyés",
-    "failed": "échecs",
-    "errors": "erreurs",
-    "skipped": "ignorés",
-    "total": "total",
-    "read": "lus",
-    "files": "fichiers",
-    "accounts": "comptes",
-    "rows": "lignes",
+# Count keys that are past participles: (masculine singular, feminine singular); plural adds "s".
+PARTICIPLES: dict[str, tuple[str, str]] = {
+    "created": ("créé", "créée"),
+    "updated": ("modifié", "modifiée"),
+    "suspended": ("suspendu", "suspendue"),
+    "revived": ("réactivé", "réactivée"),
+    "deleted": ("supprimé", "supprimée"),
+    "unchanged": ("inchangé", "inchangée"),
+    "added": ("ajouté", "ajoutée"),
+    "removed": ("retiré", "retirée"),
+    "skipped": ("ignoré", "ignorée"),
+    "sent": ("envoyé", "envoyée"),
+    "not_sent": ("non envoyé", "non envoyée"),
+    "read": ("lu", "lue"),
+}
+# Count keys that are nouns (singular, plural), and the keys of diffusions and regenerations.
+NOUNS: dict[str, tuple[str, str]] = {
+    "errors": ("erreur", "erreurs"),
+    "failed": ("échec", "échecs"),
+    "files": ("fichier", "fichiers"),
+    "accounts": ("compte", "comptes"),
+    "rows": ("ligne", "lignes"),
+    "total": ("au total", "au total"),
+    "changed": ("mot de passe changé", "mots de passe changés"),
+    "mailed": ("identifiant envoyé", "identifiants envoyés"),
+    "information": ("message d'information", "messages d'information"),
+    "in_file": ("dans le fichier", "dans le fichier"),
+    "pending": ("à reprendre", "à reprendre"),
+    "file": ("fichier", "fichier"),
 }
 ENTITY_LABELS: dict[str, str] = {
     "users": "Comptes utilisateur",
@@ -64,7 +75,73 @@ ENTITY_LABELS: dict[str, str] = {
     "mails": "Messages",
     "accounts": "Comptes",
     "import": "Import",
+    "export": "Export",
 }
+FEMININE_ENTITIES = frozenset({"cohorts", "roles"})
+# Entities in trace lines (short: they start every line).
+TRACE_ENTITIES: dict[str, str] = {
+    "users": "Comptes",
+    "cohorts": "Cohortes",
+    "members": "Membres",
+    "roles": "Rôles",
+    "diffusion": "Diffusion",
+    "regeneration": "Régénération",
+    "accounts": "Comptes",
+    "mails": "Messages",
+    "import": "Import",
+    "export": "Export",
+    "coherence": "Cohérence",
+    "sync": "Synchronisation",
+}
+# Options of a run, as the report shows them.
+OPTION_LABELS: dict[str, str] = {
+    "users": "comptes utilisateur",
+    "cohorts": "cohortes",
+    "roles": "associations de rôles",
+    "user_login": "utilisateur unique",
+    "force": "forcer la mise à jour",
+    "update_only": "rafraîchir seulement",
+    "simulate": "simulation",
+    "verbose": "plus de trace",
+    "no_cohort_lock": "verrou de cohortes désactivé",
+    "allow_mass_removal": "suppressions en masse permises",
+    "targets": "cibles",
+    "subject": "objet",
+    "free_text": "texte libre",
+    "include_activated": "comptes déjà activés inclus",
+    "resume_of": "reprise du traitement n°",
+    "uai": "périmètre",
+    "since": "depuis",
+    "format": "format",
+    "fichier": "fichier",
+    "filtre": "filtre",
+    "file": "fichier",
+    "path": "fichier",
+}
+TARGET_WORDS: dict[str, str] = {
+    "eleve": "Élève",
+    "parent": "Parent",
+    "enseignant": "Enseignant",
+    "non-enseignant": "Non enseignant",
+    "autre": "Autre",
+}
+
+
+def count_label(key: str, n: int | None = None, entity: str | None = None) -> str:
+    """The French words for a count key, agreeing with ``entity`` and the number ``n``:
+    ``count_label("created", 26, "cohorts")`` → "créées", ``count_label("errors", 1)`` → "erreur"."""
+    many = n is None or abs(n) >= 2
+    if key in PARTICIPLES:
+        word = PARTICIPLES[key][1 if entity in FEMININE_ENTITIES else 0]
+        return word + "s" if many else word
+    if key in NOUNS:
+        return NOUNS[key][1 if many else 0]
+    return key.replace("_", " ")
+
+
+def trace_entity_label(entity: str) -> str:
+    return TRACE_ENTITIES.get(entity, entity)
+
 
 KINDS: tuple[str, ...] = tuple(RUN_KINDS)
 STATUSES: tuple[str, ...] = tuple(RUN_STATUSES)
@@ -91,53 +168,66 @@ def format_moment(moment: datetime | None) -> str:
     return "—" if moment is None else moment.astimezone().strftime("%d/%m/%Y %H:%M")
 
 
-def count_rows(counts: Mapping[str, Any], *, agree: bool = True) -> list[tuple[str, str, str]]:
-    """Counts flattened to ``(entity, what, value)`` rows: ``{"users": {"created": 3}}`` and flat ones.
-
-    With ``agree``, the sync's counters agree with their entity and number ("Cohortes", "créées", "2")."""
+def count_rows(counts: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """Counts flattened to ``(entity, what, value)`` rows, in French with agreement:
+    ``{"cohorts": {"created": 26}}`` → ("Cohortes", "créées", "26"); flat ones have no entity."""
     rows: list[tuple[str, str, str]] = []
     for key, value in counts.items():
         if isinstance(value, Mapping):
             entity = ENTITY_LABELS.get(key, key)
             for sub, v in value.items():
-                if agree and key in SYNC_ENTITIES and sub in SYNC_COUNT_KEYS:
-                    what = count_label(key, sub, v if isinstance(v, int) else 2)
-                else:
-                    what = COUNT_LABELS.get(str(sub), str(sub))
-                rows.append((entity, what, _scalar(v)))
+                rows.append((entity, count_label(sub, _number(v), key), _scalar(v)))
         else:
-            rows.append(("", COUNT_LABELS.get(key, key), _scalar(value)))
+            rows.append(("", count_label(key, _number(value)), _scalar(value)))
     return rows
 
 
+def counts_lines(counts: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """One line per entity: ("Cohortes", "26 créées, 1 modifiée, 0 erreur"); flat counts under ""."""
+    lines: dict[str, list[str]] = {}
+    for entity, what, value in count_rows(counts):
+        lines.setdefault(entity, []).append(f"{value} {what}" if what not in ("fichier",) else f"{what} {value}")
+    return [(entity, ", ".join(parts)) for entity, parts in lines.items()]
+
+
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def counts_summary(counts: Mapping[str, Any], limit: int = 3) -> str:
-    """A short line for the list: the first non-zero counts, e.g. ``créés 12 · erreurs 1``."""
+    """A short line for the list: the first non-zero counts, e.g. ``12 créés · 1 erreur``."""
     totals: dict[str, int] = {}
-    for _entity, what, value in count_rows(counts, agree=False):
-        try:
-            n = int(value)
-        except ValueError:
-            continue
-        if n:
-            totals[what] = totals.get(what, 0) + n
-    parts = [f"{what} {n}" for what, n in totals.items()]
+    for key, value in counts.items():
+        items = value.items() if isinstance(value, Mapping) else [(key, value)]
+        for sub, v in items:
+            n = _number(v)
+            if n:
+                totals[sub] = totals.get(sub, 0) + n
+    parts = [f"{n} {count_label(key, n)}" for key, n in totals.items()]
     if len(parts) > limit:
         parts = [*parts[:limit], "…"]
     return " · ".join(parts) or "—"
 
 
 def options_text(options: Mapping[str, Any]) -> str:
+    """The options of a run in French: "cibles : Élève, Parent · objet : « … » · simulation"."""
     parts = []
     for key, value in options.items():
+        label = OPTION_LABELS.get(key, key.replace("_", " "))
         if value is True:
-            parts.append(f"--{key.replace('_', '-')}")
+            parts.append(label)
         elif value in (False, None, "", [], {}):
             continue
         elif isinstance(value, (list, tuple)):
-            parts.append(f"{key}={','.join(str(v) for v in value)}")
+            words = [TARGET_WORDS.get(str(v), str(v)) for v in value]
+            parts.append(f"{label} : {', '.join(words)}")
+        elif isinstance(value, str) and key in ("subject", "free_text"):
+            short = " ".join(value.split())
+            short = short if len(short) <= 60 else short[:59] + "…"
+            parts.append(f"{label} : « {short} »")
         else:
-            parts.append(f"{key}={value}")
-    return " ".join(parts) or "—"
+            parts.append(f"{label} : {value}")
+    return " · ".join(parts) or "—"
 
 
 def _scalar(value: Any) -> str:
@@ -223,29 +313,35 @@ def run_report_text(run: RunRecord, trace: Sequence[TraceLine]) -> str:
     lines.append("")
     lines.append("Comptes rendus par entité :")
     rows = count_rows(run.counts)
-    lines.extend(f"  {entity or '—'} : {what} {value}" for entity, what, value in rows)
+    lines.extend(f"  {entity or '—'} : {value} {what}" for entity, what, value in rows)
     if not rows:
         lines.append("  —")
     lines.append("")
-    lines.append(f"Trace ({len(trace)} ligne(s)) :")
+    lines.append(f"Trace ({plural(len(trace), 'ligne')}) :")
     lines.extend(trace_line_text(t) for t in trace)
     return "\n".join(lines) + "\n"
 
 
 def trace_line_text(t: TraceLine) -> str:
-    entity = f"[{t.entity}] " if t.entity else ""
+    entity = f"[{trace_entity_label(t.entity)}] " if t.entity else ""
     return f"{t.at.astimezone().strftime('%H:%M:%S')} {LEVEL_LABELS.get(t.level, t.level):<7} {entity}{t.text}"
 
 
-async def export_run_report(services: Services, run_id: int, path: Path, *, overwrite: bool = False) -> int:
-    """Write one run's report to ``path`` (mode 0600: traces name people); returns the trace lines."""
+async def export_run_report(services: Services, run_id: int, dest: str | Path, *, overwrite: bool = False) -> int:
+    """Write one run's report to ``dest`` (mode 0600: traces name people; the destination rule of
+    :mod:`enttui.jobs.destinations`); returns the number of trace lines."""
     from enttui.errors import ValidationError
 
     detail = await run_detail(services, run_id)
     if detail is None:
         raise ValidationError(f"Le traitement n° {run_id} n'existe plus (purgé ?).")
-    write_private(path, run_report_text(detail.run, detail.trace).encode("utf-8"), overwrite=overwrite)
-    await services.state.audit("export", f"rapport d'alimentation n° {run_id}", str(path))
+    destination = await prepare_destination(
+        services, str(dest), default_name=f"rapport-{detail.run.kind}-{run_id}.txt", overwrite=overwrite
+    )
+    data = run_report_text(detail.run, detail.trace).encode("utf-8")
+    await asyncio.to_thread(partial(write_private, destination.path, data, overwrite=destination.overwrite))
+    await services.state.audit("export", f"rapport d'alimentation n° {run_id}", str(destination.path))
+    await record_written(services, destination.path, f"rapport d'alimentation n° {run_id}")
     return len(detail.trace)
 
 

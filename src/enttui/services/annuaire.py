@@ -26,7 +26,7 @@ from typing import Any
 
 from enttui.config import Config
 from enttui.domain import ldapfilter as lf
-from enttui.domain.annuaire import PeopleQuery, people_filter
+from enttui.domain.annuaire import PeopleQuery, fold_login, people_filter
 from enttui.domain.dn import lookup_key
 from enttui.domain.people import (
     PERSON_ATTRIBUTES,
@@ -118,6 +118,7 @@ class Page:
     people: tuple[Person, ...]
     has_next: bool
     relatives: Mapping[str, Person] = field(default_factory=dict)  # lookup_key → person
+    missing: tuple[str, ...] = ()  # member DNs of this page that point nowhere (shown as such)
 
     @property
     def has_previous(self) -> bool:
@@ -195,13 +196,15 @@ class PeoplePager:
             if people is None:
                 return None
             relatives = await self.annuaire.children_of(people)
-            cached = Page(index, tuple(people), self._has_next(index, people), relatives)
+            cached = Page(index, tuple(people), self._has_next(index, people), relatives, self._missing_on(index))
             self._cache[index] = cached
             while len(self._cache) > CACHE_PAGES:
                 far = max(self._cache, key=lambda i: abs(i - index))
                 del self._cache[far]
         else:
-            cached = Page(index, cached.people, self._has_next(index, list(cached.people)), cached.relatives)
+            cached = Page(
+                index, cached.people, self._has_next(index, list(cached.people)), cached.relatives, cached.missing
+            )
         self.index = index
         self._after_page(index)
         return cached
@@ -230,6 +233,9 @@ class PeoplePager:
 
     def _after_page(self, index: int) -> None:
         return None
+
+    def _missing_on(self, index: int) -> tuple[str, ...]:
+        return ()
 
 
 class PeopleSearch(PeoplePager):
@@ -386,24 +392,48 @@ class PeopleSearch(PeoplePager):
 
 
 class MemberList(PeoplePager):
-    """A known list of DNs (a group's members), read page by page with one search per page."""
+    """A known list of DNs (a group's members), sorted by name: every member is read once (one
+    search per 200 DNs), then shown page by page. Members whose entry does not exist come last,
+    as such (``missing``): a class with a dangling member never shows an empty page."""
 
     def __init__(self, annuaire: Annuaire, dns: Sequence[str], page_size: int = PAGE_SIZE) -> None:
         super().__init__(annuaire, page_size)
         self.dns = list(dict.fromkeys(dns))
+        self._rows: list[Person | str] | None = None  # people sorted by name, then missing DNs
+
+    async def _read(self) -> list[Person | str]:
+        if self._rows is None:
+            found = await self.annuaire.people_by_dns(self.dns, LIST_ATTRIBUTES)
+            people = sorted((found[lookup_key(dn)] for dn in self.dns if lookup_key(dn) in found), key=name_key)
+            missing = [dn for dn in self.dns if lookup_key(dn) not in found]
+            self._rows = [*people, *missing]
+        return self._rows
+
+    @property
+    def missing(self) -> list[str]:
+        return [r for r in self._rows or () if isinstance(r, str)]
 
     async def _people_page(self, index: int) -> list[Person] | None:
-        chunk = self.dns[index * self.page_size : (index + 1) * self.page_size]
+        rows = await self._read()
+        chunk = rows[index * self.page_size : (index + 1) * self.page_size]
         if not chunk:
             return None if index > 0 else []
-        found = await self.annuaire.people_by_dns(chunk, LIST_ATTRIBUTES)
-        return [found[lookup_key(dn)] for dn in chunk if lookup_key(dn) in found]
+        return [r for r in chunk if isinstance(r, Person)]
+
+    def _missing_on(self, index: int) -> tuple[str, ...]:
+        chunk = (self._rows or [])[index * self.page_size : (index + 1) * self.page_size]
+        return tuple(r for r in chunk if isinstance(r, str))
 
     def _has_next(self, index: int, people: Sequence[Person]) -> bool:
         return (index + 1) * self.page_size < len(self.dns)
 
     async def count(self) -> ResultCount:
         return ResultCount(len(self.dns))
+
+
+def name_key(person: Person) -> tuple[str, str, str]:
+    """Alphabetical order of people: name, first name (accents and case ignored), login."""
+    return (fold_login(person.sn or person.display_name), fold_login(person.given_name), person.login)
 
 
 class Annuaire:

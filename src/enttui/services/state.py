@@ -696,8 +696,15 @@ class StateStore:
 
         await self._run(do, write=True, what="écriture du journal d'audit")
 
-    async def list_audit(self, limit: int = 200) -> list[AuditRecord]:
+    async def list_audit(
+        self, limit: int = 200, *, action: str | None = None, target: str | None = None
+    ) -> list[AuditRecord]:
+        """The newest audit records first, those of one ``action`` and/or ``target`` if given."""
         query = select(audit_table).order_by(audit_table.c.at.desc(), audit_table.c.id.desc()).limit(max(0, limit))
+        if action is not None:
+            query = query.where(audit_table.c.action == action)
+        if target is not None:
+            query = query.where(audit_table.c.target == redact(target))
 
         def do(conn: Connection) -> list[AuditRecord]:
             return [

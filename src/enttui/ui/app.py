@@ -3,36 +3,62 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from enttui.errors import EnttuiError, describe
 from enttui.jobs.context import Services
-from enttui.ui.commands import NavigationCommands, ScreenActionCommands
+from enttui.ui.commands import (
+    THEME_PLACEHOLDER,
+    FrenchCommandPalette,
+    NavigationCommands,
+    ScreenActionCommands,
+    system_commands,
+)
+from enttui.ui.keys import key_label
 from enttui.ui.navigation import PAGES_BY_KEY
-from enttui.ui.resources import stylesheets
+from enttui.ui.quitting import request_quit
+from enttui.ui.resources import stylesheet
 from enttui.ui.screens import SCREENS
-from enttui.ui.screens.base import PageScreen
+from enttui.ui.screens.base import EntScreen, PageScreen
+from enttui.ui.widgets.footer import help_keys
 from enttui.ui.widgets.modals import ErrorModal, HelpModal
 
 MAX_HISTORY = 50
+UNEXPECTED = (
+    "L'opération s'est arrêtée sur une erreur imprévue. Ce qui était déjà enregistré le reste ; "
+    "réessayez, et si l'erreur revient, transmettez le détail ci-dessous à l'équipe technique."
+)
 
 
 class EntApp(App[int]):
     """enttui: the console. ``services`` are opened by the caller (CLI or tests)."""
 
     TITLE = "enttui"
-    CSS_PATH = stylesheets()
+    CSS = stylesheet()
     ENABLE_COMMAND_PALETTE = True
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    # Below 110 columns the menu folds away (F2 brings it over the page); below 30 rows the page
+    # title gives its line to the page (the breadcrumb names the page).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     COMMANDS = App.COMMANDS | {NavigationCommands, ScreenActionCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quitter", id="app.quit", tooltip="Quitter enttui", priority=True),
-        Binding("f1", "help", "Aide", id="app.help", tooltip="Aide de l'écran courant"),
+        Binding("f1", "help", "Aide", id="app.help", tooltip="Aide de l'écran courant et toutes ses touches"),
         Binding("f3", "go('accueil')", "Accueil", id="app.home", tooltip="Revenir à l'accueil (état des systèmes)"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            id="app.palette",
+            tooltip="Toutes les pages et actions",
+            priority=True,
+        ),
+        Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
 
     def __init__(
@@ -55,6 +81,7 @@ class EntApp(App[int]):
         self._current: str | None = None
         self._start_page = start_page
         self.animation_level = "none"
+        self.data_version = 0  # bumped after every change of the data: lists reload when shown again
 
     @property
     def services(self) -> Services:
@@ -82,11 +109,17 @@ class EntApp(App[int]):
         self.animation_level = "full" if ui.animations else "none"
         if ui.theme in self.available_themes:
             self.theme = ui.theme
+        if ui.keymap:
+            self.set_keymap(dict(ui.keymap))
         self.go(self._start_page, remember=False)
 
     async def on_unmount(self) -> None:
         if self._opener is not None and self._services is not None:
             await self._services.close()
+
+    def note_change(self) -> None:
+        """Something was written (import, edit, run): lists reload when they are shown again."""
+        self.data_version += 1
 
     # navigation -----------------------------------------------------------------------------
     def _screen_for(self, key: str) -> str:
@@ -118,10 +151,12 @@ class EntApp(App[int]):
         self.go(key)
 
     def open_person(self, dn: str) -> None:
-        """Push the detail of the person at ``dn`` (escape comes back to where it was opened)."""
+        """Push the detail of the person at ``dn``; its breadcrumb continues the current screen's."""
         from enttui.ui.screens.person import PersonScreen
 
-        self.push_screen(PersonScreen(dn))
+        screen = self.screen
+        trail = screen.trail() if isinstance(screen, EntScreen) else ()
+        self.push_screen(PersonScreen(dn, trail))
 
     def action_back(self) -> None:
         """Retour (escape): the previous page, else the home page."""
@@ -133,32 +168,55 @@ class EntApp(App[int]):
             return
         self.go(target, remember=False)
 
-    # help and errors ------------------------------------------------------------------------
+    def action_menu(self) -> None:
+        """F2 from a screen pushed over a page: back to the page, its menu open."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, PageScreen):
+            self.pop_screen()
+        if isinstance(self.screen, PageScreen):
+            self.call_after_refresh(self.screen.action_open_menu)
+
+    # help, palette, quitting -------------------------------------------------------------------
     def action_help(self) -> None:
         screen = self.screen
         if isinstance(screen, HelpModal):
             return
-        title = getattr(getattr(screen, "page", None), "label", None) or "enttui"
-        text = screen.help_text() if isinstance(screen, PageScreen) else (getattr(screen, "HELP", "") or "")
-        keys: list[tuple[str, str]] = []
-        seen: set[str] = set()
-        for active in screen.active_bindings.values():
-            b = active.binding
-            # Only the console's own bindings (they all carry an id), not Textual's widget internals.
-            if not b.description or not b.id or b.action in seen:
-                continue
-            seen.add(b.action)
-            keys.append((self.get_key_display(b), b.tooltip or b.description))
-        keys.append(("ctrl+p", "Palette de commandes : toutes les pages et actions"))
-        self.push_screen(HelpModal(title, text, keys))
+        page = getattr(screen, "page", None)
+        title = getattr(page, "label", None) or (screen.trail()[-1] if isinstance(screen, EntScreen) else "enttui")
+        text = screen.help_text() if isinstance(screen, EntScreen) else (getattr(screen, "HELP", "") or "")
+        self.push_screen(HelpModal(title, text, help_keys(screen)))
 
+    def get_key_display(self, binding: Binding) -> str:
+        return binding.key_display or key_label(binding.key)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from system_commands(self, screen)
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not any(isinstance(s, FrenchCommandPalette) for s in self.screen_stack):
+            self.push_screen(FrenchCommandPalette(id="--command-palette"))
+
+    def search_themes(self) -> None:
+        from textual.theme import ThemeProvider
+
+        self.push_screen(FrenchCommandPalette(providers=[ThemeProvider], placeholder=THEME_PLACEHOLDER))
+
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit (it copies in a text field): say how to quit, in French."""
+        self.notify("Pour quitter enttui, appuyez sur ctrl+q.", title="Quitter ?", markup=False)
+
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's "Quitter": asks first while a job writes (see ui/quitting.py)."""
+        await request_quit(self)
+
+    # errors -----------------------------------------------------------------------------------
     def report_error(self, exc: BaseException, *, details: bool = False) -> None:
-        """The one error path: a notification for the recoverable, a modal for the details."""
+        """The one error path: a notification for a known error, a modal for the details and for
+        anything unexpected (never a raw exception line: the technical detail is labelled)."""
         if isinstance(exc, EnttuiError):
-            title, message, detail = exc.title, exc.message, exc.detail
-        else:
-            title, message, detail = "Erreur inattendue", describe(exc), None
-        if details:
-            self.push_screen(ErrorModal(title, message, detail))
-        else:
-            self.notify(message, title=title, severity="error", markup=False, timeout=8)
+            if details:
+                self.push_screen(ErrorModal(exc.title, exc.message, exc.detail))
+            else:
+                self.notify(exc.message, title=exc.title, severity="error", markup=False, timeout=8)
+            return
+        self.log.error("worker error", exc)
+        self.push_screen(ErrorModal("Erreur inattendue", UNEXPECTED, f"Détail technique : {describe(exc)}"))

@@ -1,20 +1,27 @@
-"""Where the .tcss files are: the repository's styles/ in a checkout, enttui/styles in a wheel."""
+"""The console's stylesheets, read as package resources (``enttui/ui/styles/*.tcss``).
+
+They are data files of the ``enttui.ui`` package: the same code works from a checkout, an
+installed wheel or a zip, with no guess about where the files are on disk.
+"""
 
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
+from importlib.resources.abc import Traversable
+
+FIRST = "app.tcss"  # the shared frame; the screens' files follow in name order
 
 
-def styles_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[3] / "styles"
-    if (checkout / "app.tcss").is_file():
-        return checkout
-    packaged = Path(str(resources.files("enttui") / "styles"))
-    return packaged
+def styles_folder() -> Traversable:
+    return resources.files("enttui.ui") / "styles"
 
 
-def stylesheets() -> list[Path]:
-    folder = styles_dir()
-    app = folder / "app.tcss"
-    return [app, *sorted(p for p in folder.glob("*.tcss") if p.name != "app.tcss")]
+def stylesheet_names() -> list[str]:
+    names = sorted(p.name for p in styles_folder().iterdir() if p.name.endswith(".tcss") and p.name != FIRST)
+    return [FIRST, *names]
+
+
+def stylesheet() -> str:
+    """Every .tcss of the package, the frame first, as one stylesheet."""
+    folder = styles_folder()
+    return "\n".join(f"/* {name} */\n{(folder / name).read_text(encoding='utf-8')}" for name in stylesheet_names())

@@ -6,18 +6,23 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static, TextArea
-from textual.worker import Worker, WorkerState
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, Input, Label, ProgressBar, Static, TextArea
+from textual.worker import Worker
 
+from enttui.domain import mail as M
+from enttui.domain.french import plural
 from enttui.domain.mail import SUBJECT_MAX
 from enttui.domain.people import Target
 from enttui.errors import EnttuiError, ValidationError, describe
 from enttui.jobs import diffusion as D
 from enttui.jobs import journal as J
 from enttui.jobs.events import Event, Phase, Progress, Trace
+from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.fields import Case, clear_field_errors, field_error, show_field_errors
 from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.prose import Prose
 
 INTRO = (
     "Cet écran permet d'envoyer un message électronique aux utilisateurs de l'ENT, sur leur adresse "
@@ -64,6 +69,7 @@ class DiffusionScreen(PageScreen):
         self._resumable: int | None = None
         self._file_name = ""
         self._busy = False
+        self._worker: Worker | None = None
 
     # -- layout ------------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -71,31 +77,34 @@ class DiffusionScreen(PageScreen):
         with VerticalScroll(id="diffusion-form"):
             yield Static(Text(""), id="resume-banner", classes="banner")
             yield Static(Text("Diffusion des identifiants ENT aux utilisateurs", style="bold"), classes="heading")
-            yield Static(Text(INTRO), classes="intro")
-            yield Static(Text(NOTE), classes="muted note")
+            yield Prose(INTRO, classes="intro")
+            yield Prose(NOTE, classes="muted note")
             yield Label(Text("Cible *", style="bold"), classes="field-label")
             with Vertical(id="targets"):
                 for target in Target:
-                    yield Checkbox(target.label, id=f"cible-{target.value}")
-            yield Checkbox("Inclure les comptes déjà activés", id="include-activated")
+                    yield Case(target.label, id=f"cible-{target.value}")
+            yield field_error("targets")
+            yield Case("Inclure les comptes déjà activés", id="include-activated")
             yield Label(Text("Message", style="bold"), classes="field-label")
-            yield Static(Text(MESSAGE_HELP), classes="muted")
+            yield Prose(MESSAGE_HELP, classes="muted")
             yield Label(Text("Objet *", style="bold"), classes="field-label")
             yield Input(value=subject, max_length=SUBJECT_MAX, id="objet")
+            yield field_error("objet")
             yield Label(Text(self._counter_text(subject)), id="objet-count", classes="muted")
             yield Label(Text("Texte libre ajouté au message"), classes="field-label")
             yield TextArea(id="texte-libre", soft_wrap=True, show_line_numbers=False)
             yield Static(Text("* champs obligatoires"), classes="muted")
             yield Static(Text(""), id="form-error", classes="error")
-            yield Button("Diffuser les identifiants (F5)", id="diffuser", variant="primary")
-            yield Static(Text(NB), classes="muted note")
+            yield Prose(NB, classes="muted note")
+        with Horizontal(id="diffusion-buttons", classes="form-buttons"):
+            yield Button("Diffuser les identifiants (F5)", id="diffuser", variant="primary", compact=True)
         with Vertical(id="diffusion-run", classes="hidden"):
             yield Static(Text(""), id="run-phase")
             yield ProgressBar(id="run-progress", show_eta=False)
             yield Static(Text(""), id="run-summary")
 
     def on_mount(self) -> None:
-        self.query_one("#cible-eleve", Checkbox).focus()
+        self.query_one("#cible-eleve", Case).focus()
         self._check_resumable()
 
     @staticmethod
@@ -113,14 +122,25 @@ class DiffusionScreen(PageScreen):
 
     # -- form --------------------------------------------------------------------------------
     def _targets(self) -> list[Target]:
-        return [t for t in Target if self.query_one(f"#cible-{t.value}", Checkbox).value]
+        return [t for t in Target if self.query_one(f"#cible-{t.value}", Case).value]
+
+    def _field_errors(self) -> dict[str, str]:
+        """Every error of the form at once (the rules of the job and of the mail)."""
+        errors: dict[str, str] = {}
+        if not self._targets():
+            errors["targets"] = "Cochez au moins une cible."
+        try:
+            M.validate_subject(self.query_one("#objet", Input).value)
+        except ValidationError as exc:
+            errors["objet"] = exc.message
+        return errors
 
     def _request(self) -> D.DiffusionRequest:
         return D.validate_request(
             self._targets(),
             self.query_one("#objet", Input).value,
             self.query_one("#texte-libre", TextArea).text,
-            include_activated=self.query_one("#include-activated", Checkbox).value,
+            include_activated=self.query_one("#include-activated", Case).value,
         )
 
     def _show_error(self, message: str) -> None:
@@ -130,6 +150,13 @@ class DiffusionScreen(PageScreen):
         if self._busy:
             self.notify("Une diffusion est déjà en cours.", severity="warning", markup=False)
             return
+        errors = self._field_errors()
+        if errors:
+            show_field_errors(self, errors, ["targets", "objet"])
+            if "targets" in errors:
+                self.query_one("#cible-eleve", Case).focus()
+            return
+        clear_field_errors(self)
         try:
             request = self._request()
         except ValidationError as exc:
@@ -137,7 +164,7 @@ class DiffusionScreen(PageScreen):
             self.ent_app.report_error(exc)
             return
         self._show_error("")
-        self._diffuse(request)
+        self._worker = self._diffuse(request)
 
     def action_resume(self) -> None:
         if self._busy:
@@ -145,7 +172,7 @@ class DiffusionScreen(PageScreen):
         if self._resumable is None:
             self.notify("Aucune diffusion interrompue à reprendre.", markup=False)
             return
-        self._resume(self._resumable)
+        self._worker = self._resume(self._resumable)
 
     def action_open_file(self) -> None:
         if not self._file_name:
@@ -219,27 +246,33 @@ class DiffusionScreen(PageScreen):
         finally:
             self._busy = False
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group.startswith("diffusion:"):
-            error = event.worker.error
-            if isinstance(error, ValidationError) or (
-                error is not None and self.query_one("#diffusion-run").has_class("hidden")
-            ):
-                self._show_error(describe(error))  # before the run was recorded: nothing changed
-            if event.worker.group == "diffusion:run" and error is not None and not isinstance(error, ValidationError):
-                # A mass operation that stopped: said in the run view (which would otherwise stay on
-                # its progress bar) and in a modal to acknowledge, not a notification that fades.
-                if not self.query_one("#diffusion-run").has_class("hidden"):
-                    text = Text("Diffusion interrompue : F6 pour la reprendre.\n", style="bold")
-                    text.append(describe(error) + "\n", style="red")
-                    text.append("F4 : revenir au formulaire\n", style="dim")
-                    self.query_one("#run-summary", Static).update(text)
-                    self.query_one("#run-phase", Static).update(Text("Bilan de la diffusion", style="bold"))
-                self.ent_app.report_error(error, details=True)
-            elif error is not None:
-                self.ent_app.report_error(error, details=isinstance(error, EnttuiError) and bool(error.detail))
-            if event.worker.group == "diffusion:run":
-                self._check_resumable()
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        """The run view says why a run stopped (it would otherwise stay on its progress bar); the
+        error itself takes the app's route (a modal for a mass operation that stopped)."""
+        shown = not self.query_one("#diffusion-run").has_class("hidden")
+        if isinstance(error, ValidationError) or not shown:
+            self._show_error(describe(error))  # before the run was recorded: nothing changed
+        if group == "diffusion:run" and not isinstance(error, ValidationError) and shown:
+            text = Text()
+            text.append("Diffusion interrompue : F6 pour la reprendre.\n", style="bold")
+            text.append(describe(error) if isinstance(error, EnttuiError) else "erreur inattendue", style="red")
+            text.append("\nF4 : revenir au formulaire\n", style="dim")
+            self.query_one("#run-summary", Static).update(text)
+            self.query_one("#run-phase", Static).update(Text("Bilan de la diffusion", style="bold"))
+        if group == "diffusion:run":
+            self._check_resumable()
+            return not isinstance(error, ValidationError)
+        return isinstance(error, EnttuiError) and bool(error.detail)
+
+    # -- quitting while it runs (ui/quitting.py) --------------------------------------------
+    def running_job(self) -> str | None:
+        worker = self._worker
+        return "la diffusion des identifiants" if self._busy and worker and not worker.is_finished else None
+
+    async def stop_job(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()  # the job records the run "interrompu" (F6 resumes it)
+        await wait_worker(self._worker)
 
     # -- run display -------------------------------------------------------------------------
     def _begin(self, text: str) -> None:
@@ -256,10 +289,12 @@ class DiffusionScreen(PageScreen):
             return
         self.query_one("#diffusion-run").add_class("hidden")
         self.query_one("#diffusion-form").remove_class("hidden")
-        self.query_one("#cible-eleve", Checkbox).focus()
+        self.query_one("#diffusion-buttons").remove_class("hidden")
+        self.query_one("#cible-eleve", Case).focus()
 
     def _show_run(self) -> None:
         self.query_one("#diffusion-form").add_class("hidden")
+        self.query_one("#diffusion-buttons").add_class("hidden")
         self.query_one("#diffusion-run").remove_class("hidden")
         self.query_one("#run-summary", Static).update(Text(""))
         self.query_one("#run-progress", ProgressBar).update(total=None, progress=0)
@@ -288,7 +323,8 @@ class DiffusionScreen(PageScreen):
         text = Text()
         title = {
             "réussi": "Diffusion terminée.",
-            "avec erreurs": "Diffusion terminée avec des erreurs.",
+            "avec erreurs": f"Diffusion terminée avec {plural(result.errors, 'erreur')} : Rapports d'alimentation "
+            "pour le détail.",
         }.get(result.status, "Diffusion interrompue : F6 pour la reprendre.")
         text.append(title + "\n", style="bold")
         text.append(f"Envoyés : {result.mailed}\n")
@@ -310,3 +346,4 @@ class DiffusionScreen(PageScreen):
         self.query_one("#run-summary", Static).update(text)
         self.query_one("#run-phase", Static).update(Text("Bilan de la diffusion", style="bold"))
         self._check_resumable()
+        self.ent_app.note_change()

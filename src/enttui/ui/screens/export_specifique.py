@@ -7,21 +7,27 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Input, Label, Static
-from textual.worker import Worker, WorkerState
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from enttui.domain.csv_formats import BUILTIN_FORMATS, CATALOGUE
+from enttui.domain.french import plural
+from enttui.errors import EnttuiError
 from enttui.jobs import csv_export as X
+from enttui.services.localfiles import DestinationExists
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.screens.imports import export_with_confirmation
+from enttui.ui.widgets.fields import clear_field_errors, field_error, show_field_errors
 from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.tables import Col, EntTable
+
+FORMAT_COLUMNS = (Col("Format", 8), Col("Description", 16, max=32), Col("Colonnes", 10))
 
 
 class ColumnsTable(DataTable):
     """The catalogue of columns: space ticks one (it goes last), + and - move it in the order."""
 
     BINDINGS = [
-        Binding("space", "toggle", "Cocher", id="columns.toggle", tooltip="Ajouter ou retirer la colonne"),
+        Binding("space", "tick", "Cocher", id="columns.toggle", tooltip="Ajouter ou retirer la colonne"),
         Binding("plus,+", "move(-1)", "Monter", id="columns.up", tooltip="Avancer la colonne dans l'ordre"),
         Binding("minus,-", "move(1)", "Descendre", id="columns.down", tooltip="Reculer la colonne dans l'ordre"),
     ]
@@ -31,7 +37,7 @@ class ColumnsTable(DataTable):
         self.chosen: list[str] = []
         self.add_columns("Choix", "Colonne", "Clé")
         for key, header in CATALOGUE.items():
-            self.add_row(Text(""), Text(header), Text(key, style="dim"), key=key)
+            self.add_row(Text("[ ]"), Text(header), Text(key, style="dim"), key=key)
 
     def _key(self) -> str | None:
         keys = list(CATALOGUE)
@@ -43,10 +49,10 @@ class ColumnsTable(DataTable):
 
     def _refresh_marks(self) -> None:
         for key in CATALOGUE:
-            mark = f"{self.chosen.index(key) + 1:>2} ✓" if key in self.chosen else ""
+            mark = f"[X] {self.chosen.index(key) + 1:>2}" if key in self.chosen else "[ ]"
             self.update_cell(key, self.ordered_columns[0].key, Text(mark, style="bold green"))
 
-    def action_toggle(self) -> None:
+    def action_tick(self) -> None:
         key = self._key()
         if key is None:
             return
@@ -73,7 +79,7 @@ class ExportSpecifiqueScreen(PageScreen):
         "firstname, lastname, email, idnumber, auth, cohort1…), SACoche et Gepi (élèves), l'export générique "
         "des personnes, et vos profils personnalisés. Aucun mot de passe n'est jamais exporté ; fichiers 0600.\n"
         "Choisissez le format dans la liste, le fichier de sortie, puis F7.\n"
-        "Profil personnalisé : dans la liste des colonnes, espace coche ou décoche (la colonne va en dernier), "
+        "Profil personnalisé : dans la liste des colonnes, espace coche [X] ou décoche [ ] (la colonne va en dernier), "
         "+ et - changent l'ordre ; donnez un nom puis F8 pour l'enregistrer. F9 supprime le profil sélectionné.\n"
         "En ligne de commande : enttui export --format NOM --output FICHIER."
     )
@@ -89,18 +95,21 @@ class ExportSpecifiqueScreen(PageScreen):
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="export-body"):
-            formats: DataTable[Text] = DataTable(id="formats", cursor_type="row")
-            formats.add_columns("Format", "Description", "Colonnes")
-            yield formats
+            yield EntTable(FORMAT_COLUMNS, id="formats")
             with Horizontal(classes="io-row"):
                 yield Label(Text("Fichier"), classes="io-label")
                 yield Input(placeholder="/home/admin/export.csv", id="spec-path")
+            yield field_error("spec-path")
             yield Static(Text(""), id="spec-status")
             yield Label(Text("Profil personnalisé", style="bold"), classes="field-label")
             yield ColumnsTable(id="columns")
             with Horizontal(classes="io-row"):
                 yield Label(Text("Nom du profil"), classes="io-label")
                 yield Input(placeholder="ex. cdi", id="profile-name", max_length=32)
+            yield field_error("profile-name")
+        with Horizontal(id="export-buttons", classes="form-buttons"):
+            yield Button("Exporter (F7)", id="do-export", variant="primary", compact=True)
+            yield Button("Enregistrer le profil (F8)", id="do-save", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#formats", DataTable).focus()
@@ -111,7 +120,7 @@ class ExportSpecifiqueScreen(PageScreen):
 
     def _reload(self, want: str | None = None) -> None:
         services = self.ent_app.services
-        table = self.query_one("#formats", DataTable)
+        table = self.query_one("#formats", EntTable)
         current = want or self._selected()
         profiles = X.load_profiles(services)
         table.clear()
@@ -123,6 +132,7 @@ class ExportSpecifiqueScreen(PageScreen):
             cols = ", ".join(CATALOGUE.get(c, c) for c in profiles[name]["columns"])
             table.add_row(Text(name), Text("Profil personnalisé"), Text(cols), key=name)
             self._names.append(name)
+        table.refit_later()
         if current in self._names:
             table.move_cursor(row=self._names.index(current))
 
@@ -149,6 +159,13 @@ class ExportSpecifiqueScreen(PageScreen):
             self.query_one("#profile-name", Input).value = name
             status.update(Text(f"Profil personnalisé « {name} » : « ; », UTF-8 avec BOM"))
 
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "do-export":
+            self.action_export()
+        elif event.button.id == "do-save":
+            self.action_save_profile()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "spec-path":
@@ -161,6 +178,7 @@ class ExportSpecifiqueScreen(PageScreen):
         if name is None:
             self.notify("Choisissez un format.", markup=False)
             return
+        clear_field_errors(self)
         self._run_export(name, self.query_one("#spec-path", Input).value)
 
     @work(exclusive=True, group="export_specifique:export", exit_on_error=False)
@@ -174,7 +192,7 @@ class ExportSpecifiqueScreen(PageScreen):
     @work(exclusive=True, group="export_specifique:profile", exit_on_error=False)
     async def _save(self, name: str, columns: list[str]) -> None:
         await X.save_profile(self.ent_app.services, name, columns)
-        self.notify(f"Profil « {name} » enregistré ({len(columns)} colonne(s)).", markup=False)
+        self.notify(f"Profil « {name} » enregistré ({plural(len(columns), 'colonne')}).", markup=False)
         self._reload(want=name)
 
     def action_delete_profile(self) -> None:
@@ -192,10 +210,11 @@ class ExportSpecifiqueScreen(PageScreen):
         self.notify(f"Profil « {name} » supprimé.", markup=False)
         self._reload()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if (
-            event.state is WorkerState.ERROR
-            and event.worker.group.startswith("export_specifique:")
-            and event.worker.error
-        ):
-            self.ent_app.report_error(event.worker.error)
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if not isinstance(error, EnttuiError) or isinstance(error, DestinationExists):
+            return None
+        if group == "export_specifique:export":
+            show_field_errors(self, {"spec-path": error.message}, ["spec-path"])
+        elif group == "export_specifique:profile":
+            show_field_errors(self, {"profile-name": error.message}, ["profile-name"])
+        return None

@@ -10,72 +10,45 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar, Select, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
+from enttui.domain.french import plural
 from enttui.domain.idfiles import format_generated, parse_search_date
 from enttui.errors import ValidationError
 from enttui.jobs import idfiles as J
 from enttui.jobs import regeneration as R
 from enttui.jobs.events import Event, EventSink, Progress
-from enttui.services.localfiles import DestinationExists
+from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.export import export_flow
+from enttui.ui.widgets.fields import clear_field_errors, field_error, show_field_errors
 from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.prose import Prose
+from enttui.ui.widgets.tables import Col, EntTable
 
 ALL = "__all__"
-# Fixed widths: the layout never depends on which rows a load saw first.
-COLUMNS = (("Fichier", 46), ("Taille (Octets)", 15), ("Date de génération", 18), ("Télécharger/supprimer", 31))
-REGEN_HELP = "Pour générer un fichier contenant tous les comptes de l'établissement, laissez la date non renseignée."
+# Key columns first; the widths follow the terminal (t and s are in the footer).
+COLUMNS = (
+    Col("Fichier", 20),
+    Col("Taille (Octets)", 6, justify="right", short="Octets"),
+    Col("Date de génération", 18),
+    Col("Lignes", 14),
+)
 
 
 def _state_cell(e: J.FileEntry) -> Text:
     """Rows of the file, and the state of its run when it did not finish."""
-    lines = "1 ligne" if e.rows == 1 else f"{e.rows} lignes"
+    lines = plural(e.rows, "ligne")
     if e.status == "interrompu":
         return Text(f"{lines} · interrompu" + (" : F7" if e.kind == "regeneration" else ""), style="bold yellow")
     if e.status == "en cours":
         return Text(f"{lines} · en cours", style="yellow")
-    return Text(f"{lines} · t, s", style="dim")
+    return Text(lines, style="dim")
 
 
-def _add_columns(table: DataTable) -> None:
-    for label, width in COLUMNS:
-        table.add_column(label, width=width)
-
-
-class ExportModal(ModalScreen[str | None]):
-    """Where to copy the file (typed by the administrator); enter copies, escape cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "Annuler", id="export.cancel", tooltip="Ne rien copier")]
-
-    def __init__(self, name: str) -> None:
-        super().__init__(classes="confirm-modal")
-        self._name = name
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="dialog", classes="dialog"):
-            yield Label(Text(f"Télécharger {self._name}"), id="dialog-title", classes="dialog-title")
-            yield Static(Text("Copier le fichier (mode 0600) vers le chemin ou le dossier :"))
-            yield Input(placeholder="/home/admin/identifiants.csv", id="export-dest")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Annuler (échap)", id="no", variant="primary")
-                yield Button("Copier (entrée)", id="yes", variant="success")
-
-    def on_mount(self) -> None:
-        self.query_one("#export-dest", Input).focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.dismiss(event.value)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.dismiss(self.query_one("#export-dest", Input).value if event.button.id == "yes" else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+REGEN_HELP = "Pour générer un fichier contenant tous les comptes de l'établissement, laissez la date non renseignée."
 
 
 class FichiersScreen(PageScreen):
@@ -88,6 +61,8 @@ class FichiersScreen(PageScreen):
         "F5 : Régénérer le(s) fichier(s) des identifiants : de nouveaux mots de passe pour les comptes Élève, "
         "Parent et Autre non encore activés du périmètre (créés depuis la date de recherche, si elle est "
         "donnée), tous écrits dans un nouveau fichier.\n"
+        "Le fichier copié n'est jamais écrit dans un dossier du système (/etc, /usr…) ni à la place d'un "
+        "fichier qu'enttui n'a pas écrit.\n"
         "F7 : reprendre une régénération interrompue (les comptes restants, dans le même fichier ; "
         "les mots de passe déjà posés ne changent pas).\n"
         "En ligne de commande : enttui files list | export NOM DEST | delete NOM | regenerate [--resume]."
@@ -104,53 +79,52 @@ class FichiersScreen(PageScreen):
         super().__init__(name="fichiers")
         self._names: list[str] = []
         self._want: str | None = None
+        self._regen_worker: Worker | None = None
+        self._regen_running = False
         self._resumable: int | None = None
-        self._busy = False
 
     def compose_body(self) -> ComposeResult:
         cfg = self.ent_app.services.config
-        yield Label(Text("Retour (échap)"), classes="muted")
-        banner = Static(Text(""), id="regen-banner", classes="banner")
-        banner.display = False
-        yield banner
-        yield Label(Text("0 résultat(s)"), id="files-count")
-        table: DataTable[Text] = DataTable(id="files", cursor_type="row", zebra_stripes=False)
-        _add_columns(table)
-        yield table
-        with Vertical(id="regen"):
-            yield Label(Text("Régénérer le(s) fichier(s) des identifiants", style="bold"), classes="field-label")
-            with Horizontal(classes="regen-row"):
-                yield Label(Text("Périmètre"), classes="regen-label")
-                options = [(f"{cfg.ent.portal} (tout le périmètre)", ALL)] + [(uai, uai) for uai in cfg.ent.uai]
-                yield Select(options, value=ALL, allow_blank=False, id="regen-uai")
-            with Horizontal(classes="regen-row"):
-                yield Label(Text("Date de recherche :"), classes="regen-label")
-                yield Input(placeholder="jj/mm/aaaa", max_length=10, id="regen-date")
-            yield Static(Text(REGEN_HELP), classes="muted")
-            yield Static(Text(""), id="regen-error")
-            yield Button("Régénérer (F5)", id="regen-run", variant="primary")
-            yield ProgressBar(id="regen-progress", show_eta=False, classes="hidden")
+        with VerticalScroll(id="fichiers-body"):
+            banner = Static(Text(""), id="regen-banner", classes="banner")
+            banner.display = False
+            yield banner
+            yield Label(Text("…"), id="files-count")
+            yield EntTable(COLUMNS, id="files")
+            with Vertical(id="regen"):
+                yield Label(Text("Régénérer le(s) fichier(s) des identifiants", style="bold"), classes="field-label")
+                with Horizontal(classes="regen-row"):
+                    yield Label(Text("Périmètre"), classes="regen-label")
+                    options = [(f"{cfg.ent.portal} (tout le périmètre)", ALL)] + [(uai, uai) for uai in cfg.ent.uai]
+                    yield Select(options, value=ALL, allow_blank=False, id="regen-uai")
+                with Horizontal(classes="regen-row"):
+                    yield Label(Text("Date de recherche :"), classes="regen-label")
+                    yield Input(placeholder="jj/mm/aaaa", max_length=10, id="regen-date")
+                yield field_error("regen-date")
+                yield Prose(REGEN_HELP, classes="muted")
+                yield Static(Text(""), id="regen-error")
+                yield ProgressBar(id="regen-progress", show_eta=False, classes="hidden")
+        with Horizontal(id="fichiers-buttons", classes="form-buttons"):
+            yield Button("Régénérer (F5)", id="regen-run", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#files", DataTable).focus()
 
     def on_screen_resume(self) -> None:
-        self.action_refresh()
+        self.action_refresh()  # a diffusion may have written a file since
 
     # -- the table ---------------------------------------------------------------------------
     def action_refresh(self) -> None:
         self._load()
-        self._check_resumable()
 
     @work(exclusive=True, group="fichiers:list", exit_on_error=False)
     async def _load(self) -> None:
         services = self.ent_app.services
         await J.purge_files(services)
         entries = await J.list_files(services)
-        table = self.query_one("#files", DataTable)
+        table = self.query_one("#files", EntTable)
         current = self._current()
-        table.clear(columns=True)  # column widths follow the rows of this load only
-        _add_columns(table)
+        table.clear()
         self._names = []
         for e in entries:
             table.add_row(
@@ -161,11 +135,15 @@ class FichiersScreen(PageScreen):
                 key=e.name,
             )
             self._names.append(e.name)
-        self.query_one("#files-count", Label).update(Text(f"{len(entries)} résultat(s)"))
+        table.refit_later()
+        self.query_one("#files-count", Label).update(
+            Text(plural(len(entries), "résultat") if entries else "Aucun fichier.")
+        )
         want = self._want or current
         self._want = None
         if want in self._names:
             table.move_cursor(row=self._names.index(want))
+        self._check_resumable()
 
     def _current(self) -> str | None:
         table = self.query_one("#files", DataTable)
@@ -199,19 +177,23 @@ class FichiersScreen(PageScreen):
 
     @work(exclusive=True, group="fichiers:export", exit_on_error=False)
     async def _export(self, name: str) -> None:
-        dest = await self.app.push_screen_wait(ExportModal(name))
-        if not dest:
-            return
         services = self.ent_app.services
-        try:
-            path = await J.export_file(services, name, dest)
-        except DestinationExists as exc:
-            if not await self.app.push_screen_wait(
-                ConfirmModal("Le fichier existe déjà", f"{exc.path} existe déjà. Le remplacer ?")
-            ):
-                return
-            path = await J.export_file(services, name, dest, overwrite=True)
-        self.notify(f"Copié vers {path} (0600).", markup=False)
+        written: list[object] = []
+
+        async def write(text: str, overwrite: bool) -> None:
+            written.append(await J.export_file(services, name, text, overwrite=overwrite))
+
+        if await export_flow(
+            self,
+            f"Télécharger {name}",
+            "",
+            write,
+            default_name=name,
+            note="Une copie du fichier (mode 0600) : elle contient des mots de passe.",
+            placeholder="/home/admin/identifiants.csv",
+            ok_label="Copier",
+        ):
+            self.notify(f"Copié vers {written[-1]} (0600).", markup=False)
 
     @work(exclusive=True, group="fichiers:delete", exit_on_error=False)
     async def _delete(self, name: str) -> None:
@@ -223,6 +205,7 @@ class FichiersScreen(PageScreen):
             return
         await J.delete_file(self.ent_app.services, name)
         self.notify(f"{name} supprimé.", markup=False)
+        self.ent_app.note_change()
         self.action_refresh()
 
     # -- regeneration ------------------------------------------------------------------------
@@ -242,18 +225,17 @@ class FichiersScreen(PageScreen):
         return R.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
 
     def action_regenerate(self) -> None:
-        if self._busy:
+        if self._regen_running:
             self.notify("Une régénération est déjà en cours.", severity="warning", markup=False)
             return
-        error = self.query_one("#regen-error", Static)
         try:
             request = self._regen_request()
         except ValidationError as exc:
-            error.update(Text(exc.message, style="bold red"))
-            self.ent_app.report_error(exc)
+            show_field_errors(self, {"regen-date": exc.message}, ["regen-date"])
             return
-        error.update(Text(""))
-        self._regenerate(request)
+        clear_field_errors(self)
+        self.query_one("#regen-error", Static).update(Text(""))
+        self._regen_worker = self._regenerate(request)
 
     @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
     async def _regenerate(self, request: R.RegenerationRequest) -> None:
@@ -267,14 +249,15 @@ class FichiersScreen(PageScreen):
         ):
             self.notify("Régénération annulée : rien n'a été fait.", markup=False)
             return
-        self._busy = True
+        bar = self._show_progress()
+        bar.update(total=len(plan.people), progress=0)
+        self._regen_running = True
         try:
-            bar = self._show_progress()
-            bar.update(total=len(plan.people), progress=0)
             result = await R.run_regeneration(services, request, self._progress_sink(bar), plan=plan)
-            self._show_result(result)
         finally:
-            self._busy = False
+            self._regen_running = False
+            self.ent_app.note_change()
+        self._show_result(result)
 
     # -- resume ------------------------------------------------------------------------------
     @work(exclusive=True, group="fichiers:resumable", exit_on_error=False)
@@ -288,20 +271,18 @@ class FichiersScreen(PageScreen):
             return
         when = run.started_at.astimezone().strftime("%d/%m/%Y à %H:%M")
         rows = [e.rows for e in await J.list_files(self.ent_app.services) if e.run_id == run.id]
-        done = ""
-        if rows:
-            done = " après 1 ligne" if rows[0] == 1 else f" après {rows[0]} lignes"
+        done = f" après {plural(rows[0], 'ligne')}" if rows else ""
         banner.update(Text(f"La régénération n° {run.id} du {when} a été interrompue{done} : F7 pour la reprendre."))
         banner.display = True
 
     def action_resume(self) -> None:
-        if self._busy:
+        if self._regen_running:
             self.notify("Une régénération est déjà en cours.", severity="warning", markup=False)
             return
         if self._resumable is None:
             self.notify("Aucune régénération interrompue à reprendre.", markup=False)
             return
-        self._resume(self._resumable)
+        self._regen_worker = self._resume(self._resumable)
 
     @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
     async def _resume(self, run_id: int) -> None:
@@ -319,18 +300,20 @@ class FichiersScreen(PageScreen):
         ):
             self.notify("Reprise annulée : rien n'a été fait.", markup=False)
             return
-        self._busy = True
+        bar = self._show_progress()
+        self._regen_running = True
         try:
-            bar = self._show_progress()
             result = await R.resume_regeneration(services, run_id, self._progress_sink(bar))
-            self._show_result(result)
         finally:
-            self._busy = False
+            self._regen_running = False
+            self.ent_app.note_change()
+        self._show_result(result)
 
     def _show_progress(self) -> ProgressBar:
         bar = self.query_one("#regen-progress", ProgressBar)
         bar.remove_class("hidden")
         bar.update(total=None, progress=0)
+        bar.scroll_visible(animate=False)
         return bar
 
     @staticmethod
@@ -342,7 +325,8 @@ class FichiersScreen(PageScreen):
         return on_event
 
     def _show_result(self, result: R.RegenerationResult) -> None:
-        text = f"{result.in_file} mot(s) de passe régénéré(s) dans {result.file_name} ; {result.errors} erreur(s)."
+        changed = plural(result.in_file, "mot de passe régénéré", "mots de passe régénérés")
+        text = f"{changed} dans {result.file_name} ; {plural(result.errors, 'erreur')}."
         if result.status == "interrompu":
             text += " Régénération interrompue : F7 pour la reprendre."
         self.query_one("#regen-error", Static).update(Text(text))
@@ -350,11 +334,22 @@ class FichiersScreen(PageScreen):
         self.query_one("#files", DataTable).focus()
         self.action_refresh()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group.startswith("fichiers:") and event.worker.error:
-            error = event.worker.error
-            if isinstance(error, ValidationError) and event.worker.group == "fichiers:regenerate":
-                self.query_one("#regen-error", Static).update(Text(error.message, style="bold red"))
-            self.ent_app.report_error(error)
-            if event.worker.group == "fichiers:regenerate":
-                self.action_refresh()  # an interrupted run shows as such, and can be resumed
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if group == "fichiers:regenerate":
+            if isinstance(error, ValidationError):
+                show_field_errors(self, {"regen-date": error.message}, ["regen-date"])
+            else:
+                self.query_one("#regen-error", Static).update(
+                    Text("Régénération interrompue (voir le message) : F7 pour la reprendre.", style="bold red")
+                )
+            self.action_refresh()  # an interrupted run shows as such, and can be resumed
+        return None
+
+    # -- quitting while it runs (ui/quitting.py) --------------------------------------------
+    def running_job(self) -> str | None:
+        return "la régénération des identifiants" if self._regen_running else None
+
+    async def stop_job(self) -> None:
+        if self._regen_worker is not None:
+            self._regen_worker.cancel()
+        await wait_worker(self._regen_worker)

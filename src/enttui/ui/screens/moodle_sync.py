@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -10,14 +12,24 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import Checkbox, Input, Label, Log, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar, Static
+from textual.worker import Worker
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain.sync import ENTITY_LABELS, Counts, SyncOptions
-from enttui.domain.sync_report import PHASE_DONE, entity_line
+from enttui.domain.sync_report import PHASE_DONE, entity_line, total_errors
 from enttui.jobs.events import Event, Phase, Progress, Trace
+from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.screens.trace import TraceScreen
+from enttui.ui.widgets.fields import Case
+from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.modals import ConfirmModal, InfoModal
+from enttui.ui.widgets.prose import Prose
+from enttui.ui.widgets.trace import TraceBuffer, TraceEntry, TracePane
+
+if TYPE_CHECKING:
+    from enttui.jobs.sync import SyncResult
 
 OPTION_LABELS: dict[str, str] = {
     "force": "Forcer la mise à jour de toutes les entrées (y compris celles non modifiées dans la période de référence)",  # noqa: E501
@@ -27,6 +39,11 @@ OPTION_LABELS: dict[str, str] = {
     "no_cohort_lock": "Désactiver le verrou de cohortes automatiques",
 }
 TRACE_MAX_LINES = 2000
+
+
+def headline_with_hint(headline: str, errors: int) -> str:
+    """The run's headline ("Synchronisation terminée avec 8 erreurs"), and the key that shows them."""
+    return f"{headline}. Touche e : les voir." if errors else f"{headline}."
 
 
 class LoginSuggester(Suggester):
@@ -64,6 +81,10 @@ class LoginModal(ModalScreen[str | None]):
             yield Label(Text("Synchroniser un utilisateur unique"), classes="dialog-title")
             yield Label(Text("Identifiant (ENTPersonLogin) ; → accepte la suggestion, entrée lance"))
             yield Input(placeholder="prenom.nom", id="login", suggester=LoginSuggester(self._directory))
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#login", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -98,17 +119,21 @@ class SettingsModal(InfoModal):
 class MoodleSyncScreen(PageScreen):
     PAGE_KEY = "moodle_sync"
     HELP = (
-        "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace), puis "
-        "« l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le traitement en cours "
-        "(arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement forcé qui suspendrait "
-        "des comptes, et la désactivation du verrou de cohortes, demandent confirmation. Les inscriptions "
-        "aux cours par cohorte suivent au prochain passage de la tâche « enrol_cohort_sync » du cron de "
-        "Moodle (toutes les heures)."
+        "Synchronise Moodle depuis l'annuaire. Cochez les entités et les options (tab, espace : [X] coché, "
+        "[ ] non coché), puis « l » pour lancer. « u » synchronise un utilisateur unique, « a » annule le "
+        "traitement en cours (arrêt à la fin du lot), « v » montre les réglages en vigueur. Un traitement "
+        "forcé qui suspendrait des comptes, et la désactivation du verrou de cohortes, demandent "
+        "confirmation. Les inscriptions aux cours par cohorte suivent au prochain passage de la tâche "
+        "« enrol_cohort_sync » du cron de Moodle (toutes les heures).\n"
+        "La trace défile sous les barres de progression : t la montre en plein écran (recherche avec /), "
+        "e va à la première erreur. Le bilan dit, par entité, ce qui a été fait."
     )
     BINDINGS = [
         Binding("l", "launch", "Lancer", id="sync.launch", tooltip="Lancer la synchronisation"),
         Binding("u", "single_user", "Utilisateur unique", id="sync.user", tooltip="Synchroniser un utilisateur unique"),
         Binding("a", "cancel_run", "Annuler", id="sync.cancel", tooltip="Annuler le traitement (fin du lot en cours)"),
+        Binding("t", "full_trace", "Trace", id="sync.trace", tooltip="La trace en plein écran (recherche avec /)"),
+        Binding("e", "errors", "Erreurs", id="sync.errors", tooltip="La trace, sur la première erreur"),
         Binding("v", "settings", "Réglages", id="sync.settings", tooltip="Retour aux réglages (lecture seule)"),
     ]
 
@@ -116,20 +141,22 @@ class MoodleSyncScreen(PageScreen):
         super().__init__()
         self.running = False
         self._stop = False
-        self.result = None
+        self.result: SyncResult | None = None
+        self.trace = TraceBuffer(max_lines=TRACE_MAX_LINES)
+        self._worker: Worker | None = None
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="sync-body"):
             yield Label(Text("Entités"), classes="section-title")
             with Horizontal(classes="sync-row"):
-                yield Checkbox("Comptes utilisateur", True, id="ent-users")
+                yield Case("Comptes utilisateur", True, id="ent-users")
                 yield Label(Text("[u] Synchroniser un utilisateur unique"), id="single-user-hint")
-            yield Checkbox("Cohortes", True, id="ent-cohorts")
-            yield Checkbox("Associations de rôles", True, id="ent-roles")
+            yield Case("Cohortes", True, id="ent-cohorts")
+            yield Case("Associations de rôles", True, id="ent-roles")
             yield Label(Text("Options de traitement"), classes="section-title")
             for key, label in OPTION_LABELS.items():
                 with Horizontal(classes="option-row"):
-                    yield Checkbox("", False, id=f"opt-{key}", classes="option", tooltip=label)
+                    yield Case("", False, id=f"opt-{key}", classes="option", tooltip=label)
                     yield Label(Text(label), classes="option-label")
             yield Label(Text("[v] Retour aux réglages"), id="settings-hint")
             yield Label(Text("Prêt. « l » pour lancer."), id="sync-status")
@@ -138,13 +165,16 @@ class MoodleSyncScreen(PageScreen):
                     yield Label(Text(label), classes="progress-label")
                     yield ProgressBar(id=f"progress-{entity}", show_eta=False)
                     yield Label(Text(""), id=f"progress-state-{entity}", classes="progress-state")
-            yield Log(id="sync-trace", max_lines=TRACE_MAX_LINES, auto_scroll=True)
-            yield Static(Text(""), id="sync-summary")
+            yield TracePane(self.trace, id="sync-trace", title="Trace")
+            yield Prose("", id="sync-summary")
+
+    def on_mount(self) -> None:
+        self.query_one("#ent-users", Case).focus()
 
     # -- options -------------------------------------------------------------------------------
     def options(self, user_login: str | None = None) -> SyncOptions:
         def ticked(wid: str) -> bool:
-            return self.query_one(f"#{wid}", Checkbox).value
+            return self.query_one(f"#{wid}", Case).value
 
         return SyncOptions(
             users=ticked("ent-users") or bool(user_login),
@@ -186,13 +216,34 @@ class MoodleSyncScreen(PageScreen):
 
         self.app.push_screen(SettingsModal(settings_view(self.ent_app.services).rows))
 
+    def action_full_trace(self) -> None:
+        self.app.push_screen(TraceScreen(self.trace, self.trail(), title="Trace de la synchronisation"))
+
+    def action_errors(self) -> None:
+        errors = self.trace.errors
+        if not errors:
+            self.notify("Aucune erreur dans la trace.", markup=False)
+            return
+        screen = TraceScreen(self.trace, self.trail(), title="Trace de la synchronisation")
+        self.app.push_screen(screen)
+        first = errors[0]
+        screen.call_after_refresh(lambda: screen.query_one(TracePane).view.go(first))
+
+    # -- quitting while it runs (ui/quitting.py) --------------------------------------------
+    def running_job(self) -> str | None:
+        return "la synchronisation Moodle" if self.running else None
+
+    async def stop_job(self) -> None:
+        self._stop = True
+        await wait_worker(self._worker)
+
     # -- running -------------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
         self.query_one("#sync-status", Label).update(Text(text))
 
     def reset_view(self) -> None:
-        self.query_one("#sync-trace", Log).clear()
-        self.query_one("#sync-summary", Static).update(Text(""))
+        self.trace.clear()
+        self.query_one("#sync-summary", Prose).update("")
         for entity in ENTITY_LABELS:
             self.query_one(f"#progress-{entity}", ProgressBar).update(total=None, progress=0)
             self.query_one(f"#progress-state-{entity}", Label).update(Text(""))
@@ -202,12 +253,13 @@ class MoodleSyncScreen(PageScreen):
         self._stop = False
         self.reset_view()
         self.set_status("Simulation en cours…" if options.simulate else "Synchronisation en cours…")
-        self.run_sync(options)
+        self._worker = self.run_sync(options)
 
     def render_event(self, event: Event) -> None:
         """Render one job event (also called by tests to freeze a running state)."""
         if isinstance(event, Trace):
-            self.query_one("#sync-trace", Log).write_line(event.text)
+            at = self.ent_app.clock().astimezone().strftime("%H:%M:%S")
+            self.trace.append(TraceEntry(at, event.level, event.entity, event.text))
         elif isinstance(event, Progress):
             if event.entity in ENTITY_LABELS:
                 bar = self.query_one(f"#progress-{event.entity}", ProgressBar)
@@ -230,14 +282,17 @@ class MoodleSyncScreen(PageScreen):
                 should_stop=lambda: self._stop,
                 confirm=self._confirm,
             )
-        except Exception as exc:  # noqa: BLE001 - the one error path
-            self.set_status("Échec de la synchronisation.")
-            self.ent_app.report_error(exc)
-        else:
-            self.result = result
-            self.show_summary(result.status, result.counts, result.phases, result.warnings, result.headline)
         finally:
             self.running = False
+        self.result = result
+        self.show_summary(result.status, result.counts, result.phases, result.warnings, result.headline)
+        if not options.simulate:
+            self.ent_app.note_change()
+
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if group == "moodle_sync:run":
+            self.set_status("Échec de la synchronisation (voir le message).")
+        return None
 
     def show_summary(
         self,
@@ -249,7 +304,7 @@ class MoodleSyncScreen(PageScreen):
     ) -> None:
         """The headline (with the number of errors), one line per entity, the warnings."""
         phases = phases or {}
-        self.set_status(f"{headline}." if headline else f"Terminé : {status}.")
+        self.set_status(headline_with_hint(headline or f"Terminé : {status}", total_errors(counts)))
         for entity in counts:
             if entity not in ENTITY_LABELS:
                 continue
@@ -260,10 +315,12 @@ class MoodleSyncScreen(PageScreen):
                 bar.update(total=total, progress=total)
             else:  # "non traité" (never reached) or "interrompu" (cancelled during the phase)
                 self.query_one(f"#progress-state-{entity}", Label).update(Text(phase))
-        summary = Text("Bilan\n", style="bold")
-        for entity, c in counts.items():
-            summary.append(entity_line(entity, c, phases.get(entity, PHASE_DONE)) + "\n")
+        bilan = Text()
+        bilan.append("Bilan\n", style="bold underline")
+        for i, (entity, c) in enumerate(counts.items()):
+            if i:
+                bilan.append("\n")
+            bilan.append(entity_line(entity, c, phases.get(entity, PHASE_DONE)), style="red" if c.errors else "")
         for warning in warnings or []:
-            summary.append(f"Attention : {warning}\n", style="bold")
-        summary.rstrip()
-        self.query_one("#sync-summary", Static).update(summary)
+            bilan.append(f"\nAttention : {warning}", style="bold")
+        self.query_one("#sync-summary", Prose).update(bilan)

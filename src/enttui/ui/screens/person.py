@@ -8,21 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
-from enttui.errors import EnttuiError
 from enttui.services.annuaire import Annuaire, PersonDetails
-
-if TYPE_CHECKING:
-    from enttui.ui.app import EntApp
+from enttui.ui.screens.base import DetailScreen
 
 MAX_RELATIVES = 9
 
@@ -71,9 +66,9 @@ def render_details(details: PersonDetails) -> Text:
     section("Établissement")
     line("Structure", _join(details.structures))
     if p.classes:
-        line("Classe(s)", _join(p.classes))
+        line("Classes" if len(p.classes) > 1 else "Classe", _join(p.classes))
     if p.groups:
-        line("Groupe(s)", _join(p.groups))
+        line("Groupes" if len(p.groups) > 1 else "Groupe", _join(p.groups))
     if p.teacher_classes:
         line("Enseigne en", _join(p.teacher_classes))
     if p.teacher_groups:
@@ -117,17 +112,18 @@ def render_details(details: PersonDetails) -> Text:
     return out
 
 
-class PersonScreen(Screen):
-    """The detail of a person, pushed by :meth:`EntApp.open_person`."""
+class PersonScreen(DetailScreen):
+    """The detail of a person, pushed by :meth:`EntApp.open_person` (its breadcrumb continues the
+    screen it was opened from: "Annuaire > Groupes > 3A > Louise Joly")."""
 
     HELP = (
         "La fiche d'une personne de l'annuaire : identité, établissement, classes, parents et enfants, "
         "état du compte (activé quand il a un mot de passe et que pwdReset n'est plus posé), dates, et le "
         "compte Moodle associé.\n"
-        "1 à 9 ouvre le parent ou l'enfant numéroté ; échap revient à la liste, recherche et curseur gardés."
+        "1 à 9 ouvre le parent ou l'enfant numéroté ; g liste les membres de sa classe ; échap revient à "
+        "l'écran d'où la fiche a été ouverte, recherche et curseur gardés."
     )
     BINDINGS = [
-        Binding("escape", "app.back", "Retour", id="person.back", tooltip="Revenir à la liste"),
         Binding(
             "1",
             "relative(1)",
@@ -137,38 +133,34 @@ class PersonScreen(Screen):
             key_display="1-9",
         ),
         *(Binding(str(n), f"relative({n})", show=False) for n in range(2, MAX_RELATIVES + 1)),
+        Binding("g", "class_members", "Sa classe", id="person.class", tooltip="Les membres de sa classe"),
         Binding("r", "reload", "Actualiser", id="person.reload", tooltip="Relire la fiche dans l'annuaire"),
     ]
 
-    def __init__(self, dn: str) -> None:
-        super().__init__(classes="person-screen")
+    def __init__(self, dn: str, trail: tuple[str, ...] = ("Annuaire", "Utilisateurs")) -> None:
+        super().__init__(trail, classes="person-screen")
         self.dn = dn
         self.details: PersonDetails | None = None
 
-    @property
-    def ent_app(self) -> EntApp:
-        return self.app  # type: ignore[return-value]
+    def crumb(self) -> str:
+        return self.details.person.full_name if self.details else "Fiche"
 
-    def compose(self) -> ComposeResult:
-        yield Label(Text("Vous êtes ici : Annuaire > Utilisateurs > Fiche"), id="breadcrumb")
+    def compose_body(self) -> ComposeResult:
         yield Label(Text("Fiche de la personne"), id="person-title", classes="page-title")
         with VerticalScroll(id="person-scroll"):
             yield Static(Text("Lecture de l'annuaire…"), id="person-body")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#person-scroll").focus()
         self._load()
 
+    def refresh_data(self) -> None:
+        self._load()
+
     @work(exclusive=True, group="person:load", exit_on_error=False)
     async def _load(self) -> None:
         annuaire = Annuaire.from_services(self.ent_app.services)
-        try:
-            details = await annuaire.person_details(self.dn)
-        except EnttuiError as exc:
-            self.query_one("#person-body", Static).update(Text("Fiche illisible (voir le message)."))
-            self.ent_app.report_error(exc)
-            return
+        details = await annuaire.person_details(self.dn)
         body = self.query_one("#person-body", Static)
         if details is None:
             body.update(Text(f"Cette personne n'existe plus dans l'annuaire :\n{self.dn}"))
@@ -177,7 +169,13 @@ class PersonScreen(Screen):
         self.query_one("#person-title", Label).update(
             Text(f"{details.person.full_name} — {details.person.target.label}")
         )
+        self.update_trail()
         body.update(render_details(details))
+
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if group == "person:load":
+            self.query_one("#person-body", Static).update(Text("Fiche illisible (voir le message) : r pour réessayer."))
+        return None
 
     def action_reload(self) -> None:
         self._load()
@@ -191,5 +189,23 @@ class PersonScreen(Screen):
             return
         self.ent_app.open_person(relatives[n - 1][1].dn)
 
-    def help_text(self) -> str:
-        return self.HELP
+    def action_class_members(self) -> None:
+        if self.details is None:
+            return
+        p = self.details.person
+        names = list(p.classes) or list(p.teacher_classes)
+        if not names:
+            self.notify("Cette personne n'est dans aucune classe.", timeout=3, markup=False)
+            return
+        self._open_class(names[0])
+
+    @work(exclusive=True, group="person:class", exit_on_error=False)
+    async def _open_class(self, name: str) -> None:
+        from enttui.ui.screens.groupes import GroupMembersScreen
+
+        groups = await Annuaire.from_services(self.ent_app.services).group_list()
+        found = [g for g in groups if g.kind == "classe" and g.name == name]
+        if not found:
+            self.notify(f"La classe {name} n'a pas d'entrée dans l'annuaire.", severity="warning", markup=False)
+            return
+        self.app.push_screen(GroupMembersScreen(found[0], self.trail()))

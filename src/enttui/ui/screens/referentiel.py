@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -9,12 +11,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState
 
+from enttui.domain.french import plural
 from enttui.domain.local_account_rows import LOCAL_PROFILES, AccountFields, format_date, validate_fields
 from enttui.jobs import local_accounts as L
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.fields import field_error, show_field_errors
+from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.modals import ConfirmModal
+from enttui.ui.widgets.prose import Prose
+from enttui.ui.widgets.tables import Col, EntTable
 
 FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("sn", "Nom *", "Dupont"),
@@ -24,6 +30,56 @@ FORM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("birth_date", "Naissance", "jj/mm/aaaa (facultative)"),
     ("description", "Fonction", "Intervenant théâtre…"),
 )
+# A value that passes every rule: each field is checked alone against these (see field_errors).
+NEUTRAL = {"sn": "Dupont", "given_name": "Marie", "mail": "", "end_date": "", "birth_date": "", "description": ""}
+COLUMNS = (
+    Col("Identifiant", 12),
+    Col("Nom", 12),
+    Col("Profil", 8, max=16),
+    Col("État", 10),
+    Col("Fin", 10, extra=True),
+    Col("Source", 6, extra=True),
+)
+
+
+def _validate(values: dict[str, str], common: dict[str, Any]) -> tuple[AccountFields | None, list[str]]:
+    return validate_fields(
+        sn=values["sn"],
+        given_name=values["given_name"],
+        mail=values["mail"],
+        end_date=values["end_date"],
+        birth_date=values["birth_date"],
+        description=values["description"],
+        profile=common["profile"],
+        local_source=common["local_source"],
+        perimeter=common["perimeter"],
+        today=common["today"],
+    )
+
+
+def field_errors(values: dict[str, str], **common: Any) -> dict[str, str]:
+    """Every error of the form, under its field: the rules of :func:`validate_fields`, applied to
+    each field alone (others neutral) to know whose error it is; what only the whole form shows
+    (a login that cannot be derived from the names) goes under the name."""
+    _fields, errors = _validate(values, common)
+    if not errors:
+        return {}
+    out: dict[str, str] = {}
+    placed: set[str] = set()
+    for key, _label, _placeholder in FORM_FIELDS:
+        _f, alone = _validate({**NEUTRAL, key: values[key]}, common)
+        if alone:
+            out[f"f-{key}"] = "; ".join(_sentence(e) for e in alone)
+            placed.update(alone)
+    rest = [e for e in errors if e not in placed]
+    if rest:
+        extra = "; ".join(_sentence(e) for e in rest)
+        out["f-sn"] = f"{out['f-sn']} ; {extra}" if "f-sn" in out else extra
+    return out
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class AccountForm(ModalScreen[AccountFields | None]):
@@ -56,6 +112,7 @@ class AccountForm(ModalScreen[AccountFields | None]):
                     with Horizontal(classes="form-row"):
                         yield Label(Text(label), classes="form-label")
                         yield Input(value=values[key], placeholder=placeholder, id=f"f-{key}", classes="form-input")
+                    yield field_error(f"f-{key}")
                 with Horizontal(classes="form-row"):
                     yield Label(Text("Profil"), classes="form-label")
                     yield Select(
@@ -65,17 +122,15 @@ class AccountForm(ModalScreen[AccountFields | None]):
                         id="f-profile",
                     )
                 if a is None:
-                    yield Static(
-                        Text(
-                            "L'identifiant (prenom.nom) est dérivé du nom ; le compte est créé non activé : "
-                            "ses identifiants partent avec « Diffusion des identifiants »."
-                        ),
+                    yield Prose(
+                        "L'identifiant (prenom.nom) est dérivé du nom ; le compte est créé non activé : "
+                        "ses identifiants partent avec « Diffusion des identifiants ».",
                         classes="muted",
                     )
-                yield Static(Text(""), id="form-errors")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Annuler (échap)", id="no", variant="primary")
                 yield Button("Enregistrer (F10)", id="yes", variant="success")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#f-sn", Input).focus()
@@ -87,22 +142,20 @@ class AccountForm(ModalScreen[AccountFields | None]):
         services = self.app.services  # type: ignore[attr-defined]
         cfg = services.config
         profile = self.query_one("#f-profile", Select).value
-        fields, errors = validate_fields(
-            sn=self._value("sn"),
-            given_name=self._value("given_name"),
-            mail=self._value("mail"),
-            profile=str(profile) if profile not in (Select.NULL, None) else "autre",
-            end_date=self._value("end_date"),
-            birth_date=self._value("birth_date"),
-            description=self._value("description"),
-            local_source=cfg.ent.local_source,
-            perimeter=cfg.ent.uai,
-            today=services.clock().date(),
-        )
+        values = {key: self._value(key) for key, _label, _placeholder in FORM_FIELDS}
+        common: dict[str, Any] = {
+            "profile": str(profile) if profile not in (Select.NULL, None) else "autre",
+            "local_source": cfg.ent.local_source,
+            "perimeter": cfg.ent.uai,
+            "today": services.clock().date(),
+        }
+        errors = field_errors(values, **common)
         if errors:
-            self.query_one("#form-errors", Static).update(Text("\n".join(f"• {e}" for e in errors), style="bold red"))
+            show_field_errors(self, errors, [f"f-{key}" for key, _l, _p in FORM_FIELDS])
             return
-        self.dismiss(fields)
+        fields, _errors = _validate(values, common)
+        if fields is not None:
+            self.dismiss(fields)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -133,7 +186,9 @@ class ReferentielScreen(PageScreen):
     BINDINGS = [
         Binding("n", "create", "Créer", id="referentiel.create", tooltip="Créer un compte local"),
         Binding("m", "edit", "Modifier", id="referentiel.edit", tooltip="Modifier le compte sélectionné"),
-        Binding("d", "toggle", "Désactiver/Réactiver", id="referentiel.toggle", tooltip="Verrouiller ou déverrouiller"),
+        Binding(
+            "d", "toggle_lock", "Désactiver/Réactiver", id="referentiel.toggle", tooltip="Verrouiller ou déverrouiller"
+        ),
         Binding("s,delete", "delete", "Supprimer", id="referentiel.delete", tooltip="Supprimer le compte"),
         Binding("f6", "refresh", "Actualiser", id="referentiel.refresh", tooltip="Relire les comptes"),
     ]
@@ -145,9 +200,7 @@ class ReferentielScreen(PageScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Label(Text("Lecture de l'annuaire…"), id="ref-count")
-        table: DataTable[Text] = DataTable(id="ref-table", cursor_type="row")
-        table.add_columns("Identifiant", "Nom", "Profil", "État", "Fin", "Source")
-        yield table
+        yield EntTable(COLUMNS, id="ref-table")
         yield Static(Text(""), id="ref-detail")
 
     def on_mount(self) -> None:
@@ -157,12 +210,15 @@ class ReferentielScreen(PageScreen):
     def action_refresh(self) -> None:
         self._load()
 
+    def refresh_data(self) -> None:
+        self._load()
+
     @work(exclusive=True, group="referentiel:load", exit_on_error=False)
     async def _load(self) -> None:
         services = self.ent_app.services
         accounts, capped = await L.list_local_accounts(services)
         today = services.clock().date()
-        table = self.query_one("#ref-table", DataTable)
+        table = self.query_one("#ref-table", EntTable)
         current = self._selected_dn()
         table.clear()
         self._accounts = accounts
@@ -177,8 +233,9 @@ class ReferentielScreen(PageScreen):
                 Text("local" if a.editable else "académie (lecture seule)", style="" if a.editable else "dim"),
                 key=a.dn,
             )
+        table.refit_later()
         local = sum(1 for a in accounts if a.editable)
-        text = f"{local} compte(s) local(aux), {len(accounts) - local} en lecture seule"
+        text = f"{plural(local, 'compte local')}, {len(accounts) - local} en lecture seule"
         if capped:
             text += f" — {len(accounts)} affichés sur ≥{len(accounts) + 1}"
         self.query_one("#ref-count", Label).update(Text(text))
@@ -231,7 +288,7 @@ class ReferentielScreen(PageScreen):
         if a:
             self._edit(a)
 
-    def action_toggle(self) -> None:
+    def action_toggle_lock(self) -> None:
         a = self._editable()
         if a:
             self._toggle(a)
@@ -247,6 +304,7 @@ class ReferentielScreen(PageScreen):
         if fields is None:
             return
         dn, login = await L.create_local_account(self.ent_app.services, fields)
+        self.ent_app.note_change()
         self.notify(f"Compte {login} créé (non activé).", markup=False)
         self._want = dn
         self.action_refresh()
@@ -257,6 +315,7 @@ class ReferentielScreen(PageScreen):
         if fields is None:
             return
         notes = await L.update_local_account(self.ent_app.services, account.dn, fields)
+        self.ent_app.note_change()
         self.notify(f"{account.person.login} : " + ("; ".join(notes) if notes else "aucun changement."), markup=False)
         self._want = account.dn
         self.action_refresh()
@@ -269,6 +328,7 @@ class ReferentielScreen(PageScreen):
         ):
             return
         await L.set_disabled(self.ent_app.services, account.dn, not account.disabled)
+        self.ent_app.note_change()
         self.notify(f"{account.person.login} {'réactivé' if account.disabled else 'désactivé'}.", markup=False)
         self._want = account.dn
         self.action_refresh()
@@ -284,9 +344,6 @@ class ReferentielScreen(PageScreen):
         ):
             return
         await L.delete_local_account(self.ent_app.services, account.dn)
+        self.ent_app.note_change()
         self.notify(f"{account.person.login} supprimé.", markup=False)
         self.action_refresh()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group.startswith("referentiel:") and event.worker.error:
-            self.ent_app.report_error(event.worker.error)

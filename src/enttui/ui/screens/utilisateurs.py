@@ -1,8 +1,9 @@
 """Annuaire > Utilisateurs: search the people of the périmètre, paged on the server.
 
-Typing in the search line starts a search after a short pause (debounce); each search runs in an
-exclusive worker, so a new keystroke cancels the stale one and the screen never freezes. The
-filters (profil, classe, activation, e-mail) are keys; the table holds one page at most.
+Type-to-search: letters typed in the table go to the search line (typing a name never changes a
+filter or turns a page), so the filters are F-keys and the pages pg.suiv / pg.préc. Typing starts
+a search after a short pause (debounce); each search runs in an exclusive worker, so a new
+keystroke cancels the stale one and the screen never freezes. The table holds one page at most.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from textual.widgets import DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from enttui.domain.annuaire import TARGET_CYCLE, TRISTATE_CYCLE, PeopleQuery
-from enttui.errors import EnttuiError
 from enttui.services.annuaire import Annuaire, PeoplePager
 from enttui.ui.screens.base import PageScreen
+from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.people_table import PeoplePanel
+from enttui.ui.widgets.tables import EntTable
 
 DEBOUNCE_SECONDS = 0.25
 ALL_CLASSES = "\x00all"
@@ -52,6 +54,7 @@ class ClassPicker(ModalScreen[str | None]):
             options = [Option(Text("Toutes les classes"), id=ALL_CLASSES)]
             options += [Option(Text(name), id=f"c:{name}") for name in self._names]
             yield OptionList(*options, id="class-options")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
@@ -71,25 +74,28 @@ class ClassPicker(ModalScreen[str | None]):
 class UtilisateursScreen(PageScreen):
     PAGE_KEY = "utilisateurs"
     HELP = (
-        "Les personnes du périmètre. Tapez dans la ligne de recherche (/) un nom, un prénom ou le début "
-        "d'un identifiant : chaque mot doit se retrouver ; les accents et les majuscules sont indifférents.\n"
-        "Filtres : p profil, c classe, a compte activé ou non, m avec ou sans adresse e-mail, x tout effacer.\n"
-        "Les résultats arrivent page par page depuis l'annuaire : n / pagedown page suivante, b / pageup "
-        "page précédente. Entrée ouvre la fiche de la personne ; échap revient à la liste."
+        "Les personnes du périmètre. Tapez un nom, un prénom ou le début d'un identifiant : les lettres "
+        "tapées dans la liste vont dans la ligne de recherche (/ y va aussi) ; chaque mot doit se retrouver, "
+        "les accents et les majuscules sont indifférents. Entrée revient à la liste.\n"
+        "Filtres (touches F, jamais des lettres) : F4 profil, F5 classe, F6 compte activé ou non, "
+        "F7 avec ou sans adresse e-mail, F8 tout effacer.\n"
+        "Les résultats arrivent page par page depuis l'annuaire : pg.suiv / pg.préc tournent les pages "
+        "(chaque appui compte), début / fin vont à la première / dernière ligne. Entrée ouvre la fiche de "
+        "la personne ; échap revient à la liste, recherche et curseur gardés."
     )
     BINDINGS = [
-        Binding("escape", "leave", "Retour", id="utilisateurs.back", tooltip="Quitter la recherche / écran précédent"),
+        Binding("escape", "leave", "Retour", id="page.back", tooltip="Quitter la recherche / écran précédent"),
         Binding("slash", "focus_search", "Chercher", id="utilisateurs.search", tooltip="Aller dans la recherche"),
-        Binding("p", "cycle_target", "Profil", id="utilisateurs.profil", tooltip="Filtrer par profil (cycle)"),
-        Binding("c", "pick_class", "Classe", id="utilisateurs.classe", tooltip="Filtrer par classe"),
-        Binding("a", "cycle_activated", "Activation", id="utilisateurs.activation", tooltip="Compte activé ou non"),
-        Binding("m", "cycle_mail", "E-mail", id="utilisateurs.mail", tooltip="Avec ou sans adresse e-mail"),
-        Binding("x", "clear_filters", "Effacer", id="utilisateurs.clear", tooltip="Effacer recherche et filtres"),
-        Binding("n", "page(1)", "Suiv.", id="utilisateurs.next", tooltip="Page suivante (aussi pagedown)"),
-        Binding("b", "page(-1)", "Préc.", id="utilisateurs.previous", tooltip="Page précédente (aussi pageup)"),
-        Binding("pagedown", "page(1)", "Page suivante", show=False, priority=True),
-        Binding("pageup", "page(-1)", "Page précédente", show=False, priority=True),
-        Binding("r", "refresh", "Actualiser", id="utilisateurs.refresh", tooltip="Relire la page (curseur gardé)"),
+        Binding("f4", "cycle_target", "Profil", id="utilisateurs.profil", tooltip="Filtrer par profil (cycle)"),
+        Binding("f5", "pick_class", "Classe", id="utilisateurs.classe", tooltip="Filtrer par classe"),
+        Binding("f6", "cycle_activated", "Activé", id="utilisateurs.activation", tooltip="Compte activé ou non"),
+        Binding("f7", "cycle_mail", "E-mail", id="utilisateurs.mail", tooltip="Avec ou sans adresse e-mail"),
+        Binding("f8", "clear_filters", "Effacer", id="utilisateurs.clear", tooltip="Effacer recherche et filtres"),
+        Binding("pagedown", "page(1)", "Page suiv.", id="utilisateurs.next", tooltip="Page suivante", priority=True),
+        Binding(
+            "pageup", "page(-1)", "Page préc.", id="utilisateurs.previous", tooltip="Page précédente", priority=True
+        ),
+        Binding("ctrl+r", "refresh", "Actualiser", id="utilisateurs.refresh", tooltip="Relire la page (curseur gardé)"),
     ]
 
     def __init__(self) -> None:
@@ -106,9 +112,11 @@ class UtilisateursScreen(PageScreen):
         return self._annuaire
 
     def compose_body(self) -> ComposeResult:
-        yield Input(placeholder="Rechercher : nom, prénom, identifiant (/)", id="people-search")
+        yield Input(
+            placeholder="Rechercher : nom, prénom, identifiant (tapez, ou /)", id="people-search", select_on_focus=False
+        )
         yield Static(Text(self.query_state.describe()), id="people-filters", classes="muted")
-        yield PeoplePanel(id="people")
+        yield PeoplePanel(type_to_search=True, id="people")
 
     @property
     def panel(self) -> PeoplePanel:
@@ -118,9 +126,22 @@ class UtilisateursScreen(PageScreen):
         self.panel.table.focus()
         self._start_search(keep_cursor=False)
 
+    def refresh_data(self) -> None:
+        self._start_search(keep_cursor=True)
+
     # -- searching ----------------------------------------------------------------------------
+    @on(EntTable.Typed)
+    def _typed_in_table(self, event: EntTable.Typed) -> None:
+        """Type-to-search: the character goes to the end of the search line, which takes the focus."""
+        event.stop()
+        search = self.query_one("#people-search", Input)
+        search.focus()
+        if event.character != "/":
+            search.value += event.character
+        search.cursor_position = len(search.value)
+
     @on(Input.Changed, "#people-search")
-    def _typed(self, event: Input.Changed) -> None:
+    def _search_changed(self, event: Input.Changed) -> None:
         event.stop()
         if event.value == self.query_state.text:
             return
@@ -131,7 +152,10 @@ class UtilisateursScreen(PageScreen):
 
     @on(Input.Submitted, "#people-search")
     def _submitted(self, event: Input.Submitted) -> None:
+        """Entrée: search now (no need to wait for the pause) and back to the table."""
         event.stop()
+        if self._debounce is not None:
+            self._start_search(keep_cursor=False)
         self.panel.table.focus()
 
     def _filters_changed(self, query: PeopleQuery) -> None:
@@ -152,25 +176,15 @@ class UtilisateursScreen(PageScreen):
             self._close_later(old)
         search = self.annuaire.search(query)
         self.panel.pager = search  # a stale worker's result is ignored from now on
-        try:
-            await self.panel.load(search, keep_cursor=keep_cursor)
-        except EnttuiError as exc:
-            if self.panel.pager is search:
-                self.panel.set_status("Recherche impossible (voir le message).")
-                self.ent_app.report_error(exc)
+        await self.panel.load(search, keep_cursor=keep_cursor)
+
+    def worker_failed(self, group: str, error: BaseException) -> bool | None:
+        if group in ("utilisateurs:search", "people:pages"):
+            self.panel.set_status("Recherche impossible (voir le message) : ctrl+r pour réessayer.")
+        return None
 
     def _close_later(self, pager: PeoplePager) -> None:
         self.run_worker(pager.close(), group="utilisateurs:close", exit_on_error=False)
-
-    @work(exclusive=True, group="utilisateurs:page", exit_on_error=False)
-    async def _turn(self, step: int) -> None:
-        try:
-            moved = await self.panel.turn(step)
-        except EnttuiError as exc:
-            self.ent_app.report_error(exc)
-            return
-        if not moved:
-            self.notify("Dernière page." if step > 0 else "Première page.", timeout=2, markup=False)
 
     # -- actions ------------------------------------------------------------------------------
     def action_leave(self) -> None:
@@ -198,7 +212,7 @@ class UtilisateursScreen(PageScreen):
         self._filters_changed(PeopleQuery())
 
     def action_page(self, step: int) -> None:
-        self._turn(step)
+        self.panel.page_key(step)
 
     def action_refresh(self) -> None:
         self._start_search(keep_cursor=True)
@@ -209,11 +223,7 @@ class UtilisateursScreen(PageScreen):
     @work(exclusive=True, group="utilisateurs:classes", exit_on_error=False)
     async def _pick_class(self) -> None:
         if self._class_names is None:
-            try:
-                self._class_names = await self.annuaire.class_names()
-            except EnttuiError as exc:
-                self.ent_app.report_error(exc)
-                return
+            self._class_names = await self.annuaire.class_names()
         self.app.push_screen(ClassPicker(self._class_names, self.query_state.classe), self._class_chosen)
 
     def _class_chosen(self, chosen: str | None) -> None:

@@ -1,4 +1,8 @@
-"""Reusable modals: confirmation (y/n/escape, focus on the safe choice), error details, help."""
+"""Reusable modals: confirmation (y/n/escape, focus on the safe choice), error details, help.
+
+Every modal has its own footer (its keys, not the page's) and shows plain text only (never
+markup): messages may carry names and numbers from the directory.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Label
+
+from enttui.ui.widgets.footer import KeyFooter
+from enttui.ui.widgets.prose import Prose
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """Ask before doing something. ``y`` confirms, ``n``/escape cancel; "Non" has the focus.
+    """Ask before doing something. ``y`` confirms, ``n``/escape cancel; "Non" has the focus."""
 
-    ``message`` is plain text (never markup): it may carry names and numbers from the directory.
-    """
-
-    DEFAULT_CSS = ""
     BINDINGS = [
         Binding("y,o", "answer(True)", "Oui", id="confirm.yes", tooltip="Confirmer l'action"),
         Binding("n,escape", "answer(False)", "Non", id="confirm.no", tooltip="Annuler, rien n'est fait"),
@@ -42,10 +45,11 @@ class ConfirmModal(ModalScreen[bool]):
         with Vertical(id="dialog", classes="dialog"):
             yield Label(Text(self._title), id="dialog-title", classes="dialog-title")
             with VerticalScroll(id="dialog-body"):
-                yield Static(Text(self._message), id="dialog-message")
+                yield Prose(self._message, id="dialog-message")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._no, id="no", variant="primary")
                 yield Button(self._yes, id="yes", variant="error" if self._danger else "success")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
@@ -59,7 +63,7 @@ class ConfirmModal(ModalScreen[bool]):
 
 
 class InfoModal(ModalScreen[None]):
-    """A read-only dialog: a title, a scrollable body, "Fermer". Subclasses yield the body."""
+    """A read-only dialog: a title, a scrollable body (focused: arrows scroll it), "Fermer"."""
 
     BINDINGS = [
         Binding("escape,enter", "close", "Fermer", id="info.close", tooltip="Fermer ce message"),
@@ -77,12 +81,13 @@ class InfoModal(ModalScreen[None]):
                 yield from self.compose_dialog_body()
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Fermer (échap)", id="close", variant="primary")
+        yield KeyFooter()
 
     def compose_dialog_body(self) -> ComposeResult:
         yield from ()
 
     def on_mount(self) -> None:
-        self.query_one("#close", Button).focus()
+        self.query_one("#dialog-body", VerticalScroll).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -101,9 +106,9 @@ class MessageModal(InfoModal):
         self._detail = detail
 
     def compose_dialog_body(self) -> ComposeResult:
-        yield Static(Text(self._message), id="dialog-message")
+        yield Prose(self._message, id="dialog-message")
         if self._detail:
-            yield Static(Text(self._detail), id="dialog-detail", classes="muted")
+            yield Prose(self._detail, id="dialog-detail", classes="muted")
 
 
 class ErrorModal(MessageModal):
@@ -116,9 +121,9 @@ class ErrorModal(MessageModal):
 
 
 class HelpModal(InfoModal):
-    """F1: what the current screen is for, and its keys."""
+    """F1: the keys of the current screen first (all of them), then what the screen is for."""
 
-    BINDINGS = [Binding("escape,f1,q", "close", "Fermer", id="help.close", tooltip="Fermer l'aide")]
+    BINDINGS = [Binding("escape,f1,q,enter", "close", "Fermer", id="help.close", tooltip="Fermer l'aide")]
     DIALOG_CLASSES = "dialog help"
 
     def __init__(self, title: str, text: str, keys: list[tuple[str, str]]) -> None:
@@ -127,12 +132,13 @@ class HelpModal(InfoModal):
         self._keys = keys
 
     def compose_dialog_body(self) -> ComposeResult:
-        yield Static(Text(self._text), id="help-text")
         if self._keys:
             width = max(len(k) for k, _ in self._keys)
             lines = Text()
-            for key, desc in self._keys:
-                lines.append(f"{key:<{width}}  ", style="bold")
-                lines.append(f"{desc}\n")
-            yield Static(Text("Touches", style="bold underline"), classes="help-keys-title")
-            yield Static(lines, id="help-keys")
+            for i, (key, desc) in enumerate(self._keys):
+                lines.append(f"{key:>{width}}  ", style="bold")
+                lines.append(desc + ("\n" if i < len(self._keys) - 1 else ""))
+            yield Label(Text("Touches", style="bold underline"), classes="help-keys-title")
+            yield Prose(lines, id="help-keys")
+        yield Label(Text("À quoi sert cet écran", style="bold underline"), classes="help-text-title")
+        yield Prose(self._text, id="help-text")

@@ -1,8 +1,10 @@
 """The shared people table of the Annuaire: one page of rows at most, plain-text cells.
 
-:class:`PeopleTable` is a DataTable that never holds more than a page of a pager
-(:class:`enttui.services.annuaire.PeoplePager`); :class:`PeoplePanel` adds the status line
-("N résultats · page 2") and the page turning. Screens drive them from their own workers.
+:class:`PeopleTable` is a table that never holds more than a page of a pager
+(:class:`enttui.services.annuaire.PeoplePager`); its key columns come first (Nom, Prénom,
+Identifiant, Profil, Classe) and fit 80 columns. :class:`PeoplePanel` adds the status line
+("N résultats · page 2") and the page turning: page keys are never lost, they add up
+(five quick presses move five pages) and one worker turns them in order.
 """
 
 from __future__ import annotations
@@ -10,12 +12,24 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
+from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.services.annuaire import Page, PeoplePager, ResultCount
+from enttui.ui.widgets.tables import Col, EntTable
 
-COLUMNS: tuple[str, ...] = ("Nom", "Prénom", "Identifiant", "Profil", "Classe(s) / Enfant(s)", "E-mail", "État")
+COLUMNS: tuple[Col, ...] = (
+    Col("Nom", 10, max=14),
+    Col("Prénom", 8, max=12),
+    Col("Identifiant", 14, max=19),
+    Col("Profil", 6, max=10),
+    Col("Classe", 6, max=12),
+    Col("E-mail", 14, extra=True),
+    Col("État", 6, extra=True),
+)
+# Short profile names: the table fits 80 columns.
+PROFILE_SHORT = {Target.NON_ENSEIGNANT: "Non ens."}
 
 
 def groups_cell(person: Person, page: Page) -> str:
@@ -33,22 +47,33 @@ def person_row(person: Person, page: Page) -> list[Text]:
         Text(person.sn or person.display_name),
         Text(person.given_name),
         Text(person.login),
-        Text(person.target.label),
+        Text(PROFILE_SHORT.get(person.target, person.target.label)),
         Text(groups_cell(person, page)),
         Text(person.mail or "—"),
         state,
     ]
 
 
-class PeopleTable(DataTable[Text]):
-    """A DataTable with at most one page of people (rows keyed by DN)."""
+def missing_row(dn: str) -> list[Text]:
+    """A member whose entry does not exist (a dangling DN): said so, with its DN."""
+    style = "bold red"
+    return [
+        Text("entrée absente", style=style),
+        Text(""),
+        Text(dn, style="red"),
+        Text("—"),
+        Text(""),
+        Text(""),
+        Text("lien cassé", style=style),
+    ]
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+
+class PeopleTable(EntTable):
+    """A table with at most one page of people (rows keyed by DN)."""
+
+    def __init__(self, *, type_to_search: bool = False, id: str | None = None) -> None:
+        super().__init__(COLUMNS, type_to_search=type_to_search, id=id, zebra_stripes=True)
         self.page: Page | None = None
-
-    def on_mount(self) -> None:
-        self.add_columns(*COLUMNS)
 
     def show_page(self, page: Page, *, keep_cursor: bool = False) -> None:
         """Replace the rows by ``page``; keep the cursor on the same person (or row) if asked."""
@@ -59,12 +84,18 @@ class PeopleTable(DataTable[Text]):
             self.clear()
             for person in page.people:
                 self.add_row(*person_row(person, page), key=person.dn)
-        if not page.people:
+            for dn in page.missing:
+                self.add_row(*missing_row(dn), key=f"missing:{dn}")
+        self.refit_later()
+        if not self.row_count:
             return
         target = 0
         if keep_cursor:
             dns = [p.dn for p in page.people]
-            target = dns.index(previous.dn) if previous and previous.dn in dns else min(max(row, 0), len(dns) - 1)
+            if previous and previous.dn in dns:
+                target = dns.index(previous.dn)
+            else:
+                target = min(max(row, 0), self.row_count - 1)
         self.move_cursor(row=target, animate=False)
 
     @property
@@ -79,18 +110,18 @@ class PeopleTable(DataTable[Text]):
 def status_label(page: Page | None, count: ResultCount | None, page_size: int) -> str:
     if page is None:
         return "Recherche…"
-    if count is None:
-        head = "comptage…"
-    else:
-        head = count.label
+    head = "comptage…" if count is None else count.label
+    if page.missing and not page.people:
+        return f"{head} · {plural(len(page.missing), 'entrée absente', 'entrées absentes')} de l'annuaire"
     if not page.people:
         return "Aucun résultat" if count is not None and count.value == 0 else head
     first = page.index * page_size + 1
-    last = first + len(page.people) - 1
+    last = first + len(page.people) + len(page.missing) - 1
     pages = ""
     if count is not None and not count.capped:
         pages = f" sur {max(1, -(-count.value // page_size))}"
-    return f"{head} · page {page.index + 1}{pages} (lignes {first}–{last})"
+    tail = f" · {plural(len(page.missing), 'entrée absente', 'entrées absentes')}" if page.missing else ""
+    return f"{head} · page {page.index + 1}{pages} (lignes {first}–{last}){tail}"
 
 
 class PeoplePanel(Vertical):
@@ -102,14 +133,17 @@ class PeoplePanel(Vertical):
     PeoplePanel > PeopleTable { height: 1fr; }
     """
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, type_to_search: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.pager: PeoplePager | None = None
         self.count: ResultCount | None = None
+        self._type_to_search = type_to_search
+        self.pending_steps = 0  # page keys pressed and not turned yet
+        self.turning = False  # a worker is turning pages (it takes the new presses too)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(""), classes="people-status")
-        yield PeopleTable()
+        yield PeopleTable(type_to_search=self._type_to_search)
 
     @property
     def table(self) -> PeopleTable:
@@ -126,6 +160,7 @@ class PeoplePanel(Vertical):
         """Show the first page of ``pager``, then its count (call from a worker)."""
         self.pager = pager
         self.count = None
+        self.pending_steps = 0
         self.set_status("Recherche…")
         page = await pager.first_page()
         if self.pager is not pager:
@@ -137,15 +172,46 @@ class PeoplePanel(Vertical):
             self.count = count
             self.refresh_status()
 
-    async def turn(self, step: int) -> bool:
-        """Next (+1) or previous (-1) page; False when there is none (call from a worker)."""
-        pager = self.pager
-        current = self.table.page
-        if pager is None or (current is not None and not (current.has_next if step > 0 else current.has_previous)):
-            return False
-        page = await (pager.next_page() if step > 0 else pager.previous_page())
-        if page is None or self.pager is not pager:
-            return False
-        self.table.show_page(page)
-        self.refresh_status()
-        return True
+    def page_key(self, step: int) -> None:
+        """A page key (+1 next, -1 previous): counted, and turned by one worker in order."""
+        self.pending_steps += step
+        if not self.turning:
+            self.turning = True
+            # A worker of the screen: a failure takes the screen's error route.
+            self.screen.run_worker(self._turn_worker(), group="people:pages", exit_on_error=False)
+
+    async def _turn_worker(self) -> None:
+        try:
+            note = await self.turn_pending()
+        finally:
+            self.turning = False
+        if note:
+            self.notify(note, timeout=2, markup=False)
+
+    async def turn_pending(self) -> str | None:
+        """Turn the pages asked for, one by one, until none is pending (new presses made while
+        a page loads are taken by the same loop). Returns a French note when the first or last
+        page stopped the turning."""
+        note = None
+        while self.pending_steps:
+            step = 1 if self.pending_steps > 0 else -1
+            self.pending_steps -= step
+            pager = self.pager
+            current = self.table.page
+            if pager is None:
+                self.pending_steps = 0
+                break
+            if current is not None and not (current.has_next if step > 0 else current.has_previous):
+                self.pending_steps = 0
+                note = "Dernière page." if step > 0 else "Première page."
+                break
+            page = await (pager.next_page() if step > 0 else pager.previous_page())
+            if self.pager is not pager:
+                break
+            if page is None:
+                self.pending_steps = 0
+                note = "Dernière page." if step > 0 else "Première page."
+                break
+            self.table.show_page(page)
+            self.refresh_status()
+        return note
