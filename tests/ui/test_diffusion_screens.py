@@ -221,7 +221,7 @@ async def test_an_interrupted_regeneration_is_shown_and_resumed_with_f7(demo_app
         (entry,) = await J.list_files(services)
         assert entry.rows == 50 and entry.status == "interrompu"
         row = app.screen.query_one("#files", DataTable).get_row_at(0)
-        assert "50 lignes · interrompu : F7" in str(row[3])
+        assert str(row[3]) == "50" and str(row[4]) == "interrompu : F7"
         await pilot.press("f7")
         message = str((await modal(pilot)).query_one("#dialog-message").content)
         assert f"n° {run_id}" in message and "même fichier" in message

@@ -22,7 +22,7 @@ async def test_accueil_warns_when_credentials_travel_in_clear(tmp_path):
         table = app.screen.query_one("#health")
         states = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
         assert states["SMTP"] == "OK ⚠" and states["Annuaire (LDAP)"] == "OK"
-        figures = str(app.screen.query_one("#key-figures").render())
+        figures = " ".join(str(app.screen.query_one("#key-figures").render()).replace("\xa0", " ").split())
         assert (
             '⚠ SMTP : security = "none" vers smtp.example.fr : les identifiants envoyés circulent en clair' in figures
         )

@@ -81,7 +81,9 @@ async def test_real_run_then_cohort_unlock_asks(demo_app):
         entries = screen.query_one("#sync-trace", TracePane).buffer.entries
         assert any("verrou refusée" in e.text for e in entries)
         errors = sum(c.errors for c in screen.result.counts.values())
-        assert errors and str(screen.query_one("#sync-status").render()).startswith(f"Terminé avec {errors} erreur")
+        assert errors and str(screen.query_one("#sync-status").render()).startswith(
+            f"Synchronisation terminée avec {errors} erreur"
+        )
         await pilot.press("e")  # the trace, on the first error
         await wait_for(pilot, lambda: isinstance(app.screen, TraceScreen), "the trace on the errors")
         view = app.screen.query_one(TracePane).view

@@ -211,8 +211,8 @@ def test_regeneration_date_refused(snap_compare, tmp_path):
 def test_regeneration_interrupted(snap_compare, tmp_path, size):
     """Fichiers des identifiants after a regeneration that stopped after its first batch: a banner
     above the table says "La régénération n° 1 du … a été interrompue après 50 lignes : F7 pour la
-    reprendre" (the rows really in the file); the file's row says "50 lignes · interrompu : F7" where
-    there is room; F7 Reprendre is one of the screen's keys. No password anywhere."""
+    reprendre" (the rows really in the file); the file's row gives its 50 rows (Lignes) and, where
+    there is room (120×40), "interrompu : F7" (État); F7 Reprendre in the 120×40 footer. No password."""
 
     async def run_before(pilot):
         await settle(pilot)

@@ -40,7 +40,7 @@ _enttui() {
     esac
     local words
     case "$cmd" in
-        "") words="--config --demo --help --metrics --quiet --verbose --version -h status check reports sync diffuse files export completion" ;;
+        "") words="--config --demo --help --metrics --quiet --reset --verbose --version -h status check reports sync diffuse files export completion" ;;
         status) words="--config --demo --help --json --metrics --nagios --quiet --sync-critical --sync-warning --verbose -h" ;;
         check) words="--config --demo --details --help --json --metrics --nagios --no-moodle --quiet --verbose -h" ;;
         reports) words="--config --demo --help --json --kind --limit --metrics --quiet --run --status --verbose -h" ;;

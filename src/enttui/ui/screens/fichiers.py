@@ -34,18 +34,18 @@ COLUMNS = (
     Col("Fichier", 20),
     Col("Taille (Octets)", 6, justify="right", short="Octets"),
     Col("Date de génération", 18),
-    Col("Lignes", 14),
+    Col("Lignes", 6, justify="right"),
+    Col("État", 15, extra=True),  # "interrompu : F7" when the run that writes the file stopped
 )
 
 
 def _state_cell(e: J.FileEntry) -> Text:
-    """Rows of the file, and the state of its run when it did not finish."""
-    lines = plural(e.rows, "ligne")
+    """The state of the file's run when it did not finish (the banner says it too)."""
     if e.status == "interrompu":
-        return Text(f"{lines} · interrompu" + (" : F7" if e.kind == "regeneration" else ""), style="bold yellow")
+        return Text("interrompu" + (" : F7" if e.kind == "regeneration" else ""), style="bold yellow")
     if e.status == "en cours":
-        return Text(f"{lines} · en cours", style="yellow")
-    return Text(lines, style="dim")
+        return Text("en cours", style="yellow")
+    return Text("")
 
 
 REGEN_HELP = "Pour générer un fichier contenant tous les comptes de l'établissement, laissez la date non renseignée."
@@ -131,6 +131,7 @@ class FichiersScreen(PageScreen):
                 Text(e.name),
                 Text(str(e.size), justify="right"),
                 Text(format_generated(e.created_at)),
+                Text(str(e.rows), justify="right"),
                 _state_cell(e),
                 key=e.name,
             )
