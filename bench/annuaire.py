@@ -165,7 +165,7 @@ async def bench_service(config: Config, people: int) -> dict[str, str]:
 
 async def bench_console(config: Config, workdir: Path) -> float:
     """The real console (headless) browsing the big directory; returns its RSS in MB."""
-    from enttui.jobs.context import Services
+    from enttui.services.container import Services
     from enttui.services.state import StateStore
     from enttui.ui.app import EntApp
     from enttui.ui.screens.person import PersonScreen

@@ -211,7 +211,7 @@ async def measure(workdir: Path, base_dn: str) -> int:
     from enttui.domain.coherence import COHERENCE_PERSON_ATTRIBUTES
     from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
     from enttui.jobs.coherence import run_coherence
-    from enttui.jobs.context import Services
+    from enttui.services.container import Services
     from enttui.services.directory import Directory
     from enttui.services.state import StateStore
     from support.slapd import Slapd

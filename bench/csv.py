@@ -40,7 +40,7 @@ async def measure(workdir: Path, people: int, rows: int) -> None:
     from enttui.demo.world import big_spec, generate, write_ldif
     from enttui.jobs import csv_export as X
     from enttui.jobs import csv_import as I
-    from enttui.jobs.context import Services
+    from enttui.services.container import Services
     from enttui.services.directory import Directory
     from enttui.services.state import StateStore
     from support.slapd import Slapd

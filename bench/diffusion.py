@@ -141,7 +141,7 @@ async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int, processes: int
     from enttui.config import Config, DiffusionConfig, EntConfig, SmtpConfig, StateConfig
     from enttui.domain.people import Target
     from enttui.jobs import diffusion as D
-    from enttui.jobs.context import Services
+    from enttui.services.container import Services
     from enttui.services.directory import Directory
     from enttui.services.mailer import SmtpMailer
     from enttui.services.state import StateStore

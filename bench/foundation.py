@@ -37,7 +37,7 @@ def rss_mb() -> float:
 
 
 async def demo_start(root: Path) -> float:
-    from enttui.jobs.context import demo_services
+    from enttui.demo.wiring import demo_services
     from enttui.jobs.status import collect_status
 
     start = time.perf_counter()

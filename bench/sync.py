@@ -39,8 +39,8 @@ from enttui.demo.world import big_spec, containers, generate, write_ldif  # noqa
 from enttui.domain import ldapfilter as lf  # noqa: E402
 from enttui.domain.people import PERSON_ATTRIBUTES  # noqa: E402
 from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402
-from enttui.jobs.context import Services, utc_now  # noqa: E402
 from enttui.jobs.sync import run_sync  # noqa: E402
+from enttui.services.container import Services, utc_now  # noqa: E402
 from enttui.services.directory import Directory  # noqa: E402
 from enttui.services.moodle import Moodle  # noqa: E402
 from enttui.services.moodle_sync import not_null_defaults  # noqa: E402

@@ -453,6 +453,12 @@ def _check_semantics(cfg: Config) -> None:
             raise ConfigError(name, f"[diffusion] {key}", f"fichier introuvable : {value}")
 
 
+def default_demo_root() -> Path:
+    """Where the demo world keeps its files: ``$XDG_STATE_HOME/enttui/demo`` (``~/.local/state/…``)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "enttui" / "demo"
+
+
 def demo_config(root: Path) -> Config:
     """The configuration of ``enttui --demo``: everything embedded, everything below ``root``."""
     return Config(

@@ -15,8 +15,8 @@ from enttui.config import Config, EntConfig, SyncConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.people import Target, person_from_entry, resolve_target
 from enttui.jobs.coherence import export_coherence_csv, run_coherence
-from enttui.jobs.context import Services
 from enttui.jobs.events import CollectingSink, Phase, Progress
+from enttui.services.container import Services
 from enttui.services.directory import Directory
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -17,7 +17,7 @@ from enttui.errors import DestinationExists, ValidationError
 from enttui.jobs import csv_export as X
 from enttui.jobs import csv_import as I
 from enttui.jobs import local_accounts as L
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 from enttui.services.directory import Directory
 from support.fixtures_state import state_config
 

@@ -7,10 +7,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from enttui.cli import main
+from enttui.demo.wiring import demo_services
 from enttui.domain.destinations import system_path_reason
 from enttui.errors import ValidationError
 from enttui.jobs import csv_export as X
-from enttui.jobs.context import demo_services
 from enttui.jobs.destinations import prepare_destination
 from enttui.services.localfiles import DestinationExists
 

@@ -22,9 +22,9 @@ from enttui.errors import MailError, ValidationError
 from enttui.jobs import diffusion as D
 from enttui.jobs import journal as J
 from enttui.jobs import regeneration as R
-from enttui.jobs.context import Services
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.idfiles import list_files
+from enttui.services.container import Services
 from enttui.services.mailer import SmtpMailer
 from enttui.services.state import INTERRUPTED, StateStore
 from support.diffusion_world import (

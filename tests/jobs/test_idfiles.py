@@ -13,7 +13,7 @@ from enttui.config import Config, StateConfig
 from enttui.domain.idfiles import KIND_DIFFUSION, IdRow, file_name
 from enttui.errors import DestinationExists, ValidationError
 from enttui.jobs import idfiles as J
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 from enttui.services.state import StateStore
 
 NOW = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)

@@ -12,7 +12,7 @@ from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
 from enttui.domain.local_account_rows import validate_fields
 from enttui.errors import ValidationError
 from enttui.jobs import local_accounts as L
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 from enttui.services.directory import Directory
 from support.fixtures_state import state_config
 

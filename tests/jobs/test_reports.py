@@ -9,7 +9,6 @@ import pytest
 
 from enttui.config import Config, StateConfig
 from enttui.errors import ValidationError
-from enttui.jobs.context import Services
 from enttui.jobs.reports import (
     count_rows,
     counts_summary,
@@ -24,6 +23,7 @@ from enttui.jobs.reports import (
     run_detail,
     run_report_text,
 )
+from enttui.services.container import Services
 from enttui.services.state import INTERRUPTED, SIMULATED, SUCCESS, WITH_ERRORS
 
 

@@ -14,9 +14,9 @@ from enttui.config import Config, EntConfig, SyncConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.sync import ENTITY_LABELS, SyncOptions
 from enttui.errors import LockHeldError
-from enttui.jobs.context import Services, utc_now
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.sync import run_sync
+from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
 from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context
 

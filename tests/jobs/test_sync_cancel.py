@@ -22,9 +22,9 @@ from textual.widgets import Log
 
 from enttui.config import Config, EntConfig, StateConfig, SyncConfig
 from enttui.domain.sync import SyncOptions
-from enttui.jobs.context import Services, utc_now
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.sync import run_sync
+from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
 from enttui.services.moodle import Moodle
 from enttui.services.state import StateStore

@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 
 from enttui.config import Config, EntConfig, SyncConfig
 from enttui.domain.sync import SyncOptions
-from enttui.jobs.context import Services, utc_now
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.sync import SyncResult, run_sync
+from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
 from enttui.services.moodle import Moodle
 from support.fixtures_ldap import LdapSandbox

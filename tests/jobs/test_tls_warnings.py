@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from enttui.demo.wiring import demo_services
 from enttui.domain.people import Target
 from enttui.domain.sync import SyncOptions
 from enttui.jobs import diffusion as D
 from enttui.jobs import regeneration as R
-from enttui.jobs.context import demo_services
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.status import collect_status
 from enttui.jobs.sync import run_sync

@@ -14,8 +14,8 @@ import trustme
 
 from enttui.config import Config, EntConfig, StateConfig
 from enttui.errors import DirectoryError, MailError
-from enttui.jobs.context import Services
 from enttui.jobs.status import collect_status
+from enttui.services.container import Services
 from enttui.services.directory import Directory
 from enttui.services.mailer import SmtpMailer
 from enttui.services.state import StateStore

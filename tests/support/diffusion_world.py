@@ -19,7 +19,7 @@ from enttui.config import Config, DiffusionConfig, EntConfig, StateConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.idfiles import BOM, COLUMNS
 from enttui.domain.people import Target, person_from_entry
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 from enttui.services.directory import Directory
 from enttui.services.mailer import SmtpMailer
 from enttui.services.state import StateStore

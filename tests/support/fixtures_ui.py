@@ -29,7 +29,7 @@ class FakeTimer:
 
 
 def make_demo_app(root: Path, **kwargs):
-    from enttui.jobs.context import demo_services
+    from enttui.demo.wiring import demo_services
     from enttui.ui.app import EntApp
 
     async def opener():

@@ -10,8 +10,8 @@ from typing import Any
 
 from enttui.config import Config, EntConfig, StateConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
-from enttui.jobs.context import open_services
 from enttui.services.annuaire import PAGE_SIZE
+from enttui.services.container import open_services
 from enttui.ui.app import EntApp
 from enttui.ui.navigation import PAGES
 from enttui.ui.screens.utilisateurs import UtilisateursScreen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from enttui.jobs.context import demo_services
+from enttui.demo.wiring import demo_services
 from enttui.ui.app import EntApp
 from support.fixtures_ui import FakeTimer, frozen_clock, settle
 

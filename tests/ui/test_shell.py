@@ -248,7 +248,7 @@ async def test_home_refreshes_by_itself_and_says_how_old_its_check_is(tmp_path):
     check runs by itself (the _auto_refresh name clash made it never run)."""
     from datetime import timedelta
 
-    from enttui.jobs.context import demo_services
+    from enttui.demo.wiring import demo_services
     from enttui.ui.app import EntApp
     from enttui.ui.screens.home import HomeScreen
     from support.fixtures_ui import FROZEN_NOW, FakeTimer, wait_for
@@ -327,7 +327,7 @@ async def test_the_ui_keymap_of_the_configuration_changes_a_key(tmp_path):
     import dataclasses
 
     from enttui.config import UiConfig
-    from enttui.jobs.context import demo_services
+    from enttui.demo.wiring import demo_services
     from enttui.ui.app import EntApp
     from support.fixtures_ui import FakeTimer, frozen_clock, screen_text
 

@@ -27,7 +27,7 @@ from enttui.errors import EXIT_ERRORS, EXIT_OK, EnttuiError, redact
 
 if TYPE_CHECKING:
     from enttui.config import Config
-    from enttui.jobs.context import Services
+    from enttui.services.container import Services
 
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Handler] = {}
@@ -108,7 +108,8 @@ def command(name: str) -> Callable[[Handler], Handler]:
 async def open_from_args(args: argparse.Namespace, *, strict: bool = False, config: Config | None = None) -> Services:
     """Services for a command: the demo world, or the configured systems."""
     from enttui.config import load_config
-    from enttui.jobs.context import demo_services, open_services
+    from enttui.demo.wiring import demo_services
+    from enttui.services.container import open_services
 
     if args.demo:
         root = Path(args.demo_dir) if args.demo_dir else None
@@ -127,7 +128,7 @@ def reset_demo_world(root: Path | None) -> None:
     next start is a fresh world. Only the demo's own files are removed, never the folder itself."""
     import shutil
 
-    from enttui.jobs.context import default_demo_root
+    from enttui.config import default_demo_root
 
     folder = root or default_demo_root()
     for name in DEMO_FILES:

@@ -23,7 +23,7 @@ from enttui.domain.french import plural
 from enttui.errors import EXIT_ERRORS, EXIT_OK, DestinationExists, UsageError
 
 if TYPE_CHECKING:
-    from enttui.jobs.context import Services
+    from enttui.services.container import Services
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -31,8 +31,8 @@ from enttui import __version__
 
 if TYPE_CHECKING:
     from enttui.cli.log import RunLog
-    from enttui.jobs.context import Services
     from enttui.jobs.status import Monitoring, StatusReport
+    from enttui.services.container import Services
 
 Labels = dict[str, str]
 

@@ -31,9 +31,9 @@ from enttui.domain.csv_write import csv_bytes
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
-from enttui.jobs.context import Services
 from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
+from enttui.services.container import Services
 from enttui.services.localfiles import write_private
 from enttui.services.moodle_sync import MoodleSyncStore
 

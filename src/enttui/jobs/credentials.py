@@ -30,10 +30,10 @@ from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person, Target
 from enttui.errors import DirectoryError, EnttuiError, MailError
 from enttui.jobs import journal as J
-from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace
 from enttui.jobs.faults import fault_point
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
+from enttui.services.container import Services
 from enttui.services.password_process import PasswordProcesses, PasswordSetter
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 

@@ -32,10 +32,10 @@ from enttui.domain.csv_formats import (
 from enttui.domain.csv_write import BOM, csv_lines
 from enttui.domain.people import Target, person_from_entry
 from enttui.errors import EnttuiError, StateError, ValidationError
-from enttui.jobs.context import Services
 from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.jobs.events import EventSink, Phase, Progress, null_sink
 from enttui.jobs.local_accounts import LOCAL_ATTRIBUTES
+from enttui.services.container import Services
 from enttui.services.localfiles import open_private, write_all
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 

@@ -28,9 +28,9 @@ from enttui.domain.local_account_rows import ParsedFile, ParsedRow, parse_import
 from enttui.domain.logins import next_free_login
 from enttui.errors import EnttuiError, ValidationError
 from enttui.jobs import local_accounts as L
-from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.locking import job_lock
+from enttui.services.container import Services
 from enttui.services.locks import JobLock
 from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 

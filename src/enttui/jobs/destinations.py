@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from enttui.domain.destinations import system_path_reason
 from enttui.errors import ValidationError
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 from enttui.services.localfiles import DestinationExists, check_output_path
 
 WRITTEN = "export.ecriture"  # audit action: a file an export wrote (target: its resolved path)

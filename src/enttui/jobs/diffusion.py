@@ -41,10 +41,10 @@ from enttui.errors import MailError, ValidationError
 from enttui.jobs import credentials as C
 from enttui.jobs import journal as J
 from enttui.jobs import resume as RS
-from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.faults import fault_point
 from enttui.jobs.locking import job_lock
+from enttui.services.container import Services
 from enttui.services.locks import JobLock
 from enttui.services.mailer import Mailer, MailRefused, MailTemporary, RawMessage, SmtpMailer, render_message
 from enttui.services.state import RunRecord

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from enttui.domain.idfiles import IdRow, check_name, complete_length, header_bytes, parse_rows, row_bytes, row_key
 from enttui.errors import EnttuiError, StateError, ValidationError
-from enttui.jobs.context import Services
 from enttui.jobs.destinations import prepare_destination, record_written
+from enttui.services.container import Services
 from enttui.services.localfiles import open_private, write_all
 from enttui.services.state import FileRecord
 

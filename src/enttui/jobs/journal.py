@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain.passwords import new_secret
-from enttui.jobs.context import Services
 from enttui.jobs.locking import runs_dir
+from enttui.services.container import Services
 
 # statuses
 PLANNED = "planned"

@@ -49,8 +49,8 @@ from enttui.domain.people import (
     person_object_classes,
 )
 from enttui.errors import ValidationError
-from enttui.jobs.context import Services
 from enttui.jobs.locking import job_lock
+from enttui.services.container import Services
 from enttui.services.locks import JobLock
 
 __all__ = [

@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from enttui.errors import EnttuiError
-from enttui.jobs.context import Services
 from enttui.services import locks
+from enttui.services.container import Services
 from enttui.services.locks import JobLock
 
 LOCKED_KINDS = ("diffusion", "regeneration", "import")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enttui.config import Config, demo_config
-from enttui.jobs.context import default_demo_root
+from enttui.config import Config, default_demo_root, demo_config
 
 
 def demo_lookup_config(root: str | None) -> Config:

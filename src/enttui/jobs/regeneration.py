@@ -27,9 +27,9 @@ from enttui.errors import ValidationError
 from enttui.jobs import credentials as C
 from enttui.jobs import journal as J
 from enttui.jobs import resume as RS
-from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.locking import job_lock
+from enttui.services.container import Services
 from enttui.services.locks import JobLock
 from enttui.services.state import RunRecord
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain.french import plural
-from enttui.jobs.context import Services
 from enttui.jobs.destinations import prepare_destination, record_written
+from enttui.services.container import Services
 from enttui.services.localfiles import write_private
 from enttui.services.state import RUN_KINDS, RUN_STATUSES, RunRecord, TraceLine
 

@@ -30,10 +30,10 @@ from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person
 from enttui.errors import EnttuiError, ValidationError
 from enttui.jobs import journal as J
-from enttui.jobs.context import Services
 from enttui.jobs.credentials import Work, dn_key
 from enttui.jobs.idfiles import IdFileWriter, files_dir
 from enttui.jobs.locking import refresh_run_states
+from enttui.services.container import Services
 from enttui.services.state import INTERRUPTED, RunRecord
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from enttui.domain.health import SystemHealth
 from enttui.domain.people import Target
 from enttui.domain.transport import database_warnings, ldap_warnings, smtp_warnings
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 
 HEALTH_TIMEOUT = 8.0
 

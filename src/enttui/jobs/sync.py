@@ -41,7 +41,6 @@ from enttui.errors import (
     MoodleError,
     UsageError,
 )
-from enttui.jobs.context import Services
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.status import transport_warnings
 from enttui.jobs.sync_cohorts import sync_cohorts
@@ -50,6 +49,7 @@ from enttui.jobs.sync_roles import rules_of, sync_roles
 from enttui.jobs.sync_run import Confirm, Stop, SyncRun
 from enttui.jobs.sync_settings import SettingsView, settings_fingerprint, settings_view, watermark_key
 from enttui.jobs.sync_users import sync_users
+from enttui.services.container import Services
 
 LOCK_NAME = "enttui-sync"
 

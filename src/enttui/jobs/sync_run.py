@@ -18,9 +18,9 @@ from enttui.domain.sync import ENTITY_LABELS, Counts, DesiredUser, MoodleUser, S
 from enttui.domain.sync_report import PHASE_CANCELLED, PHASE_DONE, PHASE_NOT_REACHED
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
-from enttui.jobs.context import Services
 from enttui.jobs.events import Event, EventSink, Phase, Trace
 from enttui.jobs.faults import fault_point
+from enttui.services.container import Services
 from enttui.services.moodle_sync import MoodleSyncStore, SiteFacts
 
 T = TypeVar("T")

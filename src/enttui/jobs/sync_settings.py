@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 
 from enttui.config import Config
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 
 
 def watermark_key(entity: str) -> str:

@@ -450,7 +450,7 @@ class Annuaire:
 
     @classmethod
     def from_services(cls, services: Any, page_size: int = PAGE_SIZE) -> Annuaire:
-        """From :class:`enttui.jobs.context.Services` (one per app is enough)."""
+        """From :class:`enttui.services.container.Services` (one per app is enough)."""
         return cls(services.directory, services.config, services.moodle, page_size)
 
     # -- people

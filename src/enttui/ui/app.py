@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from enttui.errors import EnttuiError, describe
-from enttui.jobs.context import Services
+from enttui.services.container import Services
 from enttui.ui.commands import (
     THEME_PLACEHOLDER,
     FrenchCommandPalette,

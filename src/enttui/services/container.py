@@ -1,20 +1,19 @@
 """The services a console or a command-line run works with, opened from a configuration.
 
-``open_services(config)`` talks to the real systems; ``demo_services(root)`` builds the embedded
-demo world (in-memory directory, SQLite Moodle, outbox folder, SQLite state store) below ``root``.
+``open_services(config)`` talks to the real systems. The embedded demo world is opened by the demo
+wiring (:func:`enttui.demo.wiring.demo_services`), which builds the same :class:`Services`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from enttui.config import Config, demo_config
+from enttui.config import Config
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -49,12 +48,7 @@ class Services:
                 await svc.close()
 
 
-def default_demo_root() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "enttui" / "demo"
-
-
-def _private_dir(path: Path) -> Path:
+def private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     path.chmod(0o700)
     return path
@@ -93,51 +87,3 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
         *([_try("moodle", moodle.open)] if moodle else []),
     )
     return services
-
-
-async def demo_services(root: Path | None = None, *, clock: Callable[[], datetime] = utc_now) -> Services:
-    """The embedded demo world below ``root`` (a fresh Moodle each time; state and outbox kept)."""
-    from enttui.demo.moodle_seed import seed_demo_moodle
-    from enttui.demo.world import demo_entries
-    from enttui.domain.people import Target, person_from_entry
-    from enttui.services.directory import Directory
-    from enttui.services.mailer import OutboxMailer
-    from enttui.services.moodle import Moodle
-    from enttui.services.state import StateStore
-
-    root = _private_dir(root or default_demo_root())
-    config = demo_config(root)
-    entries = await asyncio.to_thread(demo_entries, config.ldap.base_dn)
-    directory = Directory.embedded(config.ldap, config.ent, entries)
-    await directory.open()
-
-    moodle_file = root / "moodle.db"
-    await asyncio.to_thread(_remove_sqlite, moodle_file)
-    moodle = Moodle(config.moodle)
-    await moodle.open()
-    await _maybe_await(moodle.create_schema())
-    people = [
-        person_from_entry(dn, attrs)
-        for dn, attrs in entries
-        if any(c.lower() == "entperson" for c in attrs.get("objectClass", []))
-    ]
-    people = [p for p in people if p.target in (Target.ELEVE, Target.ENSEIGNANT)]
-    await _maybe_await(seed_demo_moodle(moodle, people))
-
-    state = StateStore(config.state, clock=clock, trace_max_lines=config.sync.trace_max_lines)
-    await state.open()
-    _private_dir(Path(config.state.files_dir))
-    mailer = OutboxMailer(config.smtp.outbox_dir)
-    await mailer.open()
-    return Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
-
-
-def _remove_sqlite(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-async def _maybe_await(value: object) -> object:
-    if asyncio.iscoroutine(value):
-        return await value
-    return value
