@@ -74,9 +74,9 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
     script = _run([exe, "completion", "bash"], cwd=work).stdout
     assert "complete -F _enttui enttui" in script
     probe = (
-        "import json\nfrom pathlib import Path\nfrom enttui.ui.app import EntApp\n"
-        "paths = EntApp.CSS_PATH if isinstance(EntApp.CSS_PATH, list) else [EntApp.CSS_PATH]\n"
-        "print(json.dumps([str(Path(p).resolve()) for p in paths]))\n"
+        "import json\nfrom pathlib import Path\nfrom enttui.ui.resources import styles_folder, stylesheet_names\n"
+        "folder = styles_folder()\n"
+        "print(json.dumps([str(Path(str(folder / n)).resolve()) for n in stylesheet_names()]))\n"
     )
     sheets = json.loads(_run([venv / "bin" / "python", "-c", probe], cwd=work).stdout)
     assert len(sheets) >= 2 and all(s.startswith(str(venv.resolve())) and Path(s).is_file() for s in sheets), sheets

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from textual.worker import WorkerCancelled
 
 os.environ["TZ"] = "Europe/Paris"
 time.tzset()
@@ -52,7 +53,10 @@ async def settle(pilot, timeout: float = 120.0) -> None:
         if loop.time() > deadline:
             names = ", ".join(f"{w.group}:{w.name} ({w.state.name})" for w in busy) or "none"
             raise AssertionError(f"settle: workers still running after {timeout:.0f} s: {names}")
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # an exclusive worker replaced by a newer one of its group: wait for that one
         await pilot.pause()
         busy = [w for w in pilot.app.workers if not w.is_finished]
         quiet = 0 if busy else quiet + 1
