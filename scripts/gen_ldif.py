@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(
         f"{count} entrées écrites en {elapsed:.1f} s ({sum(world.counts.values())} personnes : {people} ; "
-        f"{len(spec.schools)} établissement(s) ; pic mémoire {peak:.0f} Mo)",
+        f"{len(spec.schools)} établissement{'s' if len(spec.schools) > 1 else ''} ; pic mémoire {peak:.0f} Mo)",
         file=sys.stderr,
     )
     return 0

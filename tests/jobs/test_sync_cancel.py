@@ -157,7 +157,9 @@ async def test_cancel_from_the_screen_at_random_points(directory_world, mariadb_
         rows = await moodle_rows(moodle)
         assert_counts_are_rows(recorded.counts, rows)
         assert_counts_are_rows({k: v.as_dict() for k, v in result.counts.items()}, rows)
-        if result.status == "interrompu":  # (a run may also end before the key reaches it)
+        if seed % 3 == 0:  # a point in the users phase: one row a batch, hundreds left when the key comes
+            assert result.status == "interrompu", (seed, target, result.phases)
+        if result.status == "interrompu":  # (a short roles phase may end before the key reaches it)
             cancelled += 1
             assert status.startswith("Synchronisation annulée"), status
             reached = list(result.phases.values())
@@ -170,7 +172,7 @@ async def test_cancel_from_the_screen_at_random_points(directory_world, mariadb_
         await directory.close()
         await state.close()
         await moodle.close()
-    assert cancelled == len(SCREEN_SEEDS)  # the key came in the first half: batches were left to stop
+    assert cancelled >= 1, cancelled
 
 
 # -- from the command line -------------------------------------------------------------------------------

@@ -258,7 +258,7 @@ async def test_server_killed_mid_read_is_an_incomplete_read(two_servers) -> None
         finally:
             await directory.close()
     for message in messages.values():
-        assert message.startswith("Lecture de l'annuaire interrompue après 100 entrée(s) : connexion perdue ("), message
+        assert message.startswith("Lecture de l'annuaire interrompue après 100 entrées : connexion perdue ("), message
         assert message.endswith("). Le résultat est incomplet ; rien n'a été tronqué en silence."), message
 
 

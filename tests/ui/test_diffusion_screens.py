@@ -163,7 +163,7 @@ async def test_regeneration_form(demo_app):
         date.value = ""
         await pilot.press("f5")
         message = str((await modal(pilot)).query_one("#dialog-message").content)
-        assert "mot(s) de passe vont être remplacés" in message
+        assert "mots de passe vont être remplacés" in message
         await pilot.press("y")
         await settle(pilot)
         assert "régénérés dans Identifiants-regeneres-" in text_of(app, "#regen-error")

@@ -212,7 +212,10 @@ def diffusion_counts(result: Any) -> list[str]:
         count(result.errors, "erreur"),
     ]
     if result.resent:
-        parts.append(f"{count(result.resent, 'message')} peut-être reçu(s) deux fois (même mot de passe valide)")
+        parts.append(
+            f"{count(result.resent, 'message')} peut-être {'reçu' if result.resent == 1 else 'reçus'} deux fois "
+            "(même mot de passe valide)"
+        )
     if result.file_name:
         parts.append(f"fichier {result.file_name}")
     return parts

@@ -20,6 +20,7 @@ from typing import Any
 
 from enttui.domain.dn import lookup_key
 from enttui.domain.folding import fold_accents
+from enttui.domain.french import plural
 from enttui.domain.people import (
     Group,
     Structure,
@@ -563,10 +564,15 @@ class CoherenceAnalyzer:
             if missing:
                 shown = ", ".join(missing[:2]) + (f" (+{len(missing) - 2})" if len(missing) > 2 else "")
                 out["dangling_member"].findings.append(
-                    Finding(g.dn, "", g.cn, f"{len(missing)} membre(s) introuvable(s) : {shown}")
+                    Finding(
+                        g.dn,
+                        "",
+                        g.cn,
+                        f"{plural(len(missing), 'membre introuvable', 'membres introuvables')} : {shown}",
+                    )
                 )
             if g.kind in ("classe", "groupe") and existing == 0:
-                detail = f"aucun membre existant ({len(missing)} introuvable(s))" if missing else "aucun membre"
+                detail = f"aucun membre existant ({plural(len(missing), 'introuvable')})" if missing else "aucun membre"
                 out["empty_class"].findings.append(Finding(g.dn, "", g.cn, detail))
 
         # Students' classes, profiles, mail, activation.

@@ -230,7 +230,7 @@ def custom_format(name: str, columns: Sequence[str], targets: Sequence[Target] =
     """A format the admin built (columns from :data:`CATALOGUE`, in their order)."""
     unknown = [c for c in columns if c not in CATALOGUE]
     if unknown:
-        raise ValueError(f"colonne(s) inconnue(s) : {', '.join(unknown)}")
+        raise ValueError(f"{'colonne inconnue' if len(unknown) == 1 else 'colonnes inconnues'} : {', '.join(unknown)}")
     if not columns:
         raise ValueError("choisissez au moins une colonne")
     return ExportFormat(

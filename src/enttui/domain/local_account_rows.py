@@ -98,7 +98,7 @@ def name_problem(value: str, what: str) -> str | None:
     bad = sorted({c for c in text if not (c.isalpha() or c.isdigit() or c in _NAME_EXTRA)})
     if bad:
         shown = " ".join(repr(c)[1:-1] if c.isprintable() else f"U+{ord(c):04X}" for c in bad[:5])
-        return f"{what} invalide : caractère(s) interdit(s) {shown}"
+        return f"{what} invalide : {'caractère interdit' if len(bad) == 1 else 'caractères interdits'} {shown}"
     if not any(c.isalpha() for c in text):
         return f"{what} invalide : aucune lettre"
     return None
@@ -335,7 +335,7 @@ def map_columns(header: Sequence[str]) -> tuple[dict[str, int], list[str]]:
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise ValueError(
-            "colonne(s) obligatoire(s) absente(s) : "
+            ("colonne obligatoire absente : " if len(missing) == 1 else "colonnes obligatoires absentes : ")
             + ", ".join(missing)
             + " (en-tête attendu : "
             + ";".join(c for c, _, _ in IMPORT_COLUMNS)

@@ -109,7 +109,8 @@ def parse_template(text: str, kind: str, *, source: str = "modèle") -> Template
     unknown = sorted(names - set(PLACEHOLDERS))
     if unknown:
         raise ValidationError(
-            f"{source} : champ(s) inconnu(s) {', '.join('$' + n for n in unknown)} "
+            f"{source} : {'champ inconnu' if len(unknown) == 1 else 'champs inconnus'} "
+            f"{', '.join('$' + n for n in unknown)} "
             f"(champs possibles : {', '.join('$' + p for p in PLACEHOLDERS)})."
         )
     if kind == KIND_INFORMATION and "mot_de_passe" in names:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 
 from enttui.domain.dn import lookup_key
+from enttui.domain.french import plural
 from enttui.domain.people import Group, Person
 from enttui.domain.usernames import UsernameRule
 
@@ -206,7 +207,8 @@ def removal_guard(to_remove: int, owned: int, max_share: float, allowed: bool) -
     share = to_remove / owned
     if share > max_share:
         return (
-            f"{to_remove} suspension(s) sur {owned} comptes gérés ({share:.0%}) dépassent le seuil de "
+            f"{plural(to_remove, 'suspension')} sur "
+            f"{plural(owned, 'compte géré', 'comptes gérés')} ({share:.0%}) dépassent le seuil de "
             f"{max_share:.0%} ([sync] max_removal_share) : suppressions ignorées. Vérifiez l'annuaire, "
             "puis relancez en autorisant explicitement (--allow-mass-removal ou confirmation à l'écran)"
         )
@@ -552,7 +554,7 @@ def plan_cohorts(
         else:
             plan.unchanged += 1
             if verbose:
-                plan.details.append(f"{d.name} : inchangée ({len(current)} membre(s))")
+                plan.details.append(f"{d.name} : inchangée ({plural(len(current), 'membre')})")
     if vanish:
         for c in rows:
             if c.id in matched:

@@ -28,6 +28,7 @@ from enttui.domain.coherence import (
     CoherenceAnalyzer,
 )
 from enttui.domain.csv_write import csv_bytes
+from enttui.domain.french import plural
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
@@ -136,7 +137,7 @@ async def run_coherence(
         (*COHERENCE_PERSON_ATTRIBUTES, *_extra_attributes(ldap.inactive_attribute)),
         analyzer.add_people,
     )
-    sink(Trace("info", ENTITY, f"{read['people']} personne(s), {read['groups']} groupe(s) lus"))
+    sink(Trace("info", ENTITY, f"{plural(read['people'], 'personne')}, {plural(read['groups'], 'groupe')} lus"))
 
     moodle = services.moodle if with_moodle else None
     if moodle is not None:

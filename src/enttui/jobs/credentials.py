@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 from enttui.domain import idfiles as F
 from enttui.domain import mail as M
 from enttui.domain.dn import dn_key_or_none
+from enttui.domain.french import plural
 from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person, Target
 from enttui.errors import DirectoryError, EnttuiError, MailError
@@ -373,7 +374,9 @@ async def close_run(
         )
         what = "diffusion" if job.FILE_KIND == F.KIND_DIFFUSION else "régénération"
         await services.state.audit(
-            "fichier.generation", record.name, f"{what} n° {job.run_id} : {job.writer.rows} ligne(s) écrite(s)"
+            "fichier.generation",
+            record.name,
+            f"{what} n° {job.run_id} : {plural(job.writer.rows, 'ligne écrite', 'lignes écrites')}",
         )
         await asyncio.to_thread(job.writer.close)
     await services.state.finish_run(job.run_id, status, result.counts(), result.summary_text())

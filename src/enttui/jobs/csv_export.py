@@ -30,6 +30,7 @@ from enttui.domain.csv_formats import (
     profile_name_problem,
 )
 from enttui.domain.csv_write import BOM, csv_lines
+from enttui.domain.french import plural
 from enttui.domain.people import Target, person_from_entry
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.destinations import prepare_destination, record_written
@@ -243,8 +244,14 @@ async def run_export(
         if status != SUCCESS:
             with contextlib.suppress(OSError):
                 path.unlink()  # never leave half an export behind
-        summary = f"{rows} ligne(s) exportée(s) vers {path}" if status == SUCCESS else "export abandonné"
+        summary = (
+            f"{plural(rows, 'ligne exportée', 'lignes exportées')} vers {path}"
+            if status == SUCCESS
+            else "export abandonné"
+        )
         with contextlib.suppress(EnttuiError):
             await services.state.finish_run(run_id, status, {"export": {"rows": rows}}, summary)
-    await services.state.audit("export.csv", str(path), f"format {fmt.name}, {rows} ligne(s), {filt.describe()}")
+    await services.state.audit(
+        "export.csv", str(path), f"format {fmt.name}, {plural(rows, 'ligne')}, {filt.describe()}"
+    )
     return ExportResult(run_id, path, rows, fmt.name, options)

@@ -36,6 +36,7 @@ from typing import Any
 
 from enttui.domain import idfiles as F
 from enttui.domain import mail as M
+from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.errors import MailError, ValidationError
 from enttui.jobs import credentials as C
@@ -142,22 +143,26 @@ class DiffusionPlan:
             c = self.counts[target]
             if target.gets_ent_credentials:
                 line = (
-                    f"{target.label} : {c.credentials} nouveau(x) mot(s) de passe envoyé(s) par courriel, "
-                    f"{c.no_mail} sans adresse utilisable (dans le fichier)"
+                    f"{target.label} : "
+                    f"{plural(c.credentials, 'nouveau mot de passe envoyé', 'nouveaux mots de passe envoyés')}"
+                    f" par courriel, {c.no_mail} sans adresse utilisable (dans le fichier)"
                 )
                 if c.no_password:
-                    line += f", dont {c.no_password} compte(s) sans mot de passe (jamais reçu d'identifiants)"
+                    line += f", dont {plural(c.no_password, 'compte')} sans mot de passe"
+                    line += " (jamais reçu d'identifiants)"
                 if c.activated:
-                    line += f", {c.activated} compte(s) déjà activé(s) laissé(s) tel(s) quel(s)"
+                    line += ", " + plural(
+                        c.activated, "compte déjà activé laissé tel quel", "comptes déjà activés laissés tels quels"
+                    )
             else:
-                line = f"{target.label} : {c.information} message(s) d'information (sans mot de passe)"
+                line = f"{target.label} : {plural(c.information, 'message')} d'information (sans mot de passe)"
                 if c.info_no_mail:
                     line += f", {c.info_no_mail} sans adresse"
             lines.append(line)
         lines += [
             "",
-            f"Total : {self.changes} mot(s) de passe changé(s), "
-            f"{sum(c.credentials + c.information for c in self.counts.values())} courriel(s).",
+            f"Total : {plural(self.changes, 'mot de passe changé', 'mots de passe changés')}, "
+            f"{plural(sum(c.credentials + c.information for c in self.counts.values()), 'courriel')}.",
         ]
         if self.request.include_activated:
             lines.append("Attention : les comptes déjà activés sont inclus (leur mot de passe sera changé).")
@@ -573,8 +578,12 @@ async def resume_diffusion(
         if resent:
             job.trace(
                 "warning",
-                f"{resent} message(s) en cours d'envoi lors de l'arrêt : renvoyé(s) avec le même mot de passe "
-                "(peut-être reçu(s) deux fois).",
+                f"{plural(resent, 'message')} en cours d'envoi lors de l'arrêt : "
+                + (
+                    "renvoyé avec le même mot de passe (peut-être reçu deux fois)."
+                    if resent == 1
+                    else "renvoyés avec le même mot de passe (peut-être reçus deux fois)."
+                ),
             )
         sink(Phase(ENTITY, "Reprise : changement des mots de passe et envoi des messages"))
         return await C.run_to_end(services, job, works, resume.family, result_from_journal)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from enttui.domain.french import plural
 from enttui.domain.idfiles import IdRow, check_name, complete_length, header_bytes, parse_rows, row_bytes, row_key
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.destinations import prepare_destination, record_written
@@ -343,6 +344,6 @@ async def purge_files(services: Services, days: int | None = None) -> list[str]:
     gone = []
     for rec in await services.state.list_files():
         if rec.created_at < cutoff:
-            await delete_file(services, rec.name, reason=f"purge automatique (plus de {days} jour(s))")
+            await delete_file(services, rec.name, reason=f"purge automatique (plus de {plural(days, 'jour')})")
             gone.append(rec.name)
     return gone

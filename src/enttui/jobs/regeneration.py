@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from enttui.domain import idfiles as F
+from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.errors import ValidationError
 from enttui.jobs import credentials as C
@@ -79,13 +80,18 @@ class RegenerationPlan:
         lines = [
             f"Périmètre : {', '.join(self.request.uais) or 'tout le périmètre'} ({since}).",
             "",
-            *(f"{t.label} : {n} compte(s)" for t, n in self.counts.items()),
+            *(f"{t.label} : {plural(n, 'compte')}" for t, n in self.counts.items()),
         ]
         if self.no_password:
-            lines.append(f"dont {self.no_password} compte(s) sans mot de passe (jamais reçu d'identifiants)")
+            lines.append(f"dont {plural(self.no_password, 'compte')} sans mot de passe (jamais reçu d'identifiants)")
         lines += [
             "",
-            f"{len(self.people)} mot(s) de passe vont être remplacés ; un nouveau fichier contiendra chacun d'eux.",
+            (
+                f"{plural(len(self.people), 'mot de passe va', 'mots de passe vont')} être remplacés"
+                if len(self.people) > 1
+                else f"{plural(len(self.people), 'mot de passe va')} être remplacé"
+            )
+            + " ; un nouveau fichier contiendra chacun d'eux.",
         ]
         if self.request.include_activated:
             lines.append("Attention : les comptes déjà activés sont inclus.")
@@ -119,8 +125,8 @@ class RegenerationResult:
 
     def summary_text(self) -> str:
         text = (
-            f"{self.in_file} mot(s) de passe régénéré(s) dans {self.file_name or '(aucun fichier)'}, "
-            f"{self.errors} erreur(s)"
+            f"{plural(self.in_file, 'mot de passe régénéré', 'mots de passe régénérés')} dans "
+            f"{self.file_name or '(aucun fichier)'}, {plural(self.errors, 'erreur')}"
         )
         if self.pending:
             text += f", {self.pending} en attente de reprise"

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from enttui.domain import idfiles as F
+from enttui.domain.french import plural
 from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person
 from enttui.errors import EnttuiError, ValidationError
@@ -192,7 +193,7 @@ def after_lost_secret(works: list[Work]) -> str:
         return ""
     return (
         "Secret de reprise introuvable (supprimé ?) : les mots de passe déjà posés ne peuvent pas être "
-        f"reproduits ; {touched} compte(s) reçoivent un nouveau mot de passe."
+        f"reproduits ; {plural(touched, 'compte reçoit', 'comptes reçoivent')} un nouveau mot de passe."
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
 from enttui.domain.dn import lookup_key
+from enttui.domain.french import plural
 from enttui.domain.people import Person
 from enttui.domain.sync import ENTITY_LABELS, Counts, DesiredUser, MoodleUser, SyncOptions, desired_user
 from enttui.domain.sync_report import PHASE_CANCELLED, PHASE_DONE, PHASE_NOT_REACHED
@@ -138,7 +139,7 @@ class SyncRun:
             result = await action()
         except EnttuiError as exc:
             self.failed.add(entity)
-            self.error(entity, f"lot de {size} écriture(s) refusé par la base Moodle : {exc.message}")
+            self.error(entity, f"lot de {plural(size, 'écriture')} refusé par la base Moodle : {exc.message}")
             return False, None
         finally:
             await self.flush()

@@ -40,6 +40,7 @@ from ldap3.utils.dn import safe_dn, to_dn
 from enttui.config import EntConfig, LdapConfig
 from enttui.domain import ldapfilter as lf
 from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none
+from enttui.domain.french import plural
 from enttui.domain.health import SystemHealth
 from enttui.domain.people import (
     GROUP_ATTRIBUTES,
@@ -701,7 +702,7 @@ class Directory:
 
     def _incomplete(self, read: int, reason: str) -> IncompleteReadError:
         return IncompleteReadError(
-            f"Lecture de l'annuaire interrompue après {read} entrée(s) : {reason}. "
+            f"Lecture de l'annuaire interrompue après {plural(read, 'entrée')} : {reason}. "
             "Le résultat est incomplet ; rien n'a été tronqué en silence.",
         )
 
