@@ -146,7 +146,8 @@ async def bench_service(config: Config, people: int) -> dict[str, str]:
                 continue
             t, details = await timed(lambda who=who: annuaire.person_details(who.dn))
             assert details is not None
-            print(f"Fiche d'un {label} avec ses relations : {ms(t)} ({len(details.relatives)} relation(s))")
+            n = len(details.relatives)
+            print(f"Fiche d'un {label} avec ses relations : {ms(t)} ({n} relation{'s' if n > 1 else ''})")
             figures[f"person:{label}"] = ms(t)
         start = time.perf_counter()
         listed = await annuaire.group_list()

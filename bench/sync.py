@@ -109,7 +109,7 @@ async def main(people: int, schools: int, reader: str = "ldap3") -> None:
         again = await run_sync(services, SyncOptions())
         t_none = time.perf_counter() - t0
         writes = sum(v.created + v.updated + v.removed for v in again.counts.values())
-        print(f"Sans changement         : {t_none:6.2f} s  ({writes} écriture(s))")
+        print(f"Sans changement         : {t_none:6.2f} s  ({writes} écriture{'s' if writes > 1 else ''})")
 
         # change 1 % of the people
         conn = ldap3.Connection(ldap3.Server(slapd.url), slapd.admin_dn, slapd.admin_password, auto_bind=True)
