@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -53,10 +54,9 @@ async def settle(pilot, timeout: float = 120.0) -> None:
         if loop.time() > deadline:
             names = ", ".join(f"{w.group}:{w.name} ({w.state.name})" for w in busy) or "none"
             raise AssertionError(f"settle: workers still running after {timeout:.0f} s: {names}")
-        try:
+        # an exclusive worker replaced by a newer one of its group: wait for that one
+        with contextlib.suppress(WorkerCancelled):
             await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
-            pass  # an exclusive worker replaced by a newer one of its group: wait for that one
         await pilot.pause()
         busy = [w for w in pilot.app.workers if not w.is_finished]
         quiet = 0 if busy else quiet + 1
