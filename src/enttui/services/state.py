@@ -35,7 +35,7 @@ from enttui.domain.health import SystemHealth
 from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import StateError, redact
 from enttui.services.state_engine import BUSY_TIMEOUT_S, create_state_engine, is_sqlite, reason
-from enttui.services.state_migrations import SCHEMA_VERSION, stored_version, upgrade
+from enttui.services.state_migrations import SCHEMA_VERSION, bring_up_to_date, stored_version
 from enttui.services.state_records import (
     AuditRecord,
     FileRecord,
@@ -201,8 +201,7 @@ class StateStore:
         engine = create_state_engine(self._url)
         write_engine = engine.execution_options(enttui_write=True)
         try:
-            with write_engine.begin() as conn:
-                found, now = upgrade(conn)
+            found, now = bring_up_to_date(write_engine)
         except BaseException:
             with contextlib.suppress(Exception):
                 engine.dispose()

@@ -17,8 +17,7 @@ change ``state_tables`` to match. A test checks that the steps end with ``state_
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -39,12 +38,12 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from enttui.errors import StateError
 from enttui.services.state_tables import schema_table
 
-__all__ = ["SCHEMA_VERSION", "STEPS", "Step", "stored_version", "upgrade"]
+__all__ = ["SCHEMA_VERSION", "STEPS", "Step", "bring_up_to_date", "stored_version", "upgrade"]
 
 LOCK_TIMEOUT_S = 60
 _PG_LOCK_KEY = 0x656E_7474_7569  # "enttui": the advisory lock of the schema
@@ -192,46 +191,54 @@ def stored_version(conn: Connection) -> int:
     return 0
 
 
+def bring_up_to_date(write_engine: Engine) -> tuple[int, int]:
+    """Open a write transaction and :func:`upgrade` in it; (version found, version now).
+
+    MySQL/MariaDB commit every DDL statement at once: there the named lock is taken before the
+    transaction and released after its commit, so that the next opener sees the version written.
+    """
+    with write_engine.connect() as conn:
+        named = conn.dialect.name in ("mysql", "mariadb")
+        if named:
+            got = conn.execute(
+                text("SELECT GET_LOCK(:name, :timeout)"), {"name": _MYSQL_LOCK_NAME, "timeout": LOCK_TIMEOUT_S}
+            ).scalar()
+            conn.commit()
+            if got != 1:
+                raise StateError("Base d'état occupée : une autre ouverture la met à jour, réessayez")
+        try:
+            with conn.begin():
+                return upgrade(conn)
+        finally:
+            if named:
+                conn.rollback()  # whatever a failed step left, before the lock goes
+                conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
+                conn.commit()
+
+
 def upgrade(conn: Connection) -> tuple[int, int]:
-    """Apply the missing steps in order; (version found, version now). Call it in a write transaction."""
-    with _schema_lock(conn):
-        found = stored_version(conn)
-        if found > SCHEMA_VERSION:
-            raise StateError(
-                f"Base d'état en version {found}, plus récente que ce logiciel ({SCHEMA_VERSION}) : "
-                "mettez enttui à jour"
-            )
-        if found == SCHEMA_VERSION:
-            return found, found
-        schema_table.create(conn, checkfirst=True)
-        for step in STEPS[found:]:
-            step.apply(conn)
-            _set_version(conn, step.version)
-        return found, SCHEMA_VERSION
+    """Apply the missing steps in order, in the caller's write transaction; (version found, version now).
+
+    SQLite: the write transaction (``BEGIN IMMEDIATE``) keeps other openers out; PostgreSQL: a
+    transaction-level advisory lock; MySQL/MariaDB: see :func:`bring_up_to_date`.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    found = stored_version(conn)
+    if found > SCHEMA_VERSION:
+        raise StateError(
+            f"Base d'état en version {found}, plus récente que ce logiciel ({SCHEMA_VERSION}) : mettez enttui à jour"
+        )
+    if found == SCHEMA_VERSION:
+        return found, found
+    schema_table.create(conn, checkfirst=True)
+    for step in STEPS[found:]:
+        step.apply(conn)
+        _set_version(conn, step.version)
+    return found, SCHEMA_VERSION
 
 
 def _set_version(conn: Connection, version: int) -> None:
     where = schema_table.c.id == 1
     if conn.execute(update(schema_table).where(where).values(version=version)).rowcount == 0:
         conn.execute(insert(schema_table).values(id=1, version=version))
-
-
-@contextlib.contextmanager
-def _schema_lock(conn: Connection) -> Iterator[None]:
-    """One opener at a time past this point (SQLite: the write transaction is that lock already)."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        yield
-    elif dialect in ("mysql", "mariadb"):
-        got = conn.execute(
-            text("SELECT GET_LOCK(:name, :timeout)"), {"name": _MYSQL_LOCK_NAME, "timeout": LOCK_TIMEOUT_S}
-        ).scalar()
-        if got != 1:
-            raise StateError("Base d'état occupée : une autre ouverture la met à jour, réessayez")
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_LOCK_NAME})
-    else:
-        yield
