@@ -3,8 +3,9 @@
 SQLAlchemy Core on a SQLite file by default (any SQLAlchemy URL works: PostgreSQL, MySQL/MariaDB).
 The tables are in :mod:`enttui.services.state_tables`, the steps that bring an existing store up to
 date in :mod:`enttui.services.state_migrations`, the engine (SQLite in WAL mode, ``BEGIN IMMEDIATE``
-for writes, so the console and a cron job can share the file) in :mod:`enttui.services.state_engine`.
-Every blocking call runs in :func:`asyncio.to_thread`.
+for writes, so the console and a cron job can share the file) in :mod:`enttui.services.state_engine`,
+opening and transactions in :mod:`enttui.services.state_base`, the records the reads return in
+:mod:`enttui.services.state_records`. Every blocking call runs in :func:`asyncio.to_thread`.
 
 Datetimes are stored in UTC and returned timezone-aware (UTC). Nothing here ever holds a password:
 free texts (trace, audit, journal, summary) also go through :func:`enttui.errors.redact`.
@@ -12,30 +13,25 @@ free texts (trace, audit, journal, summary) also go through :func:`enttui.errors
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import getpass
 import hashlib
 import os
-import socket
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine import Connection
 
-from enttui.config import StateConfig
 from enttui.domain.dn import lookup_key
 from enttui.domain.health import SystemHealth
 from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import StateError, redact
-from enttui.services.state_engine import BUSY_TIMEOUT_S, create_state_engine, is_sqlite, reason
-from enttui.services.state_migrations import SCHEMA_VERSION, bring_up_to_date, stored_version
+from enttui.services.state_base import DEFAULT_TRACE_MAX_LINES, StoreBase, as_utc
+from enttui.services.state_engine import BUSY_TIMEOUT_S
+from enttui.services.state_migrations import SCHEMA_VERSION
 from enttui.services.state_records import (
     AuditRecord,
     FileRecord,
@@ -59,6 +55,7 @@ from enttui.services.state_tables import (
 
 __all__ = [
     "BUSY_TIMEOUT_S",
+    "DEFAULT_TRACE_MAX_LINES",
     "INTERRUPTED",
     "LEVELS",
     "RUNNING",
@@ -91,26 +88,13 @@ INTERRUPTED = RunStatus.INTERRUPTED
 SIMULATED = RunStatus.SIMULATED
 LEVELS = ("info", "detail", "change", "warning", "error")
 
-DEFAULT_TRACE_MAX_LINES = 20000
 STALE_AFTER = timedelta(days=1)
 _CHUNK = 500
-
-T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"a timezone-aware datetime is expected, not {value!r}")
-    return value.astimezone(UTC)
 
 
 def _os_user() -> str:
@@ -149,123 +133,8 @@ def _local(value: datetime) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class StateStore:
+class StateStore(StoreBase):
     """Runs, traces, audit, watermarks, identifier files and per-run journals."""
-
-    def __init__(
-        self,
-        config: StateConfig,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        trace_max_lines: int = DEFAULT_TRACE_MAX_LINES,
-    ) -> None:
-        self.config = config
-        self._clock = clock or _utc_now
-        self.trace_max_lines = max(1, int(trace_max_lines))
-        self._engine: Engine | None = None
-        self._write_engine: Engine | None = None
-        self._lock = threading.Lock()  # one statement batch at a time per store (SQLite is single-writer)
-        self._hostname = socket.gethostname()
-        self.upgraded_from: int | None = None  # the schema version found, when opening upgraded it
-        self._url: URL | None
-        try:
-            self._url = make_url(config.url)
-            self.endpoint = self._url.render_as_string(hide_password=True)
-        except (ArgumentError, ValueError):
-            self._url = None
-            self.endpoint = "URL invalide"
-        if self._url is not None and self._is_sqlite:
-            self.endpoint = self._url.database or ":memory:"
-
-    def __repr__(self) -> str:
-        return f"StateStore({self.endpoint!r})"
-
-    @property
-    def _is_sqlite(self) -> bool:
-        return self._url is not None and is_sqlite(self._url)
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            raise StateError("Base d'état non ouverte")
-        return self._engine
-
-    def now(self) -> datetime:
-        return _as_utc(self._clock())
-
-    # -- opening ---------------------------------------------------------------------------
-
-    def _open_sync(self) -> None:
-        if self._url is None:
-            raise StateError(f"[state] url : URL SQLAlchemy invalide ({self.config.url!r})")
-        engine = create_state_engine(self._url)
-        write_engine = engine.execution_options(enttui_write=True)
-        try:
-            found, now = bring_up_to_date(write_engine)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                engine.dispose()
-            raise
-        self._engine, self._write_engine = engine, write_engine
-        self.upgraded_from = found if found != now else None
-
-    async def open(self) -> None:
-        """Create the file's folder (0700), and the tables or bring them up to date (see
-        :mod:`enttui.services.state_migrations`); a store newer than this code is refused."""
-        if self._engine is not None:
-            return
-        try:
-            await asyncio.to_thread(self._locked_open)
-        except StateError:
-            raise
-        except (OSError, SQLAlchemyError, sqlite3.Error) as exc:
-            self._dispose()
-            raise StateError(
-                f"Base d'état {self.endpoint} inaccessible : {reason(exc)}", detail=f"{type(exc).__name__}: {exc}"
-            ) from None
-
-    def _locked_open(self) -> None:
-        with self._lock:
-            if self._engine is None:
-                self._open_sync()
-
-    def _dispose(self) -> None:
-        engine, self._engine, self._write_engine = self._engine, None, None
-        if engine is not None:
-            with contextlib.suppress(Exception):
-                engine.dispose()
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._locked_dispose)
-
-    def _locked_dispose(self) -> None:
-        with self._lock:
-            self._dispose()
-
-    async def schema_version(self) -> int:
-        """The version of the store's tables (:data:`SCHEMA_VERSION` once opened)."""
-        return await self._run(stored_version, write=False, what="lecture de la version du schéma")
-
-    # -- transactions ----------------------------------------------------------------------
-
-    def _tx(self, fn: Callable[[Connection], T], write: bool) -> T:
-        with self._lock:
-            engine = self._write_engine if write else self._engine
-            if engine is None:
-                raise StateError("Base d'état non ouverte")
-            with engine.begin() as conn:
-                return fn(conn)
-
-    async def _run(self, fn: Callable[[Connection], T], *, write: bool, what: str) -> T:
-        try:
-            return await asyncio.to_thread(self._tx, fn, write)
-        except StateError:
-            raise
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            raise StateError(
-                f"Base d'état {self.endpoint} : {what} impossible ({reason(exc)})",
-                detail=f"{type(exc).__name__}: {exc}",
-            ) from None
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -518,7 +387,7 @@ class StateStore:
         return await self._run(do, write=False, what="lecture du point de reprise")
 
     async def set_watermark(self, entity: str, value: datetime, run_id: int | None = None) -> None:
-        value = _as_utc(value)
+        value = as_utc(value)
 
         def do(conn: Connection) -> None:
             where = watermarks_table.c.entity == entity
@@ -534,7 +403,7 @@ class StateStore:
         values = {
             "kind": record.kind,
             "size": int(record.size),
-            "created_at": _as_utc(record.created_at),
+            "created_at": as_utc(record.created_at),
             "run_id": record.run_id,
             "user": record.user,
             "uai": record.uai,
@@ -724,7 +593,7 @@ class StateStore:
     async def set_sync_mark(self, entity: str, value: datetime, fingerprint: str, run_id: int | None = None) -> None:
         """Watermark and settings fingerprint of ``entity``, in one transaction."""
         w, f = watermarks_table, sync_fingerprints_table
-        value = _as_utc(value)
+        value = as_utc(value)
 
         def do(conn: Connection) -> None:
             if conn.execute(update(w).where(w.c.entity == entity).values(value=value, run_id=run_id)).rowcount == 0:
