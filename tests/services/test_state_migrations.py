@@ -182,7 +182,10 @@ async def test_store_of_0_1_0_is_brought_up_to_date(empty_url: str) -> None:
         assert await store.list_files() == [
             FileRecord("Identifiants-non-envoyes-20261120_080000.csv", "diffusion", 321, AT, 2, "admin", "0123456A", 1)
         ]
-        assert (await store.list_audit())[0].action == "fichier.generation"
+        upgrade, old = await store.list_audit()
+        assert (upgrade.action, upgrade.target) == ("base.mise_a_jour", f"schéma en version {SCHEMA_VERSION}")
+        assert upgrade.detail.startswith("depuis la version 1 : liste de reprise")
+        assert (old.action, old.at, old.user) == ("fichier.generation", AT, "root")
         assert await store.get_watermark("users") == AT
         assert (await store.journal_get(2))["uid=b,ou=people,dc=ent,dc=test"] == ("in_file", "pas d'adresse")
 
@@ -208,6 +211,7 @@ async def test_store_of_0_1_0_is_brought_up_to_date(empty_url: str) -> None:
         assert again.upgraded_from is None
         assert await again.schema_version() == SCHEMA_VERSION
         assert [r.id for r in await again.list_runs()] == [4, 3, 2, 1]
+        assert len(await again.list_audit(action="base.mise_a_jour")) == 1
     finally:
         await again.close()
 

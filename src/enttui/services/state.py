@@ -31,7 +31,7 @@ from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import StateError, redact
 from enttui.services.state_base import DEFAULT_TRACE_MAX_LINES, StoreBase, as_utc
 from enttui.services.state_engine import BUSY_TIMEOUT_S
-from enttui.services.state_migrations import SCHEMA_VERSION
+from enttui.services.state_migrations import SCHEMA_VERSION, STEPS
 from enttui.services.state_records import (
     AuditRecord,
     FileRecord,
@@ -135,6 +135,19 @@ def _local(value: datetime) -> str:
 
 class StateStore(StoreBase):
     """Runs, traces, audit, watermarks, identifier files and per-run journals."""
+
+    _upgrade_audited = False
+
+    async def open(self) -> None:
+        """Open (see :meth:`StoreBase.open`); an upgrade of an existing store goes to the audit."""
+        await super().open()
+        found = self.upgraded_from
+        if found and not self._upgrade_audited:  # None: up to date, 0: a new store
+            self._upgrade_audited = True
+            steps = " ; ".join(step.what for step in STEPS[found:])
+            await self.audit(
+                "base.mise_a_jour", f"schéma en version {SCHEMA_VERSION}", f"depuis la version {found} : {steps}"
+            )
 
     # -- runs ------------------------------------------------------------------------------
 
