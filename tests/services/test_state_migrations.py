@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -228,6 +229,40 @@ async def test_two_stores_opening_at_once_migrate_once(empty_url: str) -> None:
     finally:
         for store in stores:
             await store.close()
+
+
+OPEN_SCRIPT = """
+import asyncio, sys
+from enttui.config import StateConfig
+from enttui.services.state import StateStore
+
+async def main():
+    store = StateStore(StateConfig(url=sys.argv[1]))
+    await store.open()
+    print(store.upgraded_from, await store.schema_version(), len(await store.list_runs()))
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_opening_at_once_migrate_once(empty_url: str) -> None:
+    load_0_1_0(empty_url)
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", OPEN_SCRIPT, empty_url, stdout=asyncio.subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    try:
+        outs = [(await asyncio.wait_for(p.communicate(), 120))[0].decode().split() for p in procs]
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert [p.returncode for p in procs] == [0, 0]
+    assert sorted(outs) == [["1", str(SCHEMA_VERSION), "3"], ["None", str(SCHEMA_VERSION), "3"]]
 
 
 async def test_newer_store_is_refused(empty_url: str) -> None:
