@@ -19,6 +19,7 @@ from pathlib import Path
 
 from enttui.cli import command, open_from_args
 from enttui.cli.log import diffusion_counts
+from enttui.domain.runs import RunStatus
 from enttui.errors import EXIT_ERRORS, EXIT_OK, UsageError
 from enttui.jobs.events import Phase
 
@@ -116,7 +117,7 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
         if lock is not None:
             lock.release()
         await services.close()
-    code = EXIT_OK if result.status == "réussi" else EXIT_ERRORS
+    code = EXIT_OK if result.status == RunStatus.SUCCESS else EXIT_ERRORS
     printer.finish(code, status=result.status, run_id=result.run_id, counts=diffusion_counts(result))
     if args.json:
         print(json.dumps(printer.with_warnings(result.as_dict()), ensure_ascii=False, indent=2))

@@ -13,6 +13,7 @@ import sys
 from enttui.cli import command, open_from_args
 from enttui.cli.log import count
 from enttui.domain.french import plural
+from enttui.domain.runs import RunStatus
 from enttui.errors import EXIT_OK, DestinationExists, UsageError
 
 TARGET_CODES = ("eleve", "parent", "enseignant", "non-enseignant", "autre")
@@ -74,9 +75,8 @@ async def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
     finally:
         await services.close()
-    args.log.finish(
-        EXIT_OK, status="réussi", run_id=result.run_id, counts=[f"{count(result.rows, 'ligne')} dans {result.path}"]
-    )
+    counts = [f"{count(result.rows, 'ligne')} dans {result.path}"]
+    args.log.finish(EXIT_OK, status=RunStatus.SUCCESS, run_id=result.run_id, counts=counts)
     if args.json:
         doc = {"format": result.format, "file": str(result.path), "rows": result.rows, "run_id": result.run_id}
         print(json.dumps(doc, ensure_ascii=False, indent=2))

@@ -20,6 +20,7 @@ from enttui.cli import command, open_from_args
 from enttui.cli.diffuse import ask
 from enttui.cli.log import regeneration_counts
 from enttui.domain.french import plural
+from enttui.domain.runs import RunStatus
 from enttui.errors import EXIT_ERRORS, EXIT_OK, DestinationExists, UsageError
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ async def cmd_files(args: argparse.Namespace) -> int:
             else:
                 print(plural(len(entries), "résultat") if entries else "Aucun fichier.")
                 for e in entries:
-                    state = f"\t{e.status}" if e.status in ("interrompu", "en cours") else ""
+                    state = f"\t{e.status}" if e.status in (RunStatus.INTERRUPTED, RunStatus.RUNNING) else ""
                     lines = "1 ligne" if e.rows == 1 else f"{e.rows} lignes"
                     print(f"{e.name}\t{e.size}\t{format_generated(e.created_at)}\t{lines}{state}")
             return EXIT_OK
@@ -151,7 +152,7 @@ async def _regenerate(services: Services, args: argparse.Namespace) -> int:
         raise
     finally:
         lock.release()
-    code = EXIT_OK if result.status == "réussi" else EXIT_ERRORS
+    code = EXIT_OK if result.status == RunStatus.SUCCESS else EXIT_ERRORS
     args.log.finish(code, status=result.status, run_id=result.run_id, counts=regeneration_counts(result))
     if args.json:
         print(json.dumps(args.log.with_warnings(result.as_dict()), ensure_ascii=False, indent=2))

@@ -10,12 +10,12 @@ from enttui.errors import EXIT_OK
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from enttui.services.state import RUN_KINDS, RUN_STATUSES
+    from enttui.domain.runs import RunKind, RunStatus
 
     parser = sub.add_parser("reports", parents=[common], help="traitements enregistrés (rapports d'alimentation)")
     parser.add_argument("--json", action="store_true", help="un document JSON sur la sortie standard")
-    parser.add_argument("--kind", choices=RUN_KINDS, help="seulement ce type de traitement")
-    parser.add_argument("--status", choices=RUN_STATUSES, help="seulement ce statut")
+    parser.add_argument("--kind", choices=[k.value for k in RunKind], help="seulement ce type de traitement")
+    parser.add_argument("--status", choices=[s.value for s in RunStatus], help="seulement ce statut")
     parser.add_argument("--limit", type=int, default=50, help="nombre maximal de traitements (50)")
     parser.add_argument("--run", type=int, metavar="N", help="le détail d'un traitement (options, comptes, trace)")
 

@@ -18,6 +18,7 @@ import signal
 import sys
 
 from enttui.cli import command, open_from_args
+from enttui.domain.runs import RunStatus
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -97,7 +98,7 @@ async def cmd_sync(args: argparse.Namespace) -> int:
     try:
         result = await run_sync(services, options, args.log, should_stop=lambda: stop["asked"])
     except asyncio.CancelledError:
-        args.log.finish(EXIT_INTERRUPTED, status="interrompu")
+        args.log.finish(EXIT_INTERRUPTED, status=RunStatus.INTERRUPTED)
         return EXIT_INTERRUPTED
     finally:
         loop.remove_signal_handler(signal.SIGINT)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from enttui.domain.runs import RunStatus
 from enttui.domain.sync import COUNT_KEYS, ENTITY_LABELS, Counts
 
 # Phase states (SyncResult.phases, the screen, the summary).
@@ -101,6 +102,6 @@ def headline(status: str, errors: int, *, simulate: bool) -> str:
     what = "Simulation" if simulate else "Synchronisation"
     tail = " : rien n'a été écrit" if simulate else ""
     with_errors = f"avec {plural(errors, 'erreur', 'erreurs')}" if errors else "sans erreur"
-    if status == "interrompu":
+    if status == RunStatus.INTERRUPTED:
         return f"{what} annulée à la fin d'un lot, {with_errors}{tail}"
     return f"{what} terminée {with_errors}{tail}"

@@ -29,6 +29,7 @@ from enttui.domain.dn import dn_key_or_none
 from enttui.domain.french import plural
 from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person, Target
+from enttui.domain.runs import RunStatus
 from enttui.errors import DirectoryError, EnttuiError, MailError
 from enttui.jobs import journal as J
 from enttui.jobs.events import EventSink, Phase, Progress, Trace
@@ -36,7 +37,6 @@ from enttui.jobs.faults import fault_point
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
 from enttui.services.container import Services
 from enttui.services.password_process import PasswordProcesses, PasswordSetter
-from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 
 MAX_DIRECTORY_ERRORS = 10
 LDAP_BATCH = 50  # passwords set per directory hop
@@ -339,14 +339,14 @@ class RunResult(Protocol):
 
 
 ResultT = TypeVar("ResultT", bound=RunResult)
-CountsOf = Callable[[int, Mapping[str, tuple[str, str]], str, str], ResultT]
+CountsOf = Callable[[int, Mapping[str, tuple[str, str]], RunStatus, str], ResultT]
 
 
 async def close_run(
     services: Services,
     job: CredentialRun,
     family: int,
-    status: str,
+    status: RunStatus,
     message: str,
     counts_of: CountsOf[ResultT],
 ) -> ResultT:
@@ -358,10 +358,10 @@ async def close_run(
         await services.state.add_trace(job.run_id, job.traces[-5000:])
     journal = await services.state.journal_get(job.run_id)
     counts = J.count_journal(journal)
-    if status == SUCCESS and counts.errors:
-        status = WITH_ERRORS
-    if status == SUCCESS and counts.remaining:
-        status = INTERRUPTED
+    if status == RunStatus.SUCCESS and counts.errors:
+        status = RunStatus.WITH_ERRORS
+    if status == RunStatus.SUCCESS and counts.remaining:
+        status = RunStatus.INTERRUPTED
     result = counts_of(job.run_id, journal, status, message)
     if job.writer is not None:
         await asyncio.to_thread(job.writer.sync)
@@ -390,7 +390,9 @@ async def abandon(services: Services, run_id: int, label: str, exc: BaseExceptio
     """Close a run that failed between its record and its first change ("interrompu", resumable)."""
     msg = exc.message if isinstance(exc, EnttuiError) else type(exc).__name__
     with contextlib.suppress(Exception):
-        await services.state.finish_run(run_id, INTERRUPTED, {}, f"{label} interrompue avant tout changement : {msg}")
+        await services.state.finish_run(
+            run_id, RunStatus.INTERRUPTED, {}, f"{label} interrompue avant tout changement : {msg}"
+        )
 
 
 async def run_to_end(
@@ -410,16 +412,21 @@ async def run_to_end(
         await job.execute(works)
     except asyncio.CancelledError:
         await close_run(
-            services, job, family, INTERRUPTED, f"{job.LABEL} annulée : reprenez-la pour la terminer.", counts_of
+            services,
+            job,
+            family,
+            RunStatus.INTERRUPTED,
+            f"{job.LABEL} annulée : reprenez-la pour la terminer.",
+            counts_of,
         )
         raise
     except BaseException as exc:
         msg = exc.message if isinstance(exc, EnttuiError) else f"{type(exc).__name__}: {exc}"
-        await close_run(services, job, family, INTERRUPTED, f"{job.LABEL} interrompue : {msg}", counts_of)
+        await close_run(services, job, family, RunStatus.INTERRUPTED, f"{job.LABEL} interrompue : {msg}", counts_of)
         raise
-    status, message = SUCCESS, ""
+    status, message = RunStatus.SUCCESS, ""
     if job.abort is not None:
-        status = INTERRUPTED
+        status = RunStatus.INTERRUPTED
         message = f"{job.LABEL} interrompue : {job.abort.message} Reprenez-la une fois le problème réglé."
         job.trace("error", message)
     return await close_run(services, job, family, status, message, counts_of)

@@ -32,13 +32,13 @@ from enttui.domain.csv_formats import (
 from enttui.domain.csv_write import BOM, csv_lines
 from enttui.domain.french import plural
 from enttui.domain.people import Target, person_from_entry
+from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, StateError, ValidationError
 from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.jobs.events import EventSink, Phase, Progress, null_sink
 from enttui.jobs.local_accounts import LOCAL_ATTRIBUTES
 from enttui.services.container import Services
 from enttui.services.localfiles import open_private, write_all
-from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 
 __all__ = [
     "ACTIVATION_CHOICES",
@@ -202,7 +202,7 @@ async def run_export(
     options: dict[str, Any] = {"format": fmt.name, "fichier": str(path), "filtre": filt.describe()}
     run_id = await services.state.start_run("export", options, user=user)
     rows = 0
-    status = WITH_ERRORS
+    status = RunStatus.WITH_ERRORS
     try:
         schools = await directory.structures()
         ctx = ExportContext({s.dn.lower(): s.uai for s in schools}, cfg.sync.auth, cfg.sync.cohort_prefix)
@@ -235,18 +235,18 @@ async def run_export(
                 rows += len(out)
             sink(Progress("export", rows, None))
         await asyncio.to_thread(os.fsync, fd)
-        status = SUCCESS
+        status = RunStatus.SUCCESS
     except asyncio.CancelledError:
-        status = INTERRUPTED
+        status = RunStatus.INTERRUPTED
         raise
     finally:
         os.close(fd)
-        if status != SUCCESS:
+        if status != RunStatus.SUCCESS:
             with contextlib.suppress(OSError):
                 path.unlink()  # never leave half an export behind
         summary = (
             f"{plural(rows, 'ligne exportée', 'lignes exportées')} vers {path}"
-            if status == SUCCESS
+            if status == RunStatus.SUCCESS
             else "export abandonné"
         )
         with contextlib.suppress(EnttuiError):

@@ -26,13 +26,13 @@ from enttui.domain.csv_read import read_table
 from enttui.domain.french import plural
 from enttui.domain.local_account_rows import ParsedFile, ParsedRow, parse_import
 from enttui.domain.logins import next_free_login
+from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, ValidationError
 from enttui.jobs import local_accounts as L
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.locking import job_lock
 from enttui.services.container import Services
 from enttui.services.locks import JobLock
-from enttui.services.state import INTERRUPTED, SUCCESS, WITH_ERRORS
 
 __all__ = [
     "ACTION_LABELS",
@@ -108,7 +108,7 @@ class ImportPreview:
 class ImportResult:
     run_id: int
     counts: dict[str, int]
-    status: str
+    status: RunStatus
 
     @property
     def errors(self) -> int:
@@ -256,7 +256,7 @@ async def _apply(
             pending.clear()
 
     counts = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "errors": 0}
-    status = WITH_ERRORS
+    status = RunStatus.WITH_ERRORS
     try:
         plan = await plan_import(services, preview.path, preview.parsed, sink)
         counts["rows"] = len(plan.rows)
@@ -298,9 +298,9 @@ async def _apply(
                 await trace("error" if outcome == "errors" else "change", text)
             done += len(batch)
             sink(Progress("import", done, total))
-        status = SUCCESS if counts["errors"] == 0 else WITH_ERRORS
+        status = RunStatus.SUCCESS if counts["errors"] == 0 else RunStatus.WITH_ERRORS
     except asyncio.CancelledError:
-        status = INTERRUPTED
+        status = RunStatus.INTERRUPTED
         raise
     finally:
         summary = (

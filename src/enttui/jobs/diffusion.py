@@ -38,6 +38,7 @@ from enttui.domain import idfiles as F
 from enttui.domain import mail as M
 from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
+from enttui.domain.runs import RunStatus
 from enttui.errors import MailError, ValidationError
 from enttui.jobs import credentials as C
 from enttui.jobs import journal as J
@@ -227,7 +228,7 @@ async def plan_diffusion(
 @dataclass
 class DiffusionResult:
     run_id: int
-    status: str
+    status: RunStatus
     changed: int = 0
     mailed: int = 0
     in_file: int = 0
@@ -277,7 +278,7 @@ class DiffusionResult:
 
 
 def result_from_journal(
-    run_id: int, journal: Mapping[str, tuple[str, str]], status: str, message: str
+    run_id: int, journal: Mapping[str, tuple[str, str]], status: RunStatus, message: str
 ) -> DiffusionResult:
     c = J.count_journal(journal)
     return DiffusionResult(

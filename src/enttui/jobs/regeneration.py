@@ -24,6 +24,7 @@ from typing import Any
 from enttui.domain import idfiles as F
 from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
+from enttui.domain.runs import RunStatus
 from enttui.errors import ValidationError
 from enttui.jobs import credentials as C
 from enttui.jobs import journal as J
@@ -101,7 +102,7 @@ class RegenerationPlan:
 @dataclass
 class RegenerationResult:
     run_id: int
-    status: str
+    status: RunStatus
     changed: int = 0
     in_file: int = 0
     errors: int = 0
@@ -136,7 +137,7 @@ class RegenerationResult:
 
 
 def result_from_journal(
-    run_id: int, journal: Mapping[str, tuple[str, str]], status: str, message: str
+    run_id: int, journal: Mapping[str, tuple[str, str]], status: RunStatus, message: str
 ) -> RegenerationResult:
     c = J.count_journal(journal)
     return RegenerationResult(

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain.french import plural
+from enttui.domain.runs import RunKind, RunStatus
 from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.services.container import Services
 from enttui.services.localfiles import write_private
-from enttui.services.state import RUN_KINDS, RUN_STATUSES, RunRecord, TraceLine
+from enttui.services.state import RunRecord, TraceLine
 
 KIND_LABELS: dict[str, str] = {
     "sync": "Synchronisation Moodle",
@@ -143,8 +144,8 @@ def trace_entity_label(entity: str) -> str:
     return TRACE_ENTITIES.get(entity, entity)
 
 
-KINDS: tuple[str, ...] = tuple(RUN_KINDS)
-STATUSES: tuple[str, ...] = tuple(RUN_STATUSES)
+KINDS: tuple[RunKind, ...] = tuple(RunKind)
+STATUSES: tuple[RunStatus, ...] = tuple(RunStatus)
 
 
 def kind_label(kind: str) -> str:

@@ -29,13 +29,14 @@ from enttui.domain import idfiles as F
 from enttui.domain.french import plural
 from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person
+from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, ValidationError
 from enttui.jobs import journal as J
 from enttui.jobs.credentials import Work, dn_key
 from enttui.jobs.idfiles import IdFileWriter, files_dir
 from enttui.jobs.locking import refresh_run_states
 from enttui.services.container import Services
-from enttui.services.state import INTERRUPTED, RunRecord
+from enttui.services.state import RunRecord
 
 
 @dataclass
@@ -119,7 +120,7 @@ async def open_resume(services: Services, kind: str, run_id: int, label: str) ->
     run = await services.state.get_run(run_id)
     if run is None or run.kind != kind:
         raise ValidationError(f"Aucune {label} n° {run_id}.")
-    if run.status != INTERRUPTED:
+    if run.status != RunStatus.INTERRUPTED:
         raise ValidationError(f"La {label} n° {run_id} n'est pas interrompue (état : {run.status}).")
     for other in await services.state.list_runs(kind=kind, limit=10_000):
         if other.options.get("resume_of") == run_id:
@@ -204,7 +205,7 @@ async def start_resume(services: Services, resume: Resume, settled: list[J.Item]
     new_id = await services.state.start_run(old.kind, options)
     await services.state.journal_set(new_id, [(k, st, d) for k, (st, d) in resume.journal.items()] + settled)
     await services.state.finish_run(
-        old.id, INTERRUPTED, old.counts, f"{label} interrompue, reprise par le traitement n° {new_id}"
+        old.id, RunStatus.INTERRUPTED, old.counts, f"{label} interrompue, reprise par le traitement n° {new_id}"
     )
     await services.state.audit(audit, f"{label} n° {old.id}", f"reprise par le traitement n° {new_id}")
     return new_id
@@ -222,7 +223,7 @@ async def resumable(services: Services, kind: str) -> RunRecord | None:
     """The last run of ``kind`` if it was interrupted with accounts left (dead runs marked first)."""
     await refresh_run_states(services)
     run = await services.state.last_run(kind)
-    if run is None or run.status != INTERRUPTED:
+    if run is None or run.status != RunStatus.INTERRUPTED:
         return None
     journal = await services.state.journal_get(run.id)
     if not J.count_journal(journal).remaining:

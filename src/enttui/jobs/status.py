@@ -12,6 +12,7 @@ from typing import Any
 
 from enttui.domain.health import SystemHealth
 from enttui.domain.people import Target
+from enttui.domain.runs import FINAL_STATUSES, RunKind, RunStatus
 from enttui.domain.transport import database_warnings, ldap_warnings, smtp_warnings
 from enttui.services.container import Services
 
@@ -138,7 +139,7 @@ def transport_warnings(services: Services) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 SYNC_ENTITIES = ("users", "cohorts", "roles")
-FINISHED = ("réussi", "avec erreurs", "interrompu", "simulé")
+FINISHED = FINAL_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +148,7 @@ class LastRun:
 
     kind: str
     id: int
-    status: str
+    status: RunStatus
     started_at: datetime
     ended_at: datetime | None
     counts: dict[str, Any]
@@ -165,7 +166,7 @@ class LastRun:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == "réussi" or (self.status == "simulé" and self.errors == 0)
+        return self.status == RunStatus.SUCCESS or (self.status == RunStatus.SIMULATED and self.errors == 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,6 @@ async def collect_monitoring(services: Services, report: StatusReport | None = N
     """The status report (probed now unless given) and the state store's history, for monitoring."""
     from enttui.errors import EnttuiError
     from enttui.jobs.sync import watermark_key
-    from enttui.services.state import RUN_KINDS
 
     report = report if report is not None else await collect_status(services)
     written = services.clock()
@@ -202,11 +202,11 @@ async def collect_monitoring(services: Services, report: StatusReport | None = N
     try:
         for entity in SYNC_ENTITIES:
             sync_success[entity] = await state.get_watermark(watermark_key(entity))
-        for kind in RUN_KINDS:
+        for kind in (k.value for k in RunKind):
             run = await state.last_run(kind, statuses=FINISHED)
             if run is not None:
                 last_runs[kind] = LastRun(kind, run.id, run.status, run.started_at, run.ended_at, dict(run.counts))
-            ok = await state.last_run(kind, statuses=["réussi"])
+            ok = await state.last_run(kind, statuses=[RunStatus.SUCCESS])
             if ok is not None:
                 last_success[kind] = ok.ended_at or ok.started_at
         files = await state.list_files()

@@ -1,9 +1,11 @@
 """The console's own records: runs and their traces, audit, watermarks, identifier files, journals.
 
-SQLAlchemy Core on a SQLite file by default (any SQLAlchemy URL works). The console in the
-terminal and a cron job may use the same file at once: SQLite runs in WAL mode with a busy
-timeout, and write transactions start with ``BEGIN IMMEDIATE`` so that two writers wait for each
-other instead of failing. Every blocking call runs in :func:`asyncio.to_thread`.
+SQLAlchemy Core on a SQLite file by default (any SQLAlchemy URL works: PostgreSQL, MySQL/MariaDB).
+The tables are in :mod:`enttui.services.state_tables`, the steps that bring an existing store up to
+date in :mod:`enttui.services.state_migrations`, the engine (SQLite in WAL mode, ``BEGIN IMMEDIATE``
+for writes, so the console and a cron job can share the file) in :mod:`enttui.services.state_engine`,
+opening and transactions in :mod:`enttui.services.state_base`, the records the reads return in
+:mod:`enttui.services.state_records`. Every blocking call runs in :func:`asyncio.to_thread`.
 
 Datetimes are stored in UTC and returned timezone-aware (UTC). Nothing here ever holds a password:
 free texts (trace, audit, journal, summary) also go through :func:`enttui.errors.redact`.
@@ -11,271 +13,83 @@ free texts (trace, audit, journal, summary) also go through :func:`enttui.errors
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import getpass
 import hashlib
-import json
 import os
-import socket
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    bindparam,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
 
-from enttui.config import StateConfig
 from enttui.domain.dn import lookup_key
 from enttui.domain.health import SystemHealth
+from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import StateError, redact
+from enttui.services.state_base import DEFAULT_TRACE_MAX_LINES, StoreBase, as_utc
+from enttui.services.state_engine import BUSY_TIMEOUT_S
+from enttui.services.state_migrations import SCHEMA_VERSION, STEPS
+from enttui.services.state_records import (
+    AuditRecord,
+    FileRecord,
+    RetryEntry,
+    RunRecord,
+    TraceLine,
+    dumps,
+    run_from_row,
+)
+from enttui.services.state_tables import (
+    audit_table,
+    files_table,
+    journal_table,
+    metadata,
+    runs_table,
+    sync_fingerprints_table,
+    sync_retry_table,
+    trace_table,
+    watermarks_table,
+)
 
 __all__ = [
+    "BUSY_TIMEOUT_S",
+    "DEFAULT_TRACE_MAX_LINES",
+    "INTERRUPTED",
     "LEVELS",
+    "RUNNING",
     "RUN_KINDS",
     "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "SIMULATED",
+    "SUCCESS",
+    "WITH_ERRORS",
     "AuditRecord",
     "FileRecord",
     "RetryEntry",
+    "RunKind",
     "RunRecord",
+    "RunStatus",
     "StateStore",
     "TraceLine",
+    "metadata",
+    "runs_table",
 ]
 
-RUN_KINDS = ("sync", "diffusion", "regeneration", "import", "export", "check")
-RUNNING = "en cours"
-SUCCESS = "réussi"
-WITH_ERRORS = "avec erreurs"
-INTERRUPTED = "interrompu"
-SIMULATED = "simulé"
-RUN_STATUSES = (RUNNING, SUCCESS, WITH_ERRORS, INTERRUPTED, SIMULATED)
+# The kinds and statuses are the domain's (enttui.domain.runs); these names stay for the callers.
+RUN_KINDS: tuple[RunKind, ...] = tuple(RunKind)
+RUN_STATUSES: tuple[RunStatus, ...] = tuple(RunStatus)
+RUNNING = RunStatus.RUNNING
+_RUNNING = RunStatus.RUNNING.value  # what queries bind (a plain str, for every driver)
+SUCCESS = RunStatus.SUCCESS
+WITH_ERRORS = RunStatus.WITH_ERRORS
+INTERRUPTED = RunStatus.INTERRUPTED
+SIMULATED = RunStatus.SIMULATED
 LEVELS = ("info", "detail", "change", "warning", "error")
 
-DEFAULT_TRACE_MAX_LINES = 20000
-BUSY_TIMEOUT_S = 15.0
 STALE_AFTER = timedelta(days=1)
 _CHUNK = 500
-
-T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------------------------
-# Records
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    kind: str
-    status: str
-    started_at: datetime
-    ended_at: datetime | None
-    user: str
-    host: str
-    pid: int
-    options: dict[str, Any] = field(default_factory=dict)
-    counts: dict[str, Any] = field(default_factory=dict)
-    summary: str = ""
-    trace_lines: int = 0  # lines kept
-    trace_dropped: int = 0  # lines past the bound, not kept
-
-    @property
-    def duration(self) -> timedelta | None:
-        return None if self.ended_at is None else self.ended_at - self.started_at
-
-
-@dataclass(frozen=True)
-class TraceLine:
-    seq: int
-    at: datetime
-    level: str
-    entity: str
-    text: str
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    name: str
-    kind: str
-    size: int
-    created_at: datetime
-    run_id: int | None = None
-    user: str = ""
-    uai: str = ""
-    rows: int = 0
-
-
-@dataclass(frozen=True)
-class RetryEntry:
-    """A directory entry the sync re-examines on every normal run (see the retry list)."""
-
-    dn: str
-    reason: str
-    since: datetime
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    at: datetime
-    user: str
-    action: str
-    target: str
-    detail: str
-
-
-# --------------------------------------------------------------------------------------------
-# Schema
-# --------------------------------------------------------------------------------------------
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware datetimes in, stored as naive UTC, aware UTC out (on every backend)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime refused by the state store: {value!r}")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-metadata = MetaData()
-
-runs_table = Table(
-    "enttui_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(32), nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("started_at", UTCDateTime, nullable=False),
-    Column("ended_at", UTCDateTime, nullable=True),
-    Column("user", String(128), nullable=False, default=""),
-    Column("host", String(255), nullable=False, default=""),
-    Column("pid", Integer, nullable=False, default=0),
-    Column("options", Text, nullable=False, default="{}"),
-    Column("counts", Text, nullable=False, default="{}"),
-    Column("summary", Text, nullable=False, default=""),
-    Column("trace_count", Integer, nullable=False, default=0),
-    Column("trace_dropped", Integer, nullable=False, default=0),
-    Index("ix_enttui_runs_kind_started", "kind", "started_at"),
-    Index("ix_enttui_runs_status", "status"),
-)
-
-trace_table = Table(
-    "enttui_trace",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", Integer, ForeignKey("enttui_runs.id", ondelete="CASCADE"), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("at", UTCDateTime, nullable=False),
-    Column("level", String(16), nullable=False),
-    Column("entity", String(128), nullable=False, default=""),
-    Column("text", Text, nullable=False, default=""),
-    UniqueConstraint("run_id", "seq", name="uq_enttui_trace_run_seq"),
-)
-
-audit_table = Table(
-    "enttui_audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("user", String(128), nullable=False, default=""),
-    Column("action", String(128), nullable=False),
-    Column("target", String(512), nullable=False, default=""),
-    Column("detail", Text, nullable=False, default=""),
-    Index("ix_enttui_audit_at", "at"),
-)
-
-watermarks_table = Table(
-    "enttui_watermarks",
-    metadata,
-    Column("entity", String(64), primary_key=True),
-    Column("value", UTCDateTime, nullable=False),
-    Column("run_id", Integer, nullable=True),
-)
-
-files_table = Table(
-    "enttui_files",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(255), nullable=False, unique=True),
-    Column("kind", String(64), nullable=False, default=""),
-    Column("size", BigInteger, nullable=False, default=0),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("run_id", Integer, nullable=True),
-    Column("user", String(128), nullable=False, default=""),
-    Column("uai", String(16), nullable=False, default=""),
-    Column("rows", Integer, nullable=False, default=0),
-)
-
-journal_table = Table(
-    "enttui_journal",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", Integer, ForeignKey("enttui_runs.id", ondelete="CASCADE"), nullable=False),
-    Column("item_key", String(255), nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("detail", Text, nullable=False, default=""),
-    Column("at", UTCDateTime, nullable=False),
-    UniqueConstraint("run_id", "item_key", name="uq_enttui_journal_run_item"),
-)
-
-# -- Moodle sync: retry list and settings fingerprints (see the StateStore section of the same name)
-sync_retry_table = Table(
-    "enttui_sync_retry",
-    metadata,
-    Column("entity", String(16), primary_key=True),
-    Column("key_hash", String(64), primary_key=True),  # sha256 of the entry's DN key
-    Column("dn", Text, nullable=False),
-    Column("reason", Text, nullable=False, default=""),
-    Column("since", UTCDateTime, nullable=False),
-    Column("run_id", Integer, nullable=True),
-)
-sync_fingerprints_table = Table(
-    "enttui_sync_fingerprints",
-    metadata,
-    Column("entity", String(64), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,35 +97,11 @@ sync_fingerprints_table = Table(
 # --------------------------------------------------------------------------------------------
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _as_utc(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"a timezone-aware datetime is expected, not {value!r}")
-    return value.astimezone(UTC)
-
-
 def _os_user() -> str:
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (container, cron without $USER)
         return str(os.getuid())
-
-
-def _dumps(value: dict[str, Any] | None) -> str:
-    return json.dumps(value or {}, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _loads(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def pid_alive(pid: int) -> bool:
@@ -338,165 +128,40 @@ def _local(value: datetime) -> str:
     return value.astimezone().strftime("%d/%m/%Y %H:%M")
 
 
-def _run_from_row(row: Any) -> RunRecord:
-    return RunRecord(
-        id=row.id,
-        kind=row.kind,
-        status=row.status,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        user=row.user,
-        host=row.host,
-        pid=row.pid,
-        options=_loads(row.options),
-        counts=_loads(row.counts),
-        summary=row.summary or "",
-        trace_lines=row.trace_count,
-        trace_dropped=row.trace_dropped,
-    )
-
-
 # --------------------------------------------------------------------------------------------
 # The store
 # --------------------------------------------------------------------------------------------
 
 
-class StateStore:
+class StateStore(StoreBase):
     """Runs, traces, audit, watermarks, identifier files and per-run journals."""
 
-    def __init__(
-        self,
-        config: StateConfig,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        trace_max_lines: int = DEFAULT_TRACE_MAX_LINES,
-    ) -> None:
-        self.config = config
-        self._clock = clock or _utc_now
-        self.trace_max_lines = max(1, int(trace_max_lines))
-        self._engine: Engine | None = None
-        self._write_engine: Engine | None = None
-        self._lock = threading.Lock()  # one statement batch at a time per store (SQLite is single-writer)
-        self._hostname = socket.gethostname()
-        try:
-            self._url = make_url(config.url)
-            self.endpoint = self._url.render_as_string(hide_password=True)
-        except (ArgumentError, ValueError):
-            self._url = None
-            self.endpoint = "URL invalide"
-        if self._url is not None and self._is_sqlite:
-            self.endpoint = self._url.database or ":memory:"
-
-    def __repr__(self) -> str:
-        return f"StateStore({self.endpoint!r})"
-
-    @property
-    def _is_sqlite(self) -> bool:
-        return self._url is not None and self._url.get_backend_name() == "sqlite"
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            raise StateError("Base d'état non ouverte")
-        return self._engine
-
-    def now(self) -> datetime:
-        return _as_utc(self._clock())
-
-    # -- opening ---------------------------------------------------------------------------
-
-    def _open_sync(self) -> None:
-        if self._url is None:
-            raise StateError(f"[state] url : URL SQLAlchemy invalide ({self.config.url!r})")
-        url = self._url
-        kwargs: dict[str, Any] = {}
-        if self._is_sqlite:
-            database = url.database or ""
-            memory = database in ("", ":memory:") or database.startswith("file::memory:")
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_S}
-            if memory:
-                kwargs["poolclass"] = StaticPool
-            else:
-                path = Path(database)
-                if not path.parent.exists():
-                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                if not path.exists():
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-                    os.close(fd)
-        engine = create_engine(url, **kwargs)
-        if self._is_sqlite:
-            _sqlite_setup(engine)
-        self._engine = engine
-        self._write_engine = engine.execution_options(enttui_write=True)
-        with self._write_engine.begin() as conn:
-            metadata.create_all(conn, checkfirst=True)
+    _upgrade_audited = False
 
     async def open(self) -> None:
-        """Create the file's folder (0700) and the tables."""
-        if self._engine is not None:
-            return
-        try:
-            await asyncio.to_thread(self._locked_open)
-        except StateError:
-            raise
-        except (OSError, SQLAlchemyError, sqlite3.Error) as exc:
-            self._dispose()
-            raise StateError(
-                f"Base d'état {self.endpoint} inaccessible : {_reason(exc)}", detail=f"{type(exc).__name__}: {exc}"
-            ) from None
-
-    def _locked_open(self) -> None:
-        with self._lock:
-            if self._engine is None:
-                self._open_sync()
-
-    def _dispose(self) -> None:
-        engine, self._engine, self._write_engine = self._engine, None, None
-        if engine is not None:
-            with contextlib.suppress(Exception):
-                engine.dispose()
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self._locked_dispose)
-
-    def _locked_dispose(self) -> None:
-        with self._lock:
-            self._dispose()
-
-    # -- transactions ----------------------------------------------------------------------
-
-    def _tx(self, fn: Callable[[Connection], T], write: bool) -> T:
-        with self._lock:
-            engine = self._write_engine if write else self._engine
-            if engine is None:
-                raise StateError("Base d'état non ouverte")
-            with engine.begin() as conn:
-                return fn(conn)
-
-    async def _run(self, fn: Callable[[Connection], T], *, write: bool, what: str) -> T:
-        try:
-            return await asyncio.to_thread(self._tx, fn, write)
-        except StateError:
-            raise
-        except (SQLAlchemyError, sqlite3.Error) as exc:
-            raise StateError(
-                f"Base d'état {self.endpoint} : {what} impossible ({_reason(exc)})",
-                detail=f"{type(exc).__name__}: {exc}",
-            ) from None
+        """Open (see :meth:`StoreBase.open`); an upgrade of an existing store goes to the audit."""
+        await super().open()
+        found = self.upgraded_from
+        if found and not self._upgrade_audited:  # None: up to date, 0: a new store
+            self._upgrade_audited = True
+            steps = " ; ".join(step.what for step in STEPS[found:])
+            await self.audit(
+                "base.mise_a_jour", f"schéma en version {SCHEMA_VERSION}", f"depuis la version {found} : {steps}"
+            )
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def start_run(self, kind: str, options: dict[str, Any], *, user: str | None = None) -> int:
+    async def start_run(self, kind: RunKind | str, options: dict[str, Any], *, user: str | None = None) -> int:
         if kind not in RUN_KINDS:
             raise ValueError(f"unknown run kind {kind!r}")
         values = {
-            "kind": kind,
-            "status": RUNNING,
+            "kind": RunKind(kind).value,
+            "status": _RUNNING,
             "started_at": self.now(),
             "user": user or _os_user(),
             "host": self._hostname,
             "pid": os.getpid(),
-            "options": _dumps(options),
+            "options": dumps(options),
             "counts": "{}",
             "summary": "",
             "trace_count": 0,
@@ -504,7 +169,10 @@ class StateStore:
         }
 
         def do(conn: Connection) -> int:
-            return int(conn.execute(insert(runs_table).values(**values)).inserted_primary_key[0])
+            key = conn.execute(insert(runs_table).values(**values)).inserted_primary_key
+            if key is None:
+                raise StateError("Base d'état : le traitement enregistré n'a pas reçu de numéro")
+            return int(key[0])
 
         return await self._run(do, write=True, what="enregistrement du traitement")
 
@@ -557,10 +225,15 @@ class StateStore:
 
         await self._run(do, write=True, what="écriture de la trace")
 
-    async def finish_run(self, run_id: int, status: str, counts: dict[str, Any], summary: str = "") -> None:
+    async def finish_run(self, run_id: int, status: RunStatus | str, counts: dict[str, Any], summary: str = "") -> None:
         if status not in RUN_STATUSES or status == RUNNING:
             raise ValueError(f"invalid final status {status!r}")
-        values = {"status": status, "ended_at": self.now(), "counts": _dumps(counts), "summary": redact(summary)}
+        values = {
+            "status": RunStatus(status).value,
+            "ended_at": self.now(),
+            "counts": dumps(counts),
+            "summary": redact(summary),
+        }
 
         def do(conn: Connection) -> None:
             if conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values)).rowcount == 0:
@@ -582,7 +255,7 @@ class StateStore:
             rows = conn.execute(
                 select(
                     runs_table.c.id, runs_table.c.kind, runs_table.c.host, runs_table.c.pid, runs_table.c.started_at
-                ).where(runs_table.c.status == RUNNING)
+                ).where(runs_table.c.status == _RUNNING)
             ).all()
             done = 0
             for row in rows:
@@ -597,44 +270,46 @@ class StateStore:
                     why = f"commencé le {_local(row.started_at)}, sans nouvelles depuis plus d'un jour"
                 done += conn.execute(
                     update(runs_table)
-                    .where((runs_table.c.id == row.id) & (runs_table.c.status == RUNNING))
-                    .values(status=INTERRUPTED, ended_at=now, summary=f"Traitement interrompu ({why})")
+                    .where((runs_table.c.id == row.id) & (runs_table.c.status == _RUNNING))
+                    .values(status=INTERRUPTED.value, ended_at=now, summary=f"Traitement interrompu ({why})")
                 ).rowcount
             return done
 
         return await self._run(do, write=True, what="mise à jour des traitements interrompus")
 
     async def list_runs(
-        self, *, kind: str | None = None, status: str | None = None, limit: int = 200
+        self, *, kind: RunKind | str | None = None, status: RunStatus | str | None = None, limit: int = 200
     ) -> list[RunRecord]:
         query = select(runs_table)
         if kind:
-            query = query.where(runs_table.c.kind == kind)
+            query = query.where(runs_table.c.kind == str(kind))
         if status:
-            query = query.where(runs_table.c.status == status)
+            query = query.where(runs_table.c.status == str(status))
         query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc()).limit(max(0, limit))
 
         def do(conn: Connection) -> list[RunRecord]:
-            return [_run_from_row(r) for r in conn.execute(query)]
+            return [run_from_row(r) for r in conn.execute(query)]
 
         return await self._run(do, write=False, what="lecture des traitements")
 
     async def get_run(self, run_id: int) -> RunRecord | None:
         def do(conn: Connection) -> RunRecord | None:
             row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
-            return _run_from_row(row) if row is not None else None
+            return run_from_row(row) if row is not None else None
 
         return await self._run(do, write=False, what="lecture du traitement")
 
-    async def last_run(self, kind: str, *, statuses: Sequence[str] | None = None) -> RunRecord | None:
-        query = select(runs_table).where(runs_table.c.kind == kind)
+    async def last_run(
+        self, kind: RunKind | str, *, statuses: Sequence[RunStatus | str] | None = None
+    ) -> RunRecord | None:
+        query = select(runs_table).where(runs_table.c.kind == str(kind))
         if statuses:
-            query = query.where(runs_table.c.status.in_(list(statuses)))
+            query = query.where(runs_table.c.status.in_([str(s) for s in statuses]))
         query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc()).limit(1)
 
         def do(conn: Connection) -> RunRecord | None:
             row = conn.execute(query).first()
-            return _run_from_row(row) if row is not None else None
+            return run_from_row(row) if row is not None else None
 
         return await self._run(do, write=False, what="lecture du dernier traitement")
 
@@ -668,7 +343,9 @@ class StateStore:
             ids = [
                 r.id
                 for r in conn.execute(
-                    select(runs_table.c.id).where((runs_table.c.started_at < cutoff) & (runs_table.c.status != RUNNING))
+                    select(runs_table.c.id).where(
+                        (runs_table.c.started_at < cutoff) & (runs_table.c.status != _RUNNING)
+                    )
                 )
             ]
             for start in range(0, len(ids), _CHUNK):
@@ -723,7 +400,7 @@ class StateStore:
         return await self._run(do, write=False, what="lecture du point de reprise")
 
     async def set_watermark(self, entity: str, value: datetime, run_id: int | None = None) -> None:
-        value = _as_utc(value)
+        value = as_utc(value)
 
         def do(conn: Connection) -> None:
             where = watermarks_table.c.entity == entity
@@ -739,7 +416,7 @@ class StateStore:
         values = {
             "kind": record.kind,
             "size": int(record.size),
-            "created_at": _as_utc(record.created_at),
+            "created_at": as_utc(record.created_at),
             "run_id": record.run_id,
             "user": record.user,
             "uai": record.uai,
@@ -833,7 +510,7 @@ class StateStore:
         query = (
             select(j.c.item_key, j.c.status)
             .join(r, r.c.id == j.c.run_id)
-            .where(r.c.kind == kind, j.c.item_key.startswith(key_prefix, autoescape=True))
+            .where(r.c.kind == str(kind), j.c.item_key.startswith(key_prefix, autoescape=True))
             .order_by(j.c.at, j.c.id)
         )
 
@@ -929,7 +606,7 @@ class StateStore:
     async def set_sync_mark(self, entity: str, value: datetime, fingerprint: str, run_id: int | None = None) -> None:
         """Watermark and settings fingerprint of ``entity``, in one transaction."""
         w, f = watermarks_table, sync_fingerprints_table
-        value = _as_utc(value)
+        value = as_utc(value)
 
         def do(conn: Connection) -> None:
             if conn.execute(update(w).where(w.c.entity == entity).values(value=value, run_id=run_id)).rowcount == 0:
@@ -977,57 +654,3 @@ class StateStore:
             endpoint=self.endpoint,
             counts={"traitements": runs, "dernière synchronisation": last_text, "fichiers d'identifiants": files},
         )
-
-
-def _sqlite_setup(engine: Engine) -> None:
-    """WAL, busy timeout, foreign keys; BEGIN IMMEDIATE for writes (no upgrade deadlock)."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            _set_wal(cursor)
-            cursor.execute("PRAGMA synchronous = NORMAL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("enttui_write") else "BEGIN")
-
-
-def _set_wal(cursor: Any) -> None:
-    """WAL is persistent in the file; switching needs a moment alone (no busy handler for it)."""
-    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
-        return
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OperationalError | sqlite3.OperationalError):
-        text = str(getattr(exc, "orig", exc) or exc)
-        if "locked" in text or "busy" in text:
-            return "base occupée par un autre traitement, réessayez"
-        if "unable to open" in text:
-            return "fichier impossible à ouvrir (dossier ou droits ?)"
-        if "readonly" in text:
-            return "base en lecture seule (droits du fichier ?)"
-        if "disk" in text and "full" in text:
-            return "disque plein"
-        return text.splitlines()[0] if text else type(exc).__name__
-    if isinstance(exc, IntegrityError):
-        return "contrainte d'unicité non respectée"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return type(exc).__name__

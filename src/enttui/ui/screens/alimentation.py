@@ -9,9 +9,9 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from enttui.domain.french import plural
+from enttui.domain.runs import FINAL_STATUSES, RunStatus
 from enttui.jobs.reports import (
     KINDS,
-    STATUSES,
     RunDetail,
     counts_lines,
     counts_summary,
@@ -33,14 +33,13 @@ from enttui.ui.widgets.prose import Prose
 from enttui.ui.widgets.tables import Col, EntTable
 from enttui.ui.widgets.trace import TraceBuffer, TraceEntry, TracePane
 
-STATUS_STYLES = {
-    "réussi": "green",
-    "avec erreurs": "bold red",
-    "interrompu": "yellow",
-    "simulé": "cyan",
-    "en cours": "bold",
+STATUS_STYLES: dict[str, str] = {
+    RunStatus.SUCCESS: "green",
+    RunStatus.WITH_ERRORS: "bold red",
+    RunStatus.INTERRUPTED: "yellow",
+    RunStatus.SIMULATED: "cyan",
+    RunStatus.RUNNING: "bold",
 }
-FINAL_STATUSES = tuple(s for s in STATUSES if s != "en cours")
 MAX_RUNS = 500
 COLUMNS = (
     Col("Date", 16),

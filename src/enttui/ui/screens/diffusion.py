@@ -14,6 +14,7 @@ from enttui.domain import mail as M
 from enttui.domain.french import plural
 from enttui.domain.mail import SUBJECT_MAX
 from enttui.domain.people import Target
+from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, ValidationError, describe
 from enttui.jobs import diffusion as D
 from enttui.jobs import journal as J
@@ -322,9 +323,9 @@ class DiffusionScreen(PageScreen):
         self._file_name = result.file_name
         text = Text()
         title = {
-            "réussi": "Diffusion terminée.",
-            "avec erreurs": f"Diffusion terminée avec {plural(result.errors, 'erreur')} : Rapports d'alimentation "
-            "pour le détail.",
+            RunStatus.SUCCESS: "Diffusion terminée.",
+            RunStatus.WITH_ERRORS: f"Diffusion terminée avec {plural(result.errors, 'erreur')} : "
+            "Rapports d'alimentation pour le détail.",
         }.get(result.status, "Diffusion interrompue : F6 pour la reprendre.")
         text.append(title + "\n", style="bold")
         text.append(f"Envoyés : {result.mailed}\n")

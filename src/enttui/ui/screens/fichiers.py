@@ -16,6 +16,7 @@ from textual.worker import Worker
 
 from enttui.domain.french import plural
 from enttui.domain.idfiles import format_generated, parse_search_date
+from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import ValidationError
 from enttui.jobs import idfiles as J
 from enttui.jobs import regeneration as R
@@ -41,10 +42,10 @@ COLUMNS = (
 
 def _state_cell(e: J.FileEntry) -> Text:
     """The state of the file's run when it did not finish (the banner says it too)."""
-    if e.status == "interrompu":
-        return Text("interrompu" + (" : F7" if e.kind == "regeneration" else ""), style="bold yellow")
-    if e.status == "en cours":
-        return Text("en cours", style="yellow")
+    if e.status == RunStatus.INTERRUPTED:
+        return Text(RunStatus.INTERRUPTED + (" : F7" if e.kind == RunKind.REGENERATION else ""), style="bold yellow")
+    if e.status == RunStatus.RUNNING:
+        return Text(RunStatus.RUNNING.value, style="yellow")
     return Text("")
 
 
@@ -328,7 +329,7 @@ class FichiersScreen(PageScreen):
     def _show_result(self, result: R.RegenerationResult) -> None:
         changed = plural(result.in_file, "mot de passe régénéré", "mots de passe régénérés")
         text = f"{changed} dans {result.file_name} ; {plural(result.errors, 'erreur')}."
-        if result.status == "interrompu":
+        if result.status == RunStatus.INTERRUPTED:
             text += " Régénération interrompue : F7 pour la reprendre."
         self.query_one("#regen-error", Static).update(Text(text))
         self._want = result.file_name
