@@ -36,7 +36,7 @@ def test_diffusion_by_keys_against_the_real_servers(
         tmux.wait_for("Cible")
         tmux.keys("Space", "Tab", "Space", "Tab", "Tab", "Tab", "Space")  # Élève, Parent, Autre
         tmux.keys("F5")
-        tmux.wait_for("sans adresse")
+        tmux.wait_for("Diffuser les identifiants ?")  # the confirmation
         tmux.keys("y")
         screen = tmux.wait_for("Diffusion terminée")
         assert "Traceback" not in screen and "Warning" not in screen
