@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import ldap3
+from ldap3.protocol.rfc4512 import DsaInfo, SchemaInfo
 from ldap3.utils.dn import safe_dn, to_dn
 
 from enttui.config import EntConfig, LdapConfig
@@ -93,8 +94,6 @@ class EmbeddedDirectory(Directory):
     def __init__(self, ldap: LdapConfig, ent: EntConfig) -> None:
         super().__init__(ldap, ent)
         self._mock_lock = threading.RLock()
-        from ldap3.protocol.rfc4512 import DsaInfo, SchemaInfo
-
         _fix_mock_filters()
         schema = SchemaInfo.from_json(_data_file("ldap_schema.json"))
         info = DsaInfo.from_json(_data_file("ldap_info.json"), schema)
@@ -133,7 +132,6 @@ class EmbeddedDirectory(Directory):
         return n
 
     def _mock_add_entry(self, dn: str, attrs: dict[str, list[str]], *, must: bool) -> None:
-        assert self._mock_conn is not None
         values: dict[str, Any] = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in attrs.items()}
         stamp = _now()
         values.setdefault("createTimestamp", [stamp])
@@ -198,7 +196,7 @@ class EmbeddedDirectory(Directory):
     # ------------------------------------------------------------------ health, root DSE
 
     def _read_root_dse(self, conn: ldap3.Connection) -> dict[str, list[str]]:
-        info = self._mock_server.info if self._mock_server else None
+        info = self._mock_server.info
         raw = dict(info.raw) if info else {}
         raw["supportedExtension"] = []  # MOCK_SYNC implements no extended operation
         return _decode(raw)
