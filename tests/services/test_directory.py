@@ -17,6 +17,7 @@ from enttui.domain.dn import dn_key
 from enttui.domain.people import Target, format_ldap_time
 from enttui.errors import DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
+from enttui.services.directory_ldap import LdapDirectory
 from support.fixtures_ldap import LdapSandbox, ldap_config
 from support.slapd import Slapd, SlapdTls, free_port
 
@@ -420,7 +421,7 @@ async def test_set_password_with_ppolicy_binds_and_sets_pwdreset(ldap_sandbox: L
 
 
 async def test_set_password_without_exop_uses_replace(ldap_sandbox: LdapSandbox) -> None:
-    class NoExop(Directory):
+    class NoExop(LdapDirectory):
         async def supports_password_exop(self) -> bool:
             return False
 
@@ -439,7 +440,7 @@ async def test_set_password_without_exop_uses_replace(ldap_sandbox: LdapSandbox)
 
 @pytest.mark.parametrize("exop", [True, False])
 async def test_set_passwords_with_ppolicy(ldap_sandbox: LdapSandbox, exop: bool) -> None:
-    class Dir(Directory):
+    class Dir(LdapDirectory):
         async def supports_password_exop(self) -> bool:
             return exop
 

@@ -218,7 +218,7 @@ class CredentialRun:
     async def _password_setter(self, works: Sequence[Work]) -> PasswordProcesses | None:
         """Child processes for the password changes (a real directory and work for them), else None."""
         processes = min(self.cfg.diffusion.ldap_processes, LDAP_HOPS)
-        if processes <= 0 or self.s.directory.is_embedded or not any(w.set_password for w in works):
+        if processes <= 0 or not self.s.directory.supports_processes or not any(w.set_password for w in works):
             return None
         use_exop = await self.s.directory.supports_password_exop()
         return PasswordProcesses(self.cfg.ldap, self.cfg.ent, processes=processes, use_exop=use_exop)

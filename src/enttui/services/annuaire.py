@@ -330,7 +330,7 @@ class PeopleSearch(PeoplePager):
             self._exhausted = True
             return
         if self._gen is None:
-            if self.annuaire.directory.is_embedded:
+            if not self.annuaire.directory.stable_order:
                 self._gen = self._sorted_pages(await self.filter())
             else:
                 self._gen = self.annuaire.directory.iter_pages(
