@@ -268,7 +268,7 @@ class MoodleSyncScreen(PageScreen):
             self.set_status(event.label)
 
     async def _confirm(self, kind: str, title: str, message: str) -> bool:
-        return bool(await self.app.push_screen_wait(ConfirmModal(title, message)))
+        return await self.app.push_screen_wait(ConfirmModal(title, message))
 
     @work(exclusive=True, group="moodle_sync:run", exit_on_error=False)
     async def run_sync(self, options: SyncOptions) -> None:
