@@ -32,6 +32,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
 from pathlib import Path
+from typing import TypeVar
 
 import aiosmtplib
 from aiosmtplib import (
@@ -65,6 +66,8 @@ __all__ = [
 
 HEALTH_NAME = "SMTP"
 HEALTH_KEY = "smtp"
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 class MailRefused(MailError):
@@ -471,7 +474,7 @@ def _refusal(code: int, text: str, recipient: str) -> MailError:
     )
 
 
-def _find_cause(exc: BaseException, cls: type[BaseException]) -> BaseException | None:
+def _find_cause(exc: BaseException, cls: type[_E]) -> _E | None:
     """The first exception of ``cls`` in the chain that is not aiosmtplib's own wrapper."""
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -485,7 +488,7 @@ def _find_cause(exc: BaseException, cls: type[BaseException]) -> BaseException |
 
 def _short(exc: BaseException) -> str:
     cause = _find_cause(exc, OSError)
-    code = getattr(cause, "errno", None)
+    code = None if cause is None else cause.errno
     if isinstance(cause, ConnectionRefusedError) or code == errno.ECONNREFUSED:
         return "connexion refusée"
     if isinstance(cause, socket.gaierror):
@@ -494,7 +497,7 @@ def _short(exc: BaseException) -> str:
         return "hôte injoignable"
     if isinstance(cause, ConnectionResetError) or code == errno.ECONNRESET:
         return "connexion coupée par le serveur"
-    if cause is not None and getattr(cause, "strerror", None):
+    if cause is not None and cause.strerror:
         return str(cause.strerror)
     return str(exc) or type(exc).__name__
 
