@@ -101,13 +101,11 @@ class Moodle:
         self.tables: MoodleTables = moodle_tables(config.prefix)
         self._engine: Engine | None = None
         self._url: URL | None = None
-        self._url_error: str = ""
         self._mnet_id: int | None = None
         self._system_context: int | None = None
         try:
             url = make_url(config.url)
-        except Exception as exc:  # noqa: BLE001 - reported by open()
-            self._url_error = type(exc).__name__
+        except Exception:  # noqa: BLE001 - reported by open()
             self.dialect = config.url.split(":", 1)[0].split("+", 1)[0]
             self.endpoint = _strip_password(config.url)
             return
