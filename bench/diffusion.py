@@ -118,10 +118,10 @@ async def floor(port: int, ca: str, n: int) -> float:
 
     import aiosmtplib
 
-    from enttui.services.mailer import build_message
+    from enttui.services.mailer import render_message
 
     msgs = [
-        build_message("ENT <ne-pas-repondre@bench.test>", f"compte.bench{i}@bench.test", "Objet", "Corps\n" * 12)
+        render_message("ENT <ne-pas-repondre@bench.test>", f"compte.bench{i}@bench.test", "Objet", "Corps\n" * 12)
         for i in range(n)
     ]
     smtp = aiosmtplib.SMTP(
@@ -131,7 +131,7 @@ async def floor(port: int, ca: str, n: int) -> float:
     await smtp.starttls()
     start = time.perf_counter()
     for m in msgs:
-        await smtp.send_message(m)
+        await smtp.sendmail(m.sender, [m.recipient], m.data)
     elapsed = time.perf_counter() - start
     await smtp.quit()
     return elapsed
