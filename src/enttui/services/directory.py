@@ -28,7 +28,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -283,7 +283,7 @@ class Directory:
         return n
 
     def _mock_add_entry(self, dn: str, attrs: dict[str, list[str]], *, must: bool) -> None:
-        assert self._mock_conn is not None
+        assert self._mock_conn is not None and self._mock_server is not None
         values: dict[str, Any] = {k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in attrs.items()}
         stamp = _now()
         values.setdefault("createTimestamp", [stamp])
@@ -291,7 +291,7 @@ class Directory:
         key = safe_dn(dn)
         if must and key.lower() in self._auto_containers:  # the caller brings its own container entry
             self._auto_containers.discard(key.lower())
-            with self._mock_server.dit_lock:  # type: ignore[union-attr]
+            with self._mock_server.dit_lock:
                 self._mock_conn.strategy.entries.pop(key, None)
         try:
             ok = self._mock_conn.strategy.add_entry(dn, values)
@@ -624,7 +624,7 @@ class Directory:
         *,
         page_size: int | None = None,
         scope: str = "SUBTREE",
-    ) -> AsyncIterator[list[Entry]]:
+    ) -> AsyncGenerator[list[Entry], None]:
         """Paged search (RFC 2696), one page per thread hop; never silently truncated.
 
         The pages come from ldap3 or, with ``[ldap] reader``, from python-ldap (:mod:`.ldap_c_reader`):
