@@ -374,8 +374,8 @@ async def test_account_gone_after_the_plan_is_an_error_the_others_are_mailed(wor
     assert result.changed == result.mailed + result.in_file == plan.changes - 1
     assert gone.mail.lower() not in mails_by_recipient(world.smtp)
     journal = await world.state.journal_get(result.run_id)
-    assert journal[gone.dn][0] == D.ERROR
-    assert not any(st in (D.PLANNED, D.PASSWORD_SET) for st, _d in journal.values())
+    assert journal[gone.dn][0] == J.ERROR
+    assert not any(st in (J.PLANNED, J.PASSWORD_SET) for st, _d in journal.values())
 
 
 # ---------------------------------------------------------------------------------------------
