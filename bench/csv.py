@@ -24,12 +24,12 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 
 
 def make_csv(path: Path, rows: int, uai: str) -> None:
-    from enttui.demo import names as N
+    from enttui.demo import names
 
     lines = ["jointure;nom;prénom;e-mail;profil;date de fin;uai"]
     for i in range(rows):
-        sn = N.LAST_NAMES[i % len(N.LAST_NAMES)]
-        given = N.FEMALE_ADULT[(i // 7) % len(N.FEMALE_ADULT)]
+        sn = names.LAST_NAMES[i % len(names.LAST_NAMES)]
+        given = names.FEMALE_ADULT[(i // 7) % len(names.FEMALE_ADULT)]
         lines.append(f"B{i:06d};{sn};{given};b{i}@asso.example;autre;31/08/2027;{uai}")
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1252", errors="replace"))
 
@@ -38,8 +38,7 @@ async def measure(workdir: Path, people: int, rows: int) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from enttui.config import Config, EntConfig, StateConfig
     from enttui.demo.world import big_spec, generate, write_ldif
-    from enttui.jobs import csv_export as X
-    from enttui.jobs import csv_import as I
+    from enttui.jobs import csv_export, csv_import
     from enttui.services.container import Services
     from enttui.services.directory import Directory
     from enttui.services.state import StateStore
@@ -68,7 +67,7 @@ async def measure(workdir: Path, people: int, rows: int) -> None:
         services = Services(config=cfg, directory=directory, state=state)
 
         t = time.perf_counter()
-        result = await X.run_export(services, "personnes", str(workdir / "personnes.csv"))
+        result = await csv_export.run_export(services, "personnes", str(workdir / "personnes.csv"))
         dt = time.perf_counter() - t
         size = (workdir / "personnes.csv").stat().st_size
         print(
@@ -78,14 +77,14 @@ async def measure(workdir: Path, people: int, rows: int) -> None:
         src = workdir / "import.csv"
         make_csv(src, rows, uais[0])
         t = time.perf_counter()
-        preview = await I.preview_import(services, str(src))
+        preview = await csv_import.preview_import(services, str(src))
         print(f"aperçu import : {len(preview.rows)} lignes en {time.perf_counter() - t:.1f} s ({preview.summary()})")
         t = time.perf_counter()
-        applied = await I.apply_import(services, preview)
+        applied = await csv_import.apply_import(services, preview)
         dt = time.perf_counter() - t
         print(f"import appliqué : {applied.counts} en {dt:.1f} s ({applied.counts['created'] / dt:,.0f} créations/s)")
         t = time.perf_counter()
-        again = await I.preview_import(services, str(src))
+        again = await csv_import.preview_import(services, str(src))
         print(f"ré-aperçu : {again.summary()} en {time.perf_counter() - t:.1f} s")
         await state.close()
         await directory.close()

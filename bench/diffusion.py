@@ -118,10 +118,10 @@ async def floor(port: int, ca: str, n: int) -> float:
 
     import aiosmtplib
 
-    from enttui.services.mailer import build_message
+    from enttui.services.mailer import render_message
 
     msgs = [
-        build_message("ENT <ne-pas-repondre@bench.test>", f"compte.bench{i}@bench.test", "Objet", "Corps\n" * 12)
+        render_message("ENT <ne-pas-repondre@bench.test>", f"compte.bench{i}@bench.test", "Objet", "Corps\n" * 12)
         for i in range(n)
     ]
     smtp = aiosmtplib.SMTP(
@@ -131,7 +131,7 @@ async def floor(port: int, ca: str, n: int) -> float:
     await smtp.starttls()
     start = time.perf_counter()
     for m in msgs:
-        await smtp.send_message(m)
+        await smtp.sendmail(m.sender, [m.recipient], m.data)
     elapsed = time.perf_counter() - start
     await smtp.quit()
     return elapsed
@@ -140,7 +140,7 @@ async def floor(port: int, ca: str, n: int) -> float:
 async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int, processes: int) -> tuple[float, dict]:
     from enttui.config import Config, DiffusionConfig, EntConfig, SmtpConfig, StateConfig
     from enttui.domain.people import Target
-    from enttui.jobs import diffusion as D
+    from enttui.jobs import diffusion as diffusion_job
     from enttui.services.container import Services
     from enttui.services.directory import Directory
     from enttui.services.mailer import SmtpMailer
@@ -160,11 +160,11 @@ async def diffusion(slapd, port: int, ca: str, tmp: Path, n: int, processes: int
     mailer = SmtpMailer(cfg.smtp)
     await mailer.open()
     services = Services(config=cfg, directory=directory, state=state, mailer=mailer)
-    request = D.validate_request([Target.AUTRE], "Portail Bench - vos identifiants de connexion")
+    request = diffusion_job.validate_request([Target.AUTRE], "Portail Bench - vos identifiants de connexion")
     start = time.perf_counter()
-    plan = await D.plan_diffusion(services, request)  # what the confirmation shows (the UI's order)
+    plan = await diffusion_job.plan_diffusion(services, request)  # what the confirmation shows (the UI's order)
     planned = time.perf_counter()
-    result = await D.run_diffusion(services, request, plan=plan)
+    result = await diffusion_job.run_diffusion(services, request, plan=plan)
     elapsed = time.perf_counter() - start
     await services.close()
     return elapsed, {**result.as_dict(), "plan_seconds": planned - start}

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from enttui.demo import world as W
+from enttui.demo import world as demo_world
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.demo:
-        spec = W.demo_spec(args.base or "dc=ent,dc=demo")
+        spec = demo_world.demo_spec(args.base or "dc=ent,dc=demo")
     else:
         if args.people < 1 or args.schools < 1:
             parser.error("--people et --schools doivent être positifs")
-        spec = W.big_spec(args.people, args.schools, args.base or "dc=ent,dc=test")
+        spec = demo_world.big_spec(args.people, args.schools, args.base or "dc=ent,dc=test")
     changes: dict[str, object] = {}
     if args.seed is not None:
         changes["seed"] = args.seed
@@ -60,27 +60,27 @@ def main(argv: list[str] | None = None) -> int:
     if changes:
         spec = dataclasses.replace(spec, **changes)
 
-    world = W.World(spec)
+    world = demo_world.World(spec)
 
-    def entries() -> Iterator[W.Entry]:
+    def entries() -> Iterator[demo_world.Entry]:
         if args.with_base:
-            yield W.base_entry(spec.base_dn)
+            yield demo_world.base_entry(spec.base_dn)
         if not args.no_containers:
-            yield from W.containers(spec.base_dn)
+            yield from demo_world.containers(spec.base_dn)
         yield from world.entries()
 
-    stream = W.strip_operational(entries()) if args.online else entries()
+    stream = demo_world.strip_operational(entries()) if args.online else entries()
     start = time.perf_counter()
     if args.output == "-":
         try:
-            count = W.write_ldif(stream, sys.stdout)
+            count = demo_world.write_ldif(stream, sys.stdout)
             sys.stdout.flush()
         except BrokenPipeError:  # e.g. piped into head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
     else:
         with Path(args.output).open("w", encoding="utf-8", newline="\n") as out:
-            count = W.write_ldif(stream, out)
+            count = demo_world.write_ldif(stream, out)
     elapsed = time.perf_counter() - start
     people = ", ".join(f"{pop} {n}" for pop, n in sorted(world.counts.items()))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux

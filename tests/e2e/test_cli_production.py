@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from enttui.cli import build_parser, main
-from enttui.cli import nagios as N
+from enttui.cli import build_parser, main, nagios
 from enttui.cli.completion import bash_script
 from enttui.cli.log import RunLog, format_seconds, one_line
 from enttui.domain.health import SystemHealth
@@ -212,23 +211,23 @@ def _monitoring(
 @pytest.mark.parametrize(
     ("monitoring", "code", "summary"),
     [
-        (_monitoring(), N.OK, "3 systèmes répondent, dernière synchronisation réussie il y a 2,0 h"),
-        (_monitoring(synced_hours_ago=30), N.WARNING, "aucune synchronisation réussie depuis 30,0 h"),
-        (_monitoring(warnings=("tls_verify = false",)), N.WARNING, "Annuaire (LDAP) : tls_verify = false"),
-        (_monitoring(synced_hours_ago=None), N.WARNING, "aucune synchronisation réussie enregistrée"),
-        (_monitoring(synced_hours_ago=40), N.CRITICAL, "aucune synchronisation réussie depuis 40,0 h"),
+        (_monitoring(), nagios.OK, "3 systèmes répondent, dernière synchronisation réussie il y a 2,0 h"),
+        (_monitoring(synced_hours_ago=30), nagios.WARNING, "aucune synchronisation réussie depuis 30,0 h"),
+        (_monitoring(warnings=("tls_verify = false",)), nagios.WARNING, "Annuaire (LDAP) : tls_verify = false"),
+        (_monitoring(synced_hours_ago=None), nagios.WARNING, "aucune synchronisation réussie enregistrée"),
+        (_monitoring(synced_hours_ago=40), nagios.CRITICAL, "aucune synchronisation réussie depuis 40,0 h"),
         (
             _monitoring(down=True, synced_hours_ago=30),
-            N.CRITICAL,
+            nagios.CRITICAL,
             "Annuaire (LDAP) en panne (ne répond pas) (et 1 autre remarque)",
         ),
     ],
 )
 def test_status_nagios_verdicts(monitoring, code, summary) -> None:
-    got, text, perfdata = N.status_verdict(monitoring, warning_hours=26, critical_hours=36)
+    got, text, perfdata = nagios.status_verdict(monitoring, warning_hours=26, critical_hours=36)
     assert (got, text) == (code, summary)
-    line = N.line(got, text, perfdata)
-    assert line.startswith(f"ENTTUI {N.STATES[code]} - {summary}")
+    line = nagios.line(got, text, perfdata)
+    assert line.startswith(f"ENTTUI {nagios.STATES[code]} - {summary}")
     if monitoring.last_sync_success() is not None:
         assert re.search(r" sync_age=\d+s;93600;129600;0", line)
     assert "people=15;;;0" in line and "identifier_files=2;;;0" in line
@@ -238,11 +237,11 @@ def test_status_nagios_verdicts(monitoring, code, summary) -> None:
 def test_nagios_on_the_real_command_line(tmp_path) -> None:
     demo = tmp_path / "demo"
     status = enttui("status", "--nagios", demo=demo)
-    assert status.returncode == N.WARNING  # the demo has never synchronised
+    assert status.returncode == nagios.WARNING  # the demo has never synchronised
     assert status.stdout.startswith("ENTTUI WARNING - aucune synchronisation réussie enregistrée | ")
     assert status.stderr == "" and status.stdout.count("\n") == 1
     check = enttui("check", "--nagios", demo=demo)
-    assert check.returncode == N.CRITICAL and check.stderr == ""
+    assert check.returncode == nagios.CRITICAL and check.stderr == ""
     # The demo world has duplicate logins on purpose: a blocking check fails.
     assert re.match(
         r"ENTTUI CRITICAL - \d+ contrôles? bloquants? en échec : .*Identifiant \(ENTPersonLogin\)", check.stdout
@@ -252,7 +251,7 @@ def test_nagios_on_the_real_command_line(tmp_path) -> None:
     broken.write_text("[ldap]\npage_size = true\n", encoding="utf-8")
     for command in ("status", "check"):
         unknown = enttui("--config", str(broken), command, "--nagios")
-        assert unknown.returncode == N.UNKNOWN
+        assert unknown.returncode == nagios.UNKNOWN
         assert unknown.stdout.startswith(f"ENTTUI UNKNOWN - Configuration invalide : {broken}")
 
 
@@ -265,9 +264,9 @@ def test_check_nagios_warning_and_ok() -> None:
         return CheckResult(spec, [Finding(f"uid=u{i}", f"u{i}", "Nom", "détail") for i in range(n)])
 
     report = CoherenceReport([result(BLOQUANT, 0), result(A_CORRIGER, 3)], NOW, read={"people": 12})
-    assert N.check_verdict(report)[:2] == (N.WARNING, "1 contrôle à corriger : Contrôle à corriger (3)")
+    assert nagios.check_verdict(report)[:2] == (nagios.WARNING, "1 contrôle à corriger : Contrôle à corriger (3)")
     report = CoherenceReport([result(BLOQUANT, 0), result(A_CORRIGER, 0)], NOW, read={"people": 12})
-    assert N.check_verdict(report)[:2] == (N.OK, "aucun contrôle en échec (12 personnes lues)")
+    assert nagios.check_verdict(report)[:2] == (nagios.OK, "aucun contrôle en échec (12 personnes lues)")
 
 
 # -- version, completion, systemd ----------------------------------------------------------------

@@ -14,9 +14,7 @@ from enttui.config import Config, EntConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
 from enttui.domain.people import Target
 from enttui.errors import DestinationExists, ValidationError
-from enttui.jobs import csv_export as X
-from enttui.jobs import csv_import as I
-from enttui.jobs import local_accounts as L
+from enttui.jobs import csv_export, csv_import, local_accounts
 from enttui.services.container import Services
 from enttui.services.directory import Directory
 from support.fixtures_state import state_config
@@ -82,10 +80,10 @@ async def services(ldap_sandbox, state_store, tmp_path):
 )
 async def test_import_preview_apply_and_rerun(services, tmp_path, encoding, delimiter, label):
     path = write(tmp_path / "in.csv", ROWS, delimiter=delimiter, encoding=encoding)
-    before = await L.find_by_jointures(services)
-    preview = await I.preview_import(services, path)
+    before = await local_accounts.find_by_jointures(services)
+    preview = await csv_import.preview_import(services, path)
     assert preview.parsed.table.encoding_label == label and preview.parsed.table.delimiter == delimiter
-    assert await L.find_by_jointures(services) == before  # the preview writes nothing
+    assert await local_accounts.find_by_jointures(services) == before  # the preview writes nothing
     actions = [(r.line, r.action) for r in preview.rows]
     assert actions == [(2, "create"), (3, "create"), (4, "create"), (5, "error"), (6, "error"), (7, "error")]
     assert (
@@ -97,48 +95,50 @@ async def test_import_preview_apply_and_rerun(services, tmp_path, encoding, deli
     assert "autre source (AC-GRIS)" in preview.rows[4].detail
     assert "en double dans le fichier (déjà ligne 2)" in preview.rows[5].detail
 
-    result = await I.apply_import(services, preview)
+    result = await csv_import.apply_import(services, preview)
     assert result.counts == {"rows": 6, "created": 3, "updated": 0, "unchanged": 0, "errors": 3}
     run = await services.state.get_run(result.run_id)
     assert run.kind == "import" and run.status == "avec erreurs" and run.counts["import"]["created"] == 3
     trace = await services.state.trace(result.run_id)
     assert any("ENT$2002 créé, identifiant aicha.ndiaye" in t.text for t in trace)
-    accounts = await L.find_by_jointures(services)
+    accounts = await local_accounts.find_by_jointures(services)
     assert {"2001", "2002", "2003"} <= set(accounts)
-    a = await L.get_local_account(services, accounts["2001"][0])
+    a = await local_accounts.get_local_account(services, accounts["2001"][0])
     assert a.person.sn == "Lefèvre" and a.person.mail == "chloe@asso.example" and not a.person.activated
 
-    again = await I.preview_import(services, path)
+    again = await csv_import.preview_import(services, path)
     assert [r.action for r in again.rows][:3] == ["unchanged"] * 3
-    second = await I.apply_import(services, again)
+    second = await csv_import.apply_import(services, again)
     assert second.counts["created"] == second.counts["updated"] == 0 and second.counts["unchanged"] == 3
 
 
 async def test_import_update_and_absent_columns_are_kept(services, tmp_path):
-    await I.apply_import(services, await I.preview_import(services, write(tmp_path / "a.csv", ROWS[:3])))
+    await csv_import.apply_import(
+        services, await csv_import.preview_import(services, write(tmp_path / "a.csv", ROWS[:3]))
+    )
     rows = [["jointure", "nom", "prenom", "email"], ["2001", "Lefèvre", "Chloé", "nouveau@asso.example"]]
-    preview = await I.preview_import(services, write(tmp_path / "b.csv", rows))
+    preview = await csv_import.preview_import(services, write(tmp_path / "b.csv", rows))
     assert [r.action for r in preview.rows] == ["update"]
     assert "e-mail : « chloe@asso.example » → « nouveau@asso.example »" in preview.rows[0].detail
-    await I.apply_import(services, preview)
-    a = await L.get_local_account(services, (await L.find_by_jointures(services))["2001"][0])
+    await csv_import.apply_import(services, preview)
+    a = await local_accounts.get_local_account(services, (await local_accounts.find_by_jointures(services))["2001"][0])
     assert a.person.mail == "nouveau@asso.example" and a.end_date is not None  # date_fin column absent: kept
 
 
 async def test_import_refuses_bad_paths_and_files(services, tmp_path):
     for bad in ("", f"{tmp_path}/../x.csv", str(tmp_path / "absent.csv"), str(tmp_path)):
         with pytest.raises(ValidationError):
-            await I.preview_import(services, bad)
+            await csv_import.preview_import(services, bad)
     target = Path(write(tmp_path / "real.csv", ROWS[:2]))
     (tmp_path / "link.csv").symlink_to(target)
     with pytest.raises(ValidationError, match="lien symbolique"):
-        await I.preview_import(services, str(tmp_path / "link.csv"))
+        await csv_import.preview_import(services, str(tmp_path / "link.csv"))
     with pytest.raises(ValidationError, match="obligatoire"):
-        await I.preview_import(services, write(tmp_path / "h.csv", [["nom", "prenom"], ["A", "B"]]))
+        await csv_import.preview_import(services, write(tmp_path / "h.csv", [["nom", "prenom"], ["A", "B"]]))
 
 
 async def test_export_generic_bom_neutralised_0600_no_password(services, ldap_sandbox, tmp_path):
-    school = (await L.school_dns(services))[UAI]
+    school = (await local_accounts.school_dns(services))[UAI]
     ldap_sandbox.add(
         [
             (
@@ -158,7 +158,7 @@ async def test_export_generic_bom_neutralised_0600_no_password(services, ldap_sa
         ]
     )
     out = tmp_path / "personnes.csv"
-    result = await X.run_export(services, "personnes", str(out))
+    result = await csv_export.run_export(services, "personnes", str(out))
     data = out.read_bytes()
     assert data.startswith(b"\xef\xbb\xbf") and oct(os.stat(out).st_mode & 0o777) == "0o600"
     text = data.decode("utf-8-sig")
@@ -173,26 +173,28 @@ async def test_export_generic_bom_neutralised_0600_no_password(services, ldap_sa
     assert run.kind == "export" and run.counts == {"export": {"rows": result.rows}}
 
     with pytest.raises(DestinationExists):
-        await X.run_export(services, "personnes", str(out))
-    again = await X.run_export(services, "personnes", str(out), overwrite=True)
+        await csv_export.run_export(services, "personnes", str(out))
+    again = await csv_export.run_export(services, "personnes", str(out), overwrite=True)
     assert again.rows == result.rows
     with pytest.raises(ValidationError):
-        await X.run_export(services, "personnes", f"{tmp_path}/../x.csv")
+        await csv_export.run_export(services, "personnes", f"{tmp_path}/../x.csv")
     (tmp_path / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
     with pytest.raises(ValidationError, match="lien symbolique"):
-        await X.run_export(services, "personnes", str(tmp_path / "link.csv"))
+        await csv_export.run_export(services, "personnes", str(tmp_path / "link.csv"))
     assert not (tmp_path / "elsewhere.csv").exists()
 
 
 async def test_export_filters_and_tool_formats(services, tmp_path):
-    students = await X.run_export(
-        services, "personnes", str(tmp_path / "e.csv"), filt=X.ExportFilter(targets=(Target.ELEVE,))
+    students = await csv_export.run_export(
+        services, "personnes", str(tmp_path / "e.csv"), filt=csv_export.ExportFilter(targets=(Target.ELEVE,))
     )
     assert students.rows == 12
-    klass = await X.run_export(services, "personnes", str(tmp_path / "c.csv"), filt=X.ExportFilter(klass="3A"))
+    klass = await csv_export.run_export(
+        services, "personnes", str(tmp_path / "c.csv"), filt=csv_export.ExportFilter(klass="3A")
+    )
     assert 3 <= klass.rows < 12 + 4
-    inactive = await X.run_export(
-        services, "personnes", str(tmp_path / "i.csv"), filt=X.ExportFilter(activation="non_actives")
+    inactive = await csv_export.run_export(
+        services, "personnes", str(tmp_path / "i.csv"), filt=csv_export.ExportFilter(activation="non_actives")
     )
     assert all(
         r[8] == "non activé"
@@ -201,7 +203,7 @@ async def test_export_filters_and_tool_formats(services, tmp_path):
     )
     assert inactive.rows > 0
 
-    await X.run_export(services, "moodle", str(tmp_path / "m.csv"))
+    await csv_export.run_export(services, "moodle", str(tmp_path / "m.csv"))
     moodle = list(csv.reader(io.StringIO((tmp_path / "m.csv").read_text("utf-8"))))
     assert moodle[0] == [
         "username",
@@ -216,27 +218,27 @@ async def test_export_filters_and_tool_formats(services, tmp_path):
     ]
     assert all(r[5] == "cas" and r[0] == r[0].lower() for r in moodle[1:])
     assert any(r[6] == f"2026_{UAI}$3A" for r in moodle[1:])
-    await X.run_export(services, "sacoche", str(tmp_path / "s.csv"))
+    await csv_export.run_export(services, "sacoche", str(tmp_path / "s.csv"))
     sacoche = list(csv.reader(io.StringIO((tmp_path / "s.csv").read_text("utf-8-sig")), delimiter=";"))
     assert sacoche[0] == ["numéro", "genre", "nom", "prenom", "date naiss.", "courriel", "classe", "groupes"]
     assert len(sacoche) == 13 and all(r[1] in ("M", "F") for r in sacoche[1:])
-    await X.run_export(services, "gepi", str(tmp_path / "g.csv"))
+    await csv_export.run_export(services, "gepi", str(tmp_path / "g.csv"))
     gepi = list(csv.reader(io.StringIO((tmp_path / "g.csv").read_text("utf-8-sig")), delimiter=";"))
     assert gepi[0][:4] == ["Nom", "Prénom", "Sexe", "Date de naissance"] and len(gepi) == 13
 
 
 async def test_custom_profile_saved_0600_and_used(services, tmp_path):
-    await X.save_profile(services, "cdi", ["identifiant", "nom", "classes"], [Target.ELEVE])
-    path = X.profiles_path(services)
+    await csv_export.save_profile(services, "cdi", ["identifiant", "nom", "classes"], [Target.ELEVE])
+    path = csv_export.profiles_path(services)
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
-    assert "cdi" in X.format_names(services)
-    result = await X.run_export(services, "cdi", str(tmp_path / "cdi.csv"))
+    assert "cdi" in csv_export.format_names(services)
+    result = await csv_export.run_export(services, "cdi", str(tmp_path / "cdi.csv"))
     rows = list(csv.reader(io.StringIO((tmp_path / "cdi.csv").read_text("utf-8-sig")), delimiter=";"))
     assert rows[0] == ["Identifiant", "Nom", "Classe(s)"] and result.rows == 12
     with pytest.raises(ValidationError):
-        await X.save_profile(services, "moodle", ["nom"])
+        await csv_export.save_profile(services, "moodle", ["nom"])
     with pytest.raises(ValidationError):
-        await X.save_profile(services, "x", ["mot_de_passe"])
-    await X.delete_profile(services, "cdi")
+        await csv_export.save_profile(services, "x", ["mot_de_passe"])
+    await csv_export.delete_profile(services, "cdi")
     with pytest.raises(ValidationError):
-        X.resolve_format(services, "cdi")
+        csv_export.resolve_format(services, "cdi")

@@ -10,7 +10,7 @@ from enttui.cli import main
 from enttui.demo.wiring import demo_services
 from enttui.domain.destinations import system_path_reason
 from enttui.errors import ValidationError
-from enttui.jobs import csv_export as X
+from enttui.jobs import csv_export
 from enttui.jobs.destinations import prepare_destination
 from enttui.services.localfiles import DestinationExists
 
@@ -40,13 +40,13 @@ async def test_an_existing_file_is_replaced_only_if_enttui_wrote_it(tmp_path):
             with pytest.raises(ValidationError, match="n'a pas été écrit par enttui"):
                 await prepare_destination(services, str(theirs), overwrite=overwrite)
             with pytest.raises(ValidationError, match="dossier du système"):
-                await X.run_export(services, "personnes", "/etc/passwd", overwrite=overwrite)
+                await csv_export.run_export(services, "personnes", "/etc/passwd", overwrite=overwrite)
         assert theirs.read_text(encoding="utf-8") == "pas à enttui"
         ours = tmp_path / "ours.csv"
-        await X.run_export(services, "personnes", str(ours))
+        await csv_export.run_export(services, "personnes", str(ours))
         with pytest.raises(DestinationExists):
-            await X.run_export(services, "personnes", str(ours))
-        result = await X.run_export(services, "personnes", str(ours), overwrite=True)
+            await csv_export.run_export(services, "personnes", str(ours))
+        result = await csv_export.run_export(services, "personnes", str(ours), overwrite=True)
         assert result.rows > 1000 and ours.read_bytes().startswith(b"\xef\xbb\xbf")
         # A symbolic link to a system folder does not get around the rule.
         link = tmp_path / "etc"

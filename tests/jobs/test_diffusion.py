@@ -19,9 +19,7 @@ from enttui.demo.world import DEMO_PASSWORD_HASH
 from enttui.domain.idfiles import parse_search_date
 from enttui.domain.people import Target
 from enttui.errors import MailError, ValidationError
-from enttui.jobs import diffusion as D
-from enttui.jobs import journal as J
-from enttui.jobs import regeneration as R
+from enttui.jobs import diffusion, journal, regeneration
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.idfiles import list_files
 from enttui.services.container import Services
@@ -47,14 +45,14 @@ async def world(ldap_sandbox: Any, smtp_server: Any, tmp_path: Path, state_store
 
 async def test_validation_refuses_bad_forms() -> None:
     with pytest.raises(ValidationError, match="au moins une cible"):
-        D.validate_request([], "Objet")
+        diffusion.validate_request([], "Objet")
     with pytest.raises(ValidationError, match="75"):
-        D.validate_request([Target.ELEVE], "x" * 76)
+        diffusion.validate_request([Target.ELEVE], "x" * 76)
     with pytest.raises(ValidationError, match="obligatoire"):
-        D.validate_request([Target.ELEVE], "   ")
+        diffusion.validate_request([Target.ELEVE], "   ")
     with pytest.raises(ValidationError, match="une seule ligne"):
-        D.validate_request([Target.ELEVE], "Objet\nBcc: x@y")
-    req = D.validate_request(["autre", "eleve"], "x" * 75)
+        diffusion.validate_request([Target.ELEVE], "Objet\nBcc: x@y")
+    req = diffusion.validate_request(["autre", "eleve"], "x" * 75)
     assert req.targets == (Target.ELEVE, Target.AUTRE)
 
 
@@ -67,13 +65,15 @@ async def test_full_diffusion(world: World, processes: int) -> None:
     retried = students[1].mail
     world.smtp.refuse(refused)
     world.smtp.fail_first(retried, 1, code=421, text="4.7.0 Trop de connexions")
-    request = D.validate_request(list(Target), "Portail GRIS - vos identifiants de connexion", "Bonne rentrée !")
-    plan = await D.plan_diffusion(services, request)
+    request = diffusion.validate_request(
+        list(Target), "Portail GRIS - vos identifiants de connexion", "Bonne rentrée !"
+    )
+    plan = await diffusion.plan_diffusion(services, request)
     creds = [p for p in world.people if p.target.gets_ent_credentials and not p.activated]
     assert plan.changes == len(creds)
     assert "Élève" in plan.confirmation_text()
     sink = CollectingSink()
-    result = await D.run_diffusion(services, request, sink, plan=plan)
+    result = await diffusion.run_diffusion(services, request, sink, plan=plan)
     await close(services)
 
     # The count invariant.
@@ -140,8 +140,8 @@ async def test_full_diffusion(world: World, processes: int) -> None:
     assert conn.bind()
     conn.unbind()
     # No password in the state store's journal, runs, traces.
-    journal = await world.state.journal_get(result.run_id)
-    text = repr(journal) + repr(await world.state.list_runs()) + repr(await world.state.trace(result.run_id))
+    entries = await world.state.journal_get(result.run_id)
+    text = repr(entries) + repr(await world.state.list_runs()) + repr(await world.state.trace(result.run_id))
     assert pw not in text and by_login[q.login]["Mot de passe provisoire"] not in text
     audit = await world.state.list_audit()
     assert any(a.action == "fichier.generation" and a.target == result.file_name for a in audit)
@@ -149,8 +149,8 @@ async def test_full_diffusion(world: World, processes: int) -> None:
 
 async def test_default_run_skips_activated_and_staff_targets(world: World) -> None:
     services = await world.services()
-    request = D.validate_request([Target.ENSEIGNANT], "Information")
-    result = await D.run_diffusion(services, request)
+    request = diffusion.validate_request([Target.ENSEIGNANT], "Information")
+    result = await diffusion.run_diffusion(services, request)
     await close(services)
     assert result.changed == 0 and result.in_file == 0 and not result.file_name
     assert result.information == len(world.by_target(Target.ENSEIGNANT, mail=True))
@@ -159,8 +159,8 @@ async def test_default_run_skips_activated_and_staff_targets(world: World) -> No
 async def test_lost_connection_reconnects(world: World) -> None:
     services = await world.services()
     world.smtp.drop_after(3)
-    request = D.validate_request([Target.ELEVE], "Objet")
-    result = await D.run_diffusion(services, request)
+    request = diffusion.validate_request([Target.ELEVE], "Objet")
+    result = await diffusion.run_diffusion(services, request)
     await close(services)
     mails = mails_by_login(world.smtp)
     assert result.mailed == len(world.by_target(Target.ELEVE, activated=False, mail=True)) == len(mails)
@@ -170,9 +170,9 @@ async def test_lost_connection_reconnects(world: World) -> None:
 async def test_regeneration_with_and_without_date(world: World) -> None:
     services = await world.services()
     creds = [p for p in world.people if p.target.gets_ent_credentials and not p.activated]
-    plan = await R.plan_regeneration(services, R.RegenerationRequest((UAI,)))
+    plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,)))
     assert len(plan.people) == len(creds)
-    result = await R.run_regeneration(services, plan.request, plan=plan)
+    result = await regeneration.run_regeneration(services, plan.request, plan=plan)
     assert result.changed == len(creds) and result.errors == 0
     rows = read_file(Path(world.config.state.files_dir) / result.file_name)
     assert {r["Identifiant"] for r in rows} == {p.login for p in creds}
@@ -185,25 +185,25 @@ async def test_regeneration_with_and_without_date(world: World) -> None:
     # "Date de recherche": accounts created since that day (createTimestamp of the server).
     today = parse_search_date(datetime.now().strftime("%d/%m/%Y"))
     tomorrow = parse_search_date((datetime.now() + timedelta(days=1)).strftime("%d/%m/%Y"))
-    plan2 = await R.plan_regeneration(services, R.RegenerationRequest((UAI,), since=today))
+    plan2 = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,), since=today))
     assert len(plan2.people) == len(creds)
-    plan3 = await R.plan_regeneration(services, R.RegenerationRequest((UAI,), since=tomorrow))
+    plan3 = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,), since=tomorrow))
     assert plan3.people == []
     with pytest.raises(ValidationError, match="hors du périmètre"):
-        await R.plan_regeneration(services, R.RegenerationRequest(("9999999Z",)))
+        await regeneration.plan_regeneration(services, regeneration.RegenerationRequest(("9999999Z",)))
     await close(services)
 
 
 async def test_a_relay_down_at_the_start_changes_nothing(world: World) -> None:
     """Pre-flight: the relay is asked first; down, the diffusion stops before any password change."""
     services = await world.services()
-    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
-    plan = await D.plan_diffusion(services, request)
+    request = diffusion.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await diffusion.plan_diffusion(services, request)
     down = replace(world.config.smtp, port=1)
     services.mailer = SmtpMailer(down)
     services.config = replace(world.config, smtp=down)
     with pytest.raises(MailError, match="Rien n'a été modifié"):
-        await D.run_diffusion(services, request, plan=plan)
+        await diffusion.run_diffusion(services, request, plan=plan)
     await close(services)
     assert await world.state.list_runs(kind="diffusion") == []  # no run left "en cours"
     for p in plan.credential_people[:5]:
@@ -339,43 +339,43 @@ def test_kill_9_then_resume_mails_everyone_once(
 async def test_journal_commits_in_order_and_counts(state_store: StateStore) -> None:
     """Records commit in the order they were made (a later status wins); the counts come from the journal."""
     run_id = await state_store.start_run("diffusion", {})
-    await state_store.journal_set(run_id, [(f"uid=u{i}", J.PLANNED, J.CREDENTIALS) for i in range(5)])
+    await state_store.journal_set(run_id, [(f"uid=u{i}", journal.PLANNED, journal.CREDENTIALS) for i in range(5)])
     services = Services(config=Config(), directory=None, state=state_store)  # type: ignore[arg-type]
-    journal = J.Journal(services, run_id, group=2)
-    journal.note((f"uid=u{i}", J.PASSWORD_SET, "") for i in range(4))
-    await journal.record(("uid=u0", J.SENDING, J.CREDENTIALS))
-    await journal.record(("uid=u0", J.MAILED, ""), ("uid=u1", J.IN_FILE, "sans adresse"))
-    await journal.record(("uid=u3", J.SENDING, J.CREDENTIALS), ("uid=u4", J.ERROR, "refusé"))
-    await journal.close()
+    recorder = journal.Journal(services, run_id, group=2)
+    recorder.note((f"uid=u{i}", journal.PASSWORD_SET, "") for i in range(4))
+    await recorder.record(("uid=u0", journal.SENDING, journal.CREDENTIALS))
+    await recorder.record(("uid=u0", journal.MAILED, ""), ("uid=u1", journal.IN_FILE, "sans adresse"))
+    await recorder.record(("uid=u3", journal.SENDING, journal.CREDENTIALS), ("uid=u4", journal.ERROR, "refusé"))
+    await recorder.close()
     got = {k: st for k, (st, _d) in (await state_store.journal_get(run_id)).items()}
     assert got == {
-        "uid=u0": J.MAILED,
-        "uid=u1": J.IN_FILE,
-        "uid=u2": J.PASSWORD_SET,
-        "uid=u3": J.SENDING,
-        "uid=u4": J.ERROR,
+        "uid=u0": journal.MAILED,
+        "uid=u1": journal.IN_FILE,
+        "uid=u2": journal.PASSWORD_SET,
+        "uid=u3": journal.SENDING,
+        "uid=u4": journal.ERROR,
     }
-    result = D.result_from_journal(run_id, await state_store.journal_get(run_id), INTERRUPTED, "")
+    result = diffusion.result_from_journal(run_id, await state_store.journal_get(run_id), INTERRUPTED, "")
     assert (result.changed, result.mailed, result.in_file, result.pending) == (4, 1, 1, 2) and result.invariant_ok
 
 
 async def test_account_gone_after_the_plan_is_an_error_the_others_are_mailed(world: World) -> None:
     services = await world.services()
-    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
-    plan = await D.plan_diffusion(services, request)
+    request = diffusion.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await diffusion.plan_diffusion(services, request)
     gone = next(p for p in plan.credential_people if p.mail)
     slapd = world.sandbox.slapd
     admin = ldap3.Connection(ldap3.Server(slapd.url), user=slapd.admin_dn, password=slapd.admin_password)
     assert admin.bind() and admin.delete(gone.dn)
     admin.unbind()
-    result = await D.run_diffusion(services, request, plan=plan)
+    result = await diffusion.run_diffusion(services, request, plan=plan)
     await close(services)
     assert result.errors == 1 and result.status == "avec erreurs"
     assert result.changed == result.mailed + result.in_file == plan.changes - 1
     assert gone.mail.lower() not in mails_by_recipient(world.smtp)
-    journal = await world.state.journal_get(result.run_id)
-    assert journal[gone.dn][0] == D.ERROR
-    assert not any(st in (D.PLANNED, D.PASSWORD_SET) for st, _d in journal.values())
+    entries = await world.state.journal_get(result.run_id)
+    assert entries[gone.dn][0] == journal.ERROR
+    assert not any(st in (journal.PLANNED, journal.PASSWORD_SET) for st, _d in entries.values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -393,7 +393,7 @@ async def test_a_relay_that_fails_its_check_changes_nothing(
     from support.smtp import SmtpTestServer
 
     services = await world.services()
-    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    request = diffusion.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
     if relay == "no-starttls":
         cfg = replace(world.config.smtp, port=smtp_plain.port)
         other = None
@@ -405,7 +405,7 @@ async def test_a_relay_that_fails_its_check_changes_nothing(
     services.config = replace(world.config, smtp=cfg)
     try:
         with pytest.raises(MailError) as info:
-            await D.run_diffusion(services, request)
+            await diffusion.run_diffusion(services, request)
     finally:
         await close(services)
         if other is not None:
@@ -421,22 +421,22 @@ async def test_a_relay_that_fails_its_check_changes_nothing(
 
 async def test_a_second_job_is_refused_while_the_lock_is_held(world: World) -> None:
     from enttui.errors import LockHeldError
-    from enttui.jobs import local_accounts as L
+    from enttui.jobs import local_accounts
     from enttui.jobs.locking import take_lock
 
     services = await world.services()
     lock = await take_lock(services, "regeneration")
     try:
         lock.set_run(99)
-        request = D.validate_request([Target.ELEVE], "Objet")
+        request = diffusion.validate_request([Target.ELEVE], "Objet")
         with pytest.raises(LockHeldError) as info:
-            await D.run_diffusion(services, request)
+            await diffusion.run_diffusion(services, request)
         assert "Une régénération des identifiants est déjà en cours (traitement n° 99" in info.value.message
         assert f"processus {os.getpid()}" in info.value.message and info.value.exit_code == 3
         with pytest.raises(LockHeldError):
-            await R.run_regeneration(services, R.RegenerationRequest(()))
+            await regeneration.run_regeneration(services, regeneration.RegenerationRequest(()))
         with pytest.raises(LockHeldError):
-            await L.delete_local_account(services, world.people[0].dn)
+            await local_accounts.delete_local_account(services, world.people[0].dn)
     finally:
         lock.release()
         await close(services)
@@ -448,14 +448,14 @@ async def test_accounts_without_password_are_the_first_diffusions_population(wor
     services = await world.services()
     bare = [p for p in world.people if p.target.gets_ent_credentials and not p.has_password]
     assert bare and all(not p.activated for p in bare)
-    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
-    plan = await D.plan_diffusion(services, request)
+    request = diffusion.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await diffusion.plan_diffusion(services, request)
     assert {p.dn for p in bare} <= {p.dn for p in plan.credential_people}
     assert sum(c.no_password for c in plan.counts.values()) == len(bare)
     assert "sans mot de passe (jamais reçu d'identifiants)" in plan.confirmation_text()
-    regeneration = await R.plan_regeneration(services, R.RegenerationRequest(()))
-    assert {p.dn for p in bare} <= {p.dn for p in regeneration.people} and regeneration.no_password == len(bare)
-    result = await D.run_diffusion(services, request, plan=plan)
+    regen = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest(()))
+    assert {p.dn for p in bare} <= {p.dn for p in regen.people} and regen.no_password == len(bare)
+    result = await diffusion.run_diffusion(services, request, plan=plan)
     await close(services)
     assert result.status == "réussi" and result.changed == plan.changes
     mails = mails_by_recipient(world.smtp)
@@ -471,27 +471,27 @@ async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_fil
 ) -> None:
     """Cancelled after its first rows (the console quit, Ctrl+C): "interrompu", then resumed; one
     row per account in one file, every password in the file opens its account."""
-    from enttui.jobs import credentials as C
+    from enttui.jobs import credentials
     from enttui.jobs.events import Event, Progress
 
-    monkeypatch.setattr(C, "LDAP_BATCH", 5)  # a small school: several batches
+    monkeypatch.setattr(credentials, "LDAP_BATCH", 5)  # a small school: several batches
 
     services = await world.services()
-    plan = await R.plan_regeneration(services, R.RegenerationRequest((UAI,)))
+    plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,)))
     task: asyncio.Task[Any] | None = None
 
     def sink(event: Event) -> None:
         if isinstance(event, Progress) and event.done > 0 and task is not None:
             task.cancel()
 
-    task = asyncio.ensure_future(R.run_regeneration(services, plan.request, sink, plan=plan))
+    task = asyncio.ensure_future(regeneration.run_regeneration(services, plan.request, sink, plan=plan))
     with pytest.raises(asyncio.CancelledError):
         await task
-    run = await R.resumable_regeneration(services)
+    run = await regeneration.resumable_regeneration(services)
     assert run is not None and run.status == INTERRUPTED
     (entry,) = await list_files(services)
     assert entry.status == "interrompu" and 0 < entry.rows < len(plan.people)
-    result = await R.resume_regeneration(services, run.id)
+    result = await regeneration.resume_regeneration(services, run.id)
     await close(services)
     assert result.status == "réussi" and result.in_file == result.changed == len(plan.people)
     rows = read_file(Path(world.config.state.files_dir) / result.file_name)
@@ -501,9 +501,9 @@ async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_fil
         conn = world.bind(p.dn, pw)
         assert conn.bind(), p.login
         conn.unbind()
-    assert await R.resumable_regeneration(services) is None
+    assert await regeneration.resumable_regeneration(services) is None
     with pytest.raises(ValidationError, match="déjà été reprise par le traitement"):
-        await R.resume_regeneration(services, run.id)  # its journal went on in the resume
+        await regeneration.resume_regeneration(services, run.id)  # its journal went on in the resume
 
 
 async def test_a_resume_under_a_password_history_rule(
@@ -515,7 +515,7 @@ async def test_a_resume_under_a_password_history_rule(
     from enttui.config import DiffusionConfig, EntConfig, StateConfig
     from enttui.demo.world import SchoolSpec, WorldSpec, generate
     from enttui.domain.passwords import derive_password
-    from enttui.jobs import credentials as C
+    from enttui.jobs import credentials
     from enttui.jobs.events import Event, Progress
     from enttui.services.directory import Directory
     from support.slapd import entries_to_ldif
@@ -539,29 +539,29 @@ async def test_a_resume_under_a_password_history_rule(
     directory = Directory(config.ldap, config.ent)
     await directory.open()
     services = Services(config=config, directory=directory, state=state_store)
-    monkeypatch.setattr(C, "LDAP_BATCH", 5)
-    plan = await R.plan_regeneration(services, R.RegenerationRequest(()))
+    monkeypatch.setattr(credentials, "LDAP_BATCH", 5)
+    plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest(()))
     task: asyncio.Task[Any] | None = None
 
     def sink(event: Event) -> None:
         if isinstance(event, Progress) and event.done > 0 and task is not None:
             task.cancel()
 
-    task = asyncio.ensure_future(R.run_regeneration(services, plan.request, sink, plan=plan))
+    task = asyncio.ensure_future(regeneration.run_regeneration(services, plan.request, sink, plan=plan))
     with pytest.raises(asyncio.CancelledError):
         await task
-    run = await R.resumable_regeneration(services)
+    run = await regeneration.resumable_regeneration(services)
     assert run is not None
-    planned = [dn for dn, (st, _d) in (await state_store.journal_get(run.id)).items() if st == J.PLANNED]
+    planned = [dn for dn, (st, _d) in (await state_store.journal_get(run.id)).items() if st == journal.PLANNED]
     ours, owners = planned[0], planned[1]
     secret = (files / ".runs" / f"{run.id}.secret").read_bytes()
-    password = derive_password(secret, C.dn_key(ours), config.diffusion.password_length)
+    password = derive_password(secret, credentials.dn_key(ours), config.diffusion.password_length)
     policy = "cn=default,ou=policies,dc=ent,dc=test"
     assert admin.modify(policy, {"pwdInHistory": [(ldap3.MODIFY_REPLACE, ["3"])]}), admin.result
     for dn, value in ((ours, password), (owners, "Choisi-Par-Lui-7")):
         assert admin.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, [value])]}), admin.result
         assert admin.modify(dn, {"pwdReset": [(ldap3.MODIFY_REPLACE, [])]}), admin.result  # looks activated
-    result = await R.resume_regeneration(services, run.id)
+    result = await regeneration.resume_regeneration(services, run.id)
     await directory.close()
     assert result.status == "réussi" and result.skipped == 1
     rows = read_file(files / result.file_name)
@@ -574,6 +574,6 @@ async def test_a_resume_under_a_password_history_rule(
     user.unbind()
     admin.search(ours, "(objectClass=*)", ldap3.BASE, attributes=["pwdReset"])
     assert str(admin.entries[0].pwdReset.value).upper() == "TRUE"  # must be changed at first login
-    journal = await state_store.journal_get(result.run_id)
-    assert journal[owners] == (J.SKIPPED, "déjà activé à la reprise")
+    entries = await state_store.journal_get(result.run_id)
+    assert entries[owners] == (journal.SKIPPED, "déjà activé à la reprise")
     admin.unbind()

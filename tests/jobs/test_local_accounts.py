@@ -11,7 +11,7 @@ from enttui.config import Config, EntConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
 from enttui.domain.local_account_rows import validate_fields
 from enttui.errors import ValidationError
-from enttui.jobs import local_accounts as L
+from enttui.jobs import local_accounts
 from enttui.services.container import Services
 from enttui.services.directory import Directory
 from support.fixtures_state import state_config
@@ -56,7 +56,7 @@ async def services(ldap_sandbox, state_store, tmp_path):
 
 async def test_list_shows_local_accounts_editable_and_academie_autre_read_only(services, ldap_sandbox):
     # an "Autre" of the académie: no national profile, académie jointure
-    school = (await L.school_dns(services))[UAI]
+    school = (await local_accounts.school_dns(services))[UAI]
     ldap_sandbox.add(
         [
             (
@@ -74,7 +74,7 @@ async def test_list_shows_local_accounts_editable_and_academie_autre_read_only(s
             )
         ]
     )
-    accounts, capped = await L.list_local_accounts(services)
+    accounts, capped = await local_accounts.list_local_accounts(services)
     assert not capped
     local = [a for a in accounts if a.editable]
     assert len(local) == 4 and all(a.person.jointure.startswith("ENT$") for a in local)
@@ -82,20 +82,20 @@ async def test_list_shows_local_accounts_editable_and_academie_autre_read_only(s
     assert [a.person.login for a in ro] == ["a.ext"]
     assert "académie" in ro[0].reason and "AC-GRIS$999" in ro[0].reason
     with pytest.raises(ValidationError):
-        await L.set_disabled(services, ro[0].dn, True)
+        await local_accounts.set_disabled(services, ro[0].dn, True)
     with pytest.raises(ValidationError):
-        await L.delete_local_account(services, ro[0].dn)
+        await local_accounts.delete_local_account(services, ro[0].dn)
 
 
 async def test_create_accented_names_and_collision_suffixes(services):
     f = fields("Müller-Lefèvre", "Éloïse", mail="eloise@asso.example", end_date="31/12/2027", profile="tuteur")
-    dn1, login1 = await L.create_local_account(services, f)
-    _dn2, login2 = await L.create_local_account(services, fields("Muller-Lefevre", "Eloise"))
-    _dn3, login3 = await L.create_local_account(services, fields("MÜLLER-LEFÈVRE", "ÉLOÏSE"))
+    dn1, login1 = await local_accounts.create_local_account(services, f)
+    _dn2, login2 = await local_accounts.create_local_account(services, fields("Muller-Lefevre", "Eloise"))
+    _dn3, login3 = await local_accounts.create_local_account(services, fields("MÜLLER-LEFÈVRE", "ÉLOÏSE"))
     assert (login1, login2, login3) == ("eloise.muller-lefevre", "eloise.muller-lefevre2", "eloise.muller-lefevre3")
-    _dn4, login4 = await L.create_local_account(services, fields("N'Diaye", "Jean Marc"))
+    _dn4, login4 = await local_accounts.create_local_account(services, fields("N'Diaye", "Jean Marc"))
     assert login4 == "jeanmarc.ndiaye"
-    a = await L.get_local_account(services, dn1)
+    a = await local_accounts.get_local_account(services, dn1)
     assert a is not None and a.editable
     assert a.person.sn == "Müller-Lefèvre" and a.person.given_name == "Éloïse"
     assert a.person.jointure.startswith("ENT$") and not a.person.activated  # pwdReset: TRUE, no password
@@ -120,31 +120,33 @@ async def test_login_collision_is_checked_against_the_whole_directory(services, 
             )
         ]
     )
-    _dn, login = await L.create_local_account(services, fields("Zorro", "Zoé"))
+    _dn, login = await local_accounts.create_local_account(services, fields("Zorro", "Zoé"))
     assert login == "zoe.zorro2"
 
 
 async def test_edit_disable_enable_delete(services):
-    dn, login = await L.create_local_account(services, fields("Durand", "Léa", mail="lea@x.example"))
-    notes = await L.update_local_account(
+    dn, login = await local_accounts.create_local_account(services, fields("Durand", "Léa", mail="lea@x.example"))
+    notes = await local_accounts.update_local_account(
         services, dn, fields("Durand", "Léa", mail="", profile="enseignant", end_date="01/09/2027")
     )
     assert any("e-mail" in n for n in notes) and any("profil" in n for n in notes)
-    a = await L.get_local_account(services, dn)
+    a = await local_accounts.get_local_account(services, dn)
     assert a.person.mail == "" and "National_ENS" in a.person.profils and a.end_date == date(2027, 9, 1)
     assert "ENTAuxEnseignant" in a.person.object_classes and "ENTAuxPersExt" not in a.person.object_classes
     assert a.person.login == login  # the login never changes
     assert (
-        await L.update_local_account(services, dn, fields("Durand", "Léa", profile="enseignant", end_date="01/09/2027"))
+        await local_accounts.update_local_account(
+            services, dn, fields("Durand", "Léa", profile="enseignant", end_date="01/09/2027")
+        )
         == []
     )
-    await L.set_disabled(services, dn, True)
-    assert (await L.get_local_account(services, dn)).disabled
-    assert (await L.get_local_account(services, dn)).status_label(NOW.date()) == "désactivé"
-    await L.set_disabled(services, dn, False)
-    assert not (await L.get_local_account(services, dn)).disabled
-    await L.delete_local_account(services, dn)
-    assert await L.get_local_account(services, dn) is None
+    await local_accounts.set_disabled(services, dn, True)
+    assert (await local_accounts.get_local_account(services, dn)).disabled
+    assert (await local_accounts.get_local_account(services, dn)).status_label(NOW.date()) == "désactivé"
+    await local_accounts.set_disabled(services, dn, False)
+    assert not (await local_accounts.get_local_account(services, dn)).disabled
+    await local_accounts.delete_local_account(services, dn)
+    assert await local_accounts.get_local_account(services, dn) is None
     actions = [r.action for r in await services.state.list_audit()]
     assert {"referentiel.creation", "referentiel.modification", "referentiel.desactivation",
             "referentiel.reactivation", "referentiel.suppression"} <= set(actions)  # fmt: skip
@@ -167,20 +169,20 @@ async def test_disable_and_end_date_refuse_the_password_on_slapd(slapd_factory, 
 
     services = await services_for(None, state_store, tmp_path, ldap=Box().config())
     try:
-        dn, _login = await L.create_local_account(services, fields("Bind", "Test"))
+        dn, _login = await local_accounts.create_local_account(services, fields("Bind", "Test"))
         assert admin.modify(dn, {"userPassword": [(ldap3.MODIFY_REPLACE, ["Mot-de-passe-1234"])]})
 
         def can_bind() -> bool:
             return ldap3.Connection(server.url, dn, "Mot-de-passe-1234").bind()
 
         assert can_bind()
-        await L.set_disabled(services, dn, True)
+        await local_accounts.set_disabled(services, dn, True)
         assert not can_bind()
-        await L.set_disabled(services, dn, False)
+        await local_accounts.set_disabled(services, dn, False)
         assert can_bind()
         # an end date in the past (written straight: the form refuses past dates)
         await services.directory.modify(dn, {"pwdEndTime": ["20260101235959Z"]})
         assert not can_bind()
-        assert (await L.get_local_account(services, dn)).status_label(NOW.date()) == "expiré"
+        assert (await local_accounts.get_local_account(services, dn)).status_label(NOW.date()) == "expiré"
     finally:
         await services.directory.close()

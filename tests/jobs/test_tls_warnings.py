@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from enttui.demo.wiring import demo_services
 from enttui.domain.people import Target
 from enttui.domain.sync import SyncOptions
-from enttui.jobs import diffusion as D
-from enttui.jobs import regeneration as R
+from enttui.jobs import diffusion, regeneration
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.status import collect_status
 from enttui.jobs.sync import run_sync
@@ -37,16 +36,16 @@ async def test_runs_and_status_warn_when_credentials_travel_in_clear(tmp_path) -
         assert any(t.level == "warning" and t.text.startswith(CLEAR) for t in stored)
 
         sink = CollectingSink()
-        request = D.validate_request([Target.AUTRE], "Objet")
-        result = await D.run_diffusion(services, request, sink)
+        request = diffusion.validate_request([Target.AUTRE], "Objet")
+        result = await diffusion.run_diffusion(services, request, sink)
         assert any(t.text.startswith(CLEAR) for t in sink.traces("warning"))
         assert any(t.text.startswith(CLEAR) for t in await services.state.trace(result.run_id))
 
         sink = CollectingSink()
-        nobody = R.RegenerationRequest((), datetime.now(UTC) + timedelta(days=1))  # the warning comes first
-        regeneration = await R.run_regeneration(services, nobody, sink)
+        nobody = regeneration.RegenerationRequest((), datetime.now(UTC) + timedelta(days=1))  # the warning comes first
+        regen = await regeneration.run_regeneration(services, nobody, sink)
         assert any(t.text.startswith(CLEAR) for t in sink.traces("warning"))
-        assert any(t.text.startswith(CLEAR) for t in await services.state.trace(regeneration.run_id))
+        assert any(t.text.startswith(CLEAR) for t in await services.state.trace(regen.run_id))
 
         report = await collect_status(services)
         smtp = next(s for s in report.systems if s.key == "smtp")

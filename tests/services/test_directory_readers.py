@@ -23,7 +23,7 @@ import pytest
 import trustme
 
 from enttui.config import EntConfig, LdapConfig, Secret, config_from_dict
-from enttui.demo import world as W
+from enttui.demo import world as demo_world
 from enttui.domain.people import PERSON_ATTRIBUTES, Person
 from enttui.errors import ConfigError, DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
@@ -40,16 +40,16 @@ PAST = datetime.now(UTC) - timedelta(days=400)
 def world_ldif(people: int = 700) -> tuple[str, list[str]]:
     """A generated world of two schools (accents, base64 values, multi-valued attributes, role
     groups), a few DNs that test the spelling, a binary value that is not UTF-8, and a referral."""
-    spec = W.big_spec(people, 2, BASE)
-    entries = [e for e in W.containers(BASE) if e[0] == f"ou=roles,ou=groups,{BASE}"]
-    entries += list(W.generate(spec))
-    school = W.school_dn(BASE, spec.schools[0])
+    spec = demo_world.big_spec(people, 2, BASE)
+    entries = [e for e in demo_world.containers(BASE) if e[0] == f"ou=roles,ou=groups,{BASE}"]
+    entries += list(demo_world.generate(spec))
+    school = demo_world.school_dn(BASE, spec.schools[0])
     for uid in ("jean-françois", "a\\,b", "Zoé Ü"):
         entries.append(
             (
                 f"uid={uid},{PEOPLE}",
                 {
-                    "objectClass": [*W.person_object_classes("ENTAuxPersExt")],
+                    "objectClass": [*demo_world.person_object_classes("ENTAuxPersExt")],
                     "uid": [uid.replace("\\", "")],
                     "cn": [f"Spécial {uid}"],
                     "sn": ["Ÿ-Test"],
@@ -185,9 +185,9 @@ async def test_a_read_stopped_early_leaves_the_reader_usable(world: World, reade
 async def test_a_perimeter_of_300_schools(slapd_factory: Callable[..., Slapd]) -> None:
     """A region: 300 UAIs in [ent] uai (the périmètre filter names 300 schools): both readers find
     every school and every person of the generated world, the same ones."""
-    spec = W.big_spec(3000, 300, BASE)
-    world = W.World(spec)
-    entries = [e for e in W.containers(BASE) if e[0] == f"ou=roles,ou=groups,{BASE}"] + list(world.entries())
+    spec = demo_world.big_spec(3000, 300, BASE)
+    world = demo_world.World(spec)
+    entries = [e for e in demo_world.containers(BASE) if e[0] == f"ou=roles,ou=groups,{BASE}"] + list(world.entries())
     server = slapd_factory(ldif=entries_to_ldif(entries))
     ent = EntConfig(uai=[s.uai for s in spec.schools])
     out = {}

@@ -18,17 +18,18 @@ from enttui.services.mailer import (
     MailRefused,
     MailTemporary,
     OutboxMailer,
+    RawMessage,
     SmtpMailer,
-    build_message,
     make_mailer,
+    render_message,
 )
 from support.smtp import TEST_LOGIN, TEST_PASSWORD
 
 SENDER = "ENT <ne-pas-repondre@ent.example.fr>"
 
 
-def msg(to: str = "eleve@example.fr", body: str = "Votre mot de passe : Zx9-été=1") -> email.message.EmailMessage:
-    return build_message(SENDER, to, "Vos identifiants ENT", body)
+def msg(to: str = "eleve@example.fr", body: str = "Votre mot de passe : Zx9-été=1") -> RawMessage:
+    return render_message(SENDER, to, "Vos identifiants ENT", body)
 
 
 def parse(raw: bytes) -> email.message.EmailMessage:
@@ -330,11 +331,7 @@ async def test_outbox_private_files(tmp_path: Path) -> None:
 async def test_outbox_address_cannot_escape(tmp_path: Path, address: str) -> None:
     box = tmp_path / "outbox"
     mailer = OutboxMailer(box)
-    message = email.message.EmailMessage()
-    message["From"] = SENDER
-    message["To"] = address.replace("\x00", "")
-    message.set_content("x")
-    await mailer.send(message)
+    await mailer.send(RawMessage("ne-pas-repondre@ent.example.fr", address.replace("\x00", ""), b"x\r\n"))
     (written,) = list(box.iterdir())
     assert written.parent == box
     assert written.name.endswith(".eml")
@@ -363,17 +360,18 @@ def test_make_mailer(tmp_path: Path) -> None:
     assert make_mailer(SmtpConfig(host="smtp.x", port=587)).endpoint == "smtp.x:587"
 
 
-def test_build_message() -> None:
-    m = build_message(
+def test_render_message() -> None:
+    m = render_message(
         SENDER, "Élève <eleve@example.fr>", "Identifiants « ENT »", "Bonjour Zoé\n", message_id_domain="x.fr"
     )
-    assert m["Message-ID"].endswith("@x.fr>")
-    assert m.get_content_type() == "text/plain"
-    assert m.get_content_charset() == "utf-8"
-    assert parse(m.as_bytes()).get_content() == "Bonjour Zoé\n"
-    assert parse(m.as_bytes())["Subject"] == "Identifiants « ENT »"
+    parsed = parse(m.data)
+    assert parsed["Message-ID"].endswith("@x.fr>")
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content_charset() == "utf-8"
+    assert parsed.get_content().replace("\r\n", "\n") == "Bonjour Zoé\n"
+    assert parsed["Subject"] == "Identifiants « ENT »"
     with pytest.raises(MailRefused):
-        build_message(SENDER, "a@example.fr", "Sujet\nBcc: victime@example.fr", "x")
+        render_message(SENDER, "a@example.fr", "Sujet\nBcc: victime@example.fr", "x")
 
 
 def test_reprs_hide_the_password() -> None:

@@ -203,9 +203,9 @@ async def interrupt_a_regeneration(services) -> int:
 
     import pytest
 
-    from enttui.jobs import regeneration as R
+    from enttui.jobs import regeneration
 
-    original = R._Regeneration.deliver
+    original = regeneration._Regeneration.deliver
     calls = 0
 
     async def deliver(self, works):
@@ -216,9 +216,9 @@ async def interrupt_a_regeneration(services) -> int:
         await original(self, works)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(R._Regeneration, "deliver", deliver)
+        mp.setattr(regeneration._Regeneration, "deliver", deliver)
         with suppress(RuntimeError):
-            await R.run_regeneration(services, R.RegenerationRequest(()))
+            await regeneration.run_regeneration(services, regeneration.RegenerationRequest(()))
     run = await services.state.last_run("regeneration")
     assert run is not None and run.status == "interrompu"
     return run.id

@@ -174,13 +174,13 @@ async def test_regeneration_form(demo_app):
 async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_app, monkeypatch):
     """An unexpected failure after the confirmation (here: the password processes cannot start)
     must not leave the progress bar on screen as if the diffusion were still running."""
-    from enttui.jobs import diffusion as D
+    from enttui.jobs import diffusion
     from enttui.ui.widgets.modals import ErrorModal
 
     async def cannot_start(self, works):
         raise OSError("bad value(s) in fds_to_keep")
 
-    monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
+    monkeypatch.setattr(diffusion._Diffusion, "_password_setter", cannot_start)
     app = demo_app(start_page="diffusion")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -204,21 +204,20 @@ async def test_a_diffusion_that_fails_says_so_in_the_run_view_and_a_modal(demo_a
 
 
 async def test_an_interrupted_regeneration_is_shown_and_resumed_with_f7(demo_app):
-    from enttui.jobs import idfiles as J
-    from enttui.jobs import regeneration as R
+    from enttui.jobs import idfiles, regeneration
 
     app = demo_app(start_page="fichiers")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         services = app.services
-        plan = await R.plan_regeneration(services, R.RegenerationRequest(()))
+        plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest(()))
         run_id = await interrupt_a_regeneration(services)
         await pilot.press("f6")
         await settle(pilot)
         assert f"La régénération n° {run_id}" in text_of(app, "#regen-banner")
         assert "interrompue après 50 lignes : F7" in text_of(app, "#regen-banner")
         assert app.screen.query_one("#regen-banner").display
-        (entry,) = await J.list_files(services)
+        (entry,) = await idfiles.list_files(services)
         assert entry.rows == 50 and entry.status == "interrompu"
         row = app.screen.query_one("#files", DataTable).get_row_at(0)
         assert str(row[3]) == "50" and str(row[4]) == "interrompu : F7"
@@ -229,7 +228,7 @@ async def test_an_interrupted_regeneration_is_shown_and_resumed_with_f7(demo_app
         await until(pilot, lambda: "régénéré" in text_of(app, "#regen-error"))
         await settle(pilot)
         assert not app.screen.query_one("#regen-banner").display
-        (entry,) = await J.list_files(services)
+        (entry,) = await idfiles.list_files(services)
         assert entry.rows == len(plan.people) and entry.status == "réussi"
         rows = (Path(services.config.state.files_dir) / entry.name).read_bytes().count(b"\r\n") - 1
         assert rows == len(plan.people)  # one row per account, none twice

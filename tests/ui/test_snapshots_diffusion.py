@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import Input
 
 from enttui.domain.people import Target
-from enttui.jobs import diffusion as D
+from enttui.jobs import diffusion
 from enttui.jobs.events import Phase
 from enttui.ui.screens.diffusion import DiffusionScreen
 from enttui.ui.screens.fichiers import FichiersScreen
@@ -135,7 +135,7 @@ def test_run_failed(snap_compare, tmp_path, monkeypatch):
     async def cannot_start(self, works):
         raise OSError("bad value(s) in fds_to_keep")
 
-    monkeypatch.setattr(D._Diffusion, "_password_setter", cannot_start)
+    monkeypatch.setattr(diffusion._Diffusion, "_password_setter", cannot_start)
 
     async def run_before(pilot):
         await diffuse(pilot, "eleve")
@@ -150,8 +150,8 @@ def test_run_failed(snap_compare, tmp_path, monkeypatch):
 
 async def _files(pilot) -> None:
     await settle(pilot)
-    request = D.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
-    await D.run_diffusion(pilot.app.services, request)
+    request = diffusion.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    await diffusion.run_diffusion(pilot.app.services, request)
     pilot.app.go("fichiers")
     await settle(pilot)
     await expect(pilot, FichiersScreen)

@@ -17,7 +17,7 @@ import ldap3
 import pytest
 
 from enttui.config import config_from_dict
-from enttui.demo import world as W
+from enttui.demo import world as demo_world
 from enttui.domain.people import Target, group_from_entry, person_from_entry, structure_from_entry
 
 BASE = "dc=ent,dc=demo"
@@ -58,13 +58,13 @@ def parse_ldif(text: str) -> list[tuple[str, dict[str, list[str]]]]:
 
 def ldif_text(entries) -> str:
     buf = io.StringIO()
-    W.write_ldif(entries, buf)
+    demo_world.write_ldif(entries, buf)
     return buf.getvalue()
 
 
 def pop_of(attrs: dict[str, list[str]]) -> str:
     classes = set(attrs["objectClass"])
-    for pop, aux in W._AUX.items():
+    for pop, aux in demo_world._AUX.items():
         if aux in classes:
             return pop
     raise AssertionError(attrs["objectClass"])
@@ -72,7 +72,7 @@ def pop_of(attrs: dict[str, list[str]]) -> str:
 
 @pytest.fixture(scope="module")
 def demo() -> list[tuple[str, dict[str, list[str]]]]:
-    return W.demo_entries(BASE)
+    return demo_world.demo_entries(BASE)
 
 
 @pytest.fixture(scope="module")
@@ -87,17 +87,17 @@ def people(demo) -> dict[str, dict[str, list[str]]]:
 
 @pytest.fixture(scope="module")
 def defects() -> dict[str, list[str]]:
-    return W.injected_defects(W.demo_spec(BASE))
+    return demo_world.injected_defects(demo_world.demo_spec(BASE))
 
 
 # -- determinism -----------------------------------------------------------------------------------
 def test_same_spec_same_ldif_and_seed_matters():
-    first = hashlib.sha256(ldif_text(W.demo_entries()).encode()).hexdigest()
-    again = hashlib.sha256(ldif_text(W.demo_entries()).encode()).hexdigest()
+    first = hashlib.sha256(ldif_text(demo_world.demo_entries()).encode()).hexdigest()
+    again = hashlib.sha256(ldif_text(demo_world.demo_entries()).encode()).hexdigest()
     assert first == again
-    other_seed = W.WorldSpec(base_dn=BASE, schools=W.demo_spec().schools, seed=7, with_defects=True)
-    assert hashlib.sha256(ldif_text(W.generate(other_seed)).encode()).hexdigest() != first
-    assert W.injected_defects(W.demo_spec()) == W.injected_defects(W.demo_spec())
+    other_seed = demo_world.WorldSpec(base_dn=BASE, schools=demo_world.demo_spec().schools, seed=7, with_defects=True)
+    assert hashlib.sha256(ldif_text(demo_world.generate(other_seed)).encode()).hexdigest() != first
+    assert demo_world.injected_defects(demo_world.demo_spec()) == demo_world.injected_defects(demo_world.demo_spec())
 
 
 # -- shape and populations -------------------------------------------------------------------------
@@ -127,7 +127,7 @@ def test_layout_and_structure(demo):
 
 
 def test_population_counts(demo):
-    world = W.World(W.demo_spec(BASE))
+    world = demo_world.World(demo_world.demo_spec(BASE))
     entries = list(world.entries())
     assert len(entries) == len(demo) - 4
     c = world.counts
@@ -190,8 +190,10 @@ def test_logins(people, defects):
 
 
 def test_collision_suffix_is_world_wide():
-    spec = W.WorldSpec(base_dn=BASE, schools=(W.SchoolSpec("0123456A", "A", 300), W.SchoolSpec("0123457A", "B", 300)))
-    logins = [a["ENTPersonLogin"][0] for dn, a in W.generate(spec) if dn.startswith("uid=")]
+    spec = demo_world.WorldSpec(
+        base_dn=BASE, schools=(demo_world.SchoolSpec("0123456A", "A", 300), demo_world.SchoolSpec("0123457A", "B", 300))
+    )
+    logins = [a["ENTPersonLogin"][0] for dn, a in demo_world.generate(spec) if dn.startswith("uid=")]
     assert len(logins) == len(set(logins))
     assert any(re.search(r"\d$", login) for login in logins)
 
@@ -264,7 +266,7 @@ def test_mail_activation_and_timestamps(people):
     total = len(people)
     no_mail = sum("mail" not in a for a in people.values())
     assert 0.04 * total <= no_mail <= 0.12 * total
-    ref = W.demo_spec().reference
+    ref = demo_world.demo_spec().reference
     for pop, low, high in (("eleve", 0.3, 0.5), ("parent", 0.3, 0.5)):
         group = [a for a in people.values() if pop_of(a) == pop]
         share = sum(a.get("pwdReset") == ["TRUE"] or "userPassword" not in a for a in group) / len(group)
@@ -303,7 +305,7 @@ def test_injected_defects(by_dn, people, defects):
     (empty,) = defects["empty_class"]
     assert all(m not in by_dn for m in by_dn[empty]["member"])
     assert len({dn for dns in defects.values() for dn in dns}) == sum(map(len, defects.values())) - 1
-    assert W.injected_defects(W.big_spec(2000, 1)) == {}
+    assert demo_world.injected_defects(demo_world.big_spec(2000, 1)) == {}
 
 
 # -- LDIF ------------------------------------------------------------------------------------------
@@ -317,35 +319,35 @@ def test_ldif_round_trip_and_base64(demo):
 
 @pytest.mark.parametrize("value", [" lead", ":colon", "<lt", "trail ", "new\nline", "é", "a\rb", ""])
 def test_unsafe_values_are_base64(value):
-    line = W.ldif_line("description", value)
+    line = demo_world.ldif_line("description", value)
     if value == "":
         assert line == "description: \n"
     else:
         assert line.startswith("description:: ")
         assert base64.b64decode(line.split(":: ", 1)[1]).decode() == value
-    assert W.ldif_line("description", "a: b <c>") == "description: a: b <c>\n"
+    assert demo_world.ldif_line("description", "a: b <c>") == "description: a: b <c>\n"
 
 
 def test_dn_with_accents_is_base64():
     buf = io.StringIO()
-    assert W.write_ldif([("ou=Établissements,dc=x", {"ou": ["Établissements"]})], buf) == 1
+    assert demo_world.write_ldif([("ou=Établissements,dc=x", {"ou": ["Établissements"]})], buf) == 1
     assert buf.getvalue().startswith("dn:: ")
     assert parse_ldif(buf.getvalue()) == [("ou=Établissements,dc=x", {"ou": ["Établissements"]})]
 
 
 def test_strip_operational(demo):
-    stripped = list(W.strip_operational(demo))
+    stripped = list(demo_world.strip_operational(demo))
     assert all("createTimestamp" not in a and "modifyTimestamp" not in a for _, a in stripped)
     assert any("createTimestamp" in a for _, a in demo)  # the originals are untouched
 
 
 # -- scaling ---------------------------------------------------------------------------------------
 def test_big_spec_scales():
-    spec = W.big_spec(5000, schools=2, base_dn="dc=ent,dc=test")
+    spec = demo_world.big_spec(5000, schools=2, base_dn="dc=ent,dc=test")
     assert len(spec.schools) == 2 and len({s.uai for s in spec.schools}) == 2
-    world = W.World(spec)  # how fast: bench/foundation.py (demo start-up, 100k people to LDIF)
+    world = demo_world.World(spec)  # how fast: bench/foundation.py (demo start-up, 100k people to LDIF)
     buf = io.StringIO()
-    n = W.write_ldif(world.entries(), buf)
+    n = demo_world.write_ldif(world.entries(), buf)
     total = sum(world.counts.values())
     assert 4750 <= total <= 5250, world.counts
     assert n > total and world.defects == {}
@@ -355,15 +357,15 @@ def test_big_spec_scales():
 
 # -- a region: hundreds of schools, a million people ------------------------------------------------
 def test_hundreds_of_schools_make_a_valid_perimeter():
-    spec = W.big_spec(3000, 300, base_dn="dc=ent,dc=test")
+    spec = demo_world.big_spec(3000, 300, base_dn="dc=ent,dc=test")
     uais = [s.uai for s in spec.schools]
     assert len(set(uais)) == 300 and all(re.fullmatch(r"\d{7}[A-Z]", u) for u in uais)
-    assert len({W.school_siren(s) for s in spec.schools}) == 300
-    assert len({W.school_dn(spec.base_dn, s).lower() for s in spec.schools}) == 300
+    assert len({demo_world.school_siren(s) for s in spec.schools}) == 300
+    assert len({demo_world.school_dn(spec.base_dn, s).lower() for s in spec.schools}) == 300
     assert len({s.name for s in spec.schools}) == 300
     cfg = config_from_dict({"ent": {"uai": uais}, "ldap": {"urls": ["ldap://x"], "base_dn": spec.base_dn}}, env={})
     assert cfg.ent.uai == uais  # the whole region is one périmètre
-    world = W.World(spec)
+    world = demo_world.World(spec)
     entries = list(world.entries())
     dns = [dn.lower() for dn, _ in entries]
     assert len(set(dns)) == len(dns)
@@ -371,7 +373,7 @@ def test_hundreds_of_schools_make_a_valid_perimeter():
     assert len(people) == sum(world.counts.values())
     logins = [a["ENTPersonLogin"][0].lower() for a in people.values()]
     assert len(set(logins)) == len(logins)
-    schools = {W.school_dn(spec.base_dn, s) for s in spec.schools}
+    schools = {demo_world.school_dn(spec.base_dn, s) for s in spec.schools}
     assert all(a["ENTPersonStructRattach"][0] in schools for a in people.values())
     structures = [structure_from_entry(dn, a) for dn, a in entries if dn.startswith("ENTStructureSIREN=")]
     assert sorted(s.uai for s in structures) == sorted(uais)
@@ -406,10 +408,10 @@ def test_generation_streams_school_by_school():
             return len(text)
 
     sink = Sink()
-    spec = W.big_spec(3000, 300, base_dn="dc=ent,dc=test")
+    spec = demo_world.big_spec(3000, 300, base_dn="dc=ent,dc=test")
     tracemalloc.start()
     try:
-        count = W.write_ldif(W.generate(spec), sink)
+        count = demo_world.write_ldif(demo_world.generate(spec), sink)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -429,7 +431,7 @@ def test_demo_loads_into_mock_sync_with_the_project_schema(demo):
     server = ldap3.Server.from_definition("world-test", info, schema)
     conn = ldap3.Connection(server, client_strategy=ldap3.MOCK_SYNC)
     conn.open()
-    entries = [W.base_entry(BASE), *demo]
+    entries = [demo_world.base_entry(BASE), *demo]
     rejected = [dn for dn, a in entries if not conn.strategy.add_entry(dn, {k: list(v) for k, v in a.items()})]
     assert rejected == []
     conn.search(f"ou=people,{BASE}", "(&(objectClass=ENTEleve)(ENTPersonProfils=National_ELV))", attributes=["uid"])
@@ -440,7 +442,9 @@ def test_demo_loads_into_slapd_with_the_project_schema(slapd_factory, demo, tmp_
     path = tmp_path / "demo.ldif"
     with path.open("w", encoding="utf-8") as out:
         # the server's base tree already has the suffix and ou=people/groups/structures
-        W.write_ldif([e for e in demo if e[0] == f"ou=roles,ou=groups,{BASE}" or not e[0].startswith("ou=")], out)
+        demo_world.write_ldif(
+            [e for e in demo if e[0] == f"ou=roles,ou=groups,{BASE}" or not e[0].startswith("ou=")], out
+        )
     server = slapd_factory(ldif=path, suffix=BASE)
     conn = ldap3.Connection(server.url, server.admin_dn, server.admin_password, auto_bind=True)
     try:
@@ -452,7 +456,7 @@ def test_demo_loads_into_slapd_with_the_project_schema(slapd_factory, demo, tmp_
         conn.search(f"ou=people,{BASE}", "(pwdReset=TRUE)", attributes=["uid"])
         assert len(conn.entries) > 300
         activated = next(dn for dn, a in demo if "userPassword" in a and dn.startswith("uid="))
-        user = ldap3.Connection(server.url, activated, W.DEMO_PASSWORD)
+        user = ldap3.Connection(server.url, activated, demo_world.DEMO_PASSWORD)
         assert user.bind()
         user.unbind()
     finally:

@@ -18,9 +18,9 @@ import asyncio
 import importlib
 import io
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from enttui import __version__
 from enttui.errors import EXIT_ERRORS, EXIT_OK, EnttuiError, redact
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from enttui.config import Config
     from enttui.services.container import Services
 
-Handler = Callable[[argparse.Namespace], Awaitable[int]]
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 COMMANDS: dict[str, Handler] = {}
 
 # One module per subcommand in enttui/cli/: each has add_parser(sub, common) and registers its
@@ -42,13 +42,13 @@ RUN_COMMANDS = frozenset({"sync", "diffuse", "regenerate", "check", "export"})
 class FrenchArgumentParser(argparse.ArgumentParser):
     """argparse, with its help and usage errors in French and exit status 2."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        add_help = kwargs.pop("add_help", True)
-        super().__init__(*args, add_help=False, **kwargs)  # type: ignore[arg-type]
+    # Any: the keyword arguments go through unchanged to ArgumentParser (argparse's subparsers pass them).
+    def __init__(self, *, add_help: bool = True, **kwargs: Any) -> None:
+        super().__init__(add_help=False, **kwargs)
         if add_help:
             self.add_argument("-h", "--help", action="help", help="afficher cette aide et quitter")
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog} : erreur : {message}\n")
 

@@ -62,7 +62,7 @@ def interrupted_text(what: str, command: str, run_id: int | None) -> str:
 
 @command("diffuse")
 async def cmd_diffuse(args: argparse.Namespace) -> int:
-    from enttui.jobs import diffusion as D
+    from enttui.jobs import diffusion
     from enttui.jobs.idfiles import purge_files
     from enttui.jobs.locking import take_lock
 
@@ -83,22 +83,22 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
         if args.resume:
             run_id = None if args.resume == "last" else _int(args.resume)
             if run_id is None:
-                run = await D.resumable_diffusion(services)
+                run = await diffusion.resumable_diffusion(services)
                 if run is None:
                     raise UsageError("Aucune diffusion interrompue à reprendre.")
                 run_id = run.id
             if not args.yes and not ask(f"Reprendre la diffusion n° {run_id} ? [o/N]"):
                 print("Abandon : rien n'a été fait.", file=sys.stderr)
                 return EXIT_OK
-            result = await D.resume_diffusion(services, run_id, printer, lock=lock)
+            result = await diffusion.resume_diffusion(services, run_id, printer, lock=lock)
         else:
             if not args.targets:
                 raise UsageError("--targets est obligatoire (par exemple --targets eleve,parent,autre).")
             targets = [t.strip() for t in args.targets.split(",") if t.strip()]
             subject = args.subject if args.subject is not None else services.config.subject()
-            request = D.validate_request(targets, subject, free_text, include_activated=args.include_activated)
+            request = diffusion.validate_request(targets, subject, free_text, include_activated=args.include_activated)
             printer(Phase("diffusion", "Lecture de l'annuaire"))
-            plan = await D.plan_diffusion(services, request)
+            plan = await diffusion.plan_diffusion(services, request)
             printer.info(plan.confirmation_text())
             if not args.yes:
                 if not ask("Diffuser les identifiants ? [o/N]"):
@@ -109,7 +109,7 @@ async def cmd_diffuse(args: argparse.Namespace) -> int:
                 ):
                     print("Abandon : rien n'a été fait.", file=sys.stderr)
                     return EXIT_OK
-            result = await D.run_diffusion(services, request, printer, plan=plan, lock=lock)
+            result = await diffusion.run_diffusion(services, request, printer, plan=plan, lock=lock)
     except asyncio.CancelledError:
         print(interrupted_text("diffusion", "enttui diffuse", lock.holder.run_id if lock else None), file=sys.stderr)
         raise

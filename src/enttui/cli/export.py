@@ -50,7 +50,7 @@ def _targets(text: str | None) -> tuple:
 @command("export")
 async def cmd_export(args: argparse.Namespace) -> int:
     from enttui.domain.csv_formats import BUILTIN_FORMATS
-    from enttui.jobs import csv_export as X
+    from enttui.jobs import csv_export
 
     if not args.list and (not args.format or not args.output):
         raise UsageError("Indiquez --format NOM et --output FICHIER (ou --list).")
@@ -58,7 +58,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     services = await open_from_args(args, strict=not args.list)
     try:
         if args.list:
-            names = X.format_names(services)
+            names = csv_export.format_names(services)
             if args.json:
                 print(json.dumps({"formats": names}, ensure_ascii=False, indent=2))
             else:
@@ -66,9 +66,9 @@ async def cmd_export(args: argparse.Namespace) -> int:
                     fmt = BUILTIN_FORMATS.get(name)
                     print(f"{name}\t{fmt.label if fmt else 'profil personnalisé'}")
             return EXIT_OK
-        filt = X.ExportFilter(targets=targets, klass=(args.klass or "").strip(), activation=args.activation)
+        filt = csv_export.ExportFilter(targets=targets, klass=(args.klass or "").strip(), activation=args.activation)
         try:
-            result = await X.run_export(
+            result = await csv_export.run_export(
                 services, args.format, args.output, filt=filt, overwrite=args.force, sink=args.log
             )
         except DestinationExists as exc:

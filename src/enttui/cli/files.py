@@ -63,7 +63,7 @@ def _since(text: str | None) -> datetime | None:
 @command("files")
 async def cmd_files(args: argparse.Namespace) -> int:
     from enttui.domain.idfiles import format_generated
-    from enttui.jobs import idfiles as J
+    from enttui.jobs import idfiles
 
     action = args.files_action
     if action == "list" and args.names:
@@ -72,9 +72,9 @@ async def cmd_files(args: argparse.Namespace) -> int:
         return await print_file_names(args)
     services = await open_from_args(args, strict=action == "regenerate")
     try:
-        await J.purge_files(services)
+        await idfiles.purge_files(services)
         if action == "list":
-            entries = await J.list_files(services)
+            entries = await idfiles.list_files(services)
             if args.json:
                 doc = {
                     "count": len(entries),
@@ -100,18 +100,18 @@ async def cmd_files(args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "export":
             try:
-                path = await J.export_file(services, args.name, args.dest, overwrite=args.force)
+                path = await idfiles.export_file(services, args.name, args.dest, overwrite=args.force)
             except DestinationExists as exc:
                 if not sys.stdin.isatty() or not ask(f"{exc.path} existe (enttui l'a écrit). Le remplacer ? [o/N]"):
                     raise UsageError(f"{exc.path} existe déjà : ajoutez --force pour le remplacer.") from None
-                path = await J.export_file(services, args.name, args.dest, overwrite=True)
+                path = await idfiles.export_file(services, args.name, args.dest, overwrite=True)
             print(f"Copié vers {path} (0600).")
             return EXIT_OK
         if action == "delete":
             if not args.yes and not ask(f"Supprimer {args.name} ? [o/N]"):
                 print("Abandon : rien n'a été supprimé.", file=sys.stderr)
                 return EXIT_OK
-            await J.delete_file(services, args.name)
+            await idfiles.delete_file(services, args.name)
             print(f"{args.name} supprimé.")
             return EXIT_OK
         return await _regenerate(services, args)
@@ -121,7 +121,7 @@ async def cmd_files(args: argparse.Namespace) -> int:
 
 async def _regenerate(services: Services, args: argparse.Namespace) -> int:
     from enttui.cli.diffuse import interrupted_text
-    from enttui.jobs import regeneration as R
+    from enttui.jobs import regeneration
     from enttui.jobs.locking import take_lock
 
     printer = args.log  # the run's log (enttui.cli.log) is the job's event sink
@@ -130,22 +130,22 @@ async def _regenerate(services: Services, args: argparse.Namespace) -> int:
         if args.resume:
             run_id = None if args.resume == "last" else _int(args.resume)
             if run_id is None:
-                run = await R.resumable_regeneration(services)
+                run = await regeneration.resumable_regeneration(services)
                 if run is None:
                     raise UsageError("Aucune régénération interrompue à reprendre.")
                 run_id = run.id
             if not args.yes and not ask(f"Reprendre la régénération n° {run_id} ? [o/N]"):
                 print("Abandon : rien n'a été fait.", file=sys.stderr)
                 return EXIT_OK
-            result = await R.resume_regeneration(services, run_id, printer, lock=lock)
+            result = await regeneration.resume_regeneration(services, run_id, printer, lock=lock)
         else:
-            request = R.RegenerationRequest(tuple(args.uai), _since(args.since), args.include_activated)
-            plan = await R.plan_regeneration(services, request)
+            request = regeneration.RegenerationRequest(tuple(args.uai), _since(args.since), args.include_activated)
+            plan = await regeneration.plan_regeneration(services, request)
             args.log.info(plan.confirmation_text())
             if not args.yes and not ask("Régénérer ? [o/N]"):
                 print("Abandon : rien n'a été fait.", file=sys.stderr)
                 return EXIT_OK
-            result = await R.run_regeneration(services, request, printer, plan=plan, lock=lock)
+            result = await regeneration.run_regeneration(services, request, printer, plan=plan, lock=lock)
     except asyncio.CancelledError:
         text = interrupted_text("régénération", "enttui files regenerate", lock.holder.run_id)
         print(text, file=sys.stderr)

@@ -23,7 +23,6 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,10 +67,6 @@ def render_families(families: Iterable[_Family]) -> str:
             inner = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
             lines.append(f"{family.name}{{{inner}}} {_number(value)}" if inner else f"{family.name} {_number(value)}")
     return "\n".join(lines) + "\n"
-
-
-def _ts(moment: datetime | None) -> float | None:
-    return None if moment is None else moment.timestamp()
 
 
 def render(m: Monitoring) -> str:

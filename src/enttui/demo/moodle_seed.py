@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Connection, CursorResult, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from enttui.domain.people import Person, Target
-from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context
+from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context, inserted_id
 
 SEED_TIME = 1769904000  # 2026-02-01T00:00:00Z
 SYNCED_USERS = 40
@@ -99,7 +98,7 @@ async def seed_demo_moodle(
         other = _cohort(conn, moodle, system_ctx, name="Club théâtre", idnumber="club-theatre", component="")
         _members(conn, moodle, other, [ids[p.login.lower()] for p in synced[:3]])
 
-        category = _new_id(
+        category = inserted_id(
             conn.execute(
                 insert(t.course_categories).values(
                     name="Collège",
@@ -119,7 +118,7 @@ async def seed_demo_moodle(
             update(t.course_categories).where(t.course_categories.c.id == category).values(path=f"/{category}")
         )
         category_ctx = add_context(conn, t, CONTEXT_COURSECAT, category, system_ctx)
-        course = _new_id(
+        course = inserted_id(
             conn.execute(
                 insert(t.course).values(
                     category=category,
@@ -144,7 +143,7 @@ async def seed_demo_moodle(
 
 
 def _cohort(conn: Connection, moodle: Moodle, context: int, *, name: str, idnumber: str, component: str) -> int:
-    return _new_id(
+    return inserted_id(
         conn.execute(
             insert(moodle.tables.cohort).values(
                 contextid=context,
@@ -159,13 +158,6 @@ def _cohort(conn: Connection, moodle: Moodle, context: int, *, name: str, idnumb
             )
         )
     )
-
-
-def _new_id(result: CursorResult[Any]) -> int:
-    """The id of the row an INSERT just wrote."""
-    key = result.inserted_primary_key
-    assert key is not None, "an INSERT of one row has a primary key"
-    return int(key[0])
 
 
 def _members(conn: Connection, moodle: Moodle, cohort_id: int, user_ids: Sequence[int]) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
-from enttui.demo import names as N
+from enttui.demo import names
 from enttui.demo.names import (
     ACADEMY_DOMAIN,
     ENT_DOMAIN,
@@ -99,7 +99,7 @@ def big_spec(people: int, schools: int = 5, base_dn: str = "dc=ent,dc=test") -> 
     specs = tuple(
         SchoolSpec(
             uai=f"{123456 + i:07d}A",
-            name=N.SCHOOL_NAMES[i % len(N.SCHOOL_NAMES)] + ("" if i < len(N.SCHOOL_NAMES) else f" {i}"),
+            name=names.SCHOOL_NAMES[i % len(names.SCHOOL_NAMES)] + ("" if i < len(names.SCHOOL_NAMES) else f" {i}"),
             students=students,
             teachers=max(1, round(students / 12)),
             staff=max(1, round(students / 30)),
@@ -271,13 +271,13 @@ class World:
     @staticmethod
     def _first_name(rng: random.Random, sex: str, young: bool) -> str:
         if sex == "F":
-            return rng.choice(N.FEMALE_YOUNG if young else N.FEMALE_ADULT)
-        return rng.choice(N.MALE_YOUNG if young else N.MALE_ADULT)
+            return rng.choice(names.FEMALE_YOUNG if young else names.FEMALE_ADULT)
+        return rng.choice(names.MALE_YOUNG if young else names.MALE_ADULT)
 
     def _adult(self, rng: random.Random, pop: str, sn: str | None = None, sex: str | None = None) -> _P:
         sex = sex or rng.choice("MF")
         year = self.spec.reference.year - rng.randint(28, 62)
-        return self._new(rng, pop, sn or rng.choice(N.LAST_NAMES), self._first_name(rng, sex, False), sex, year)
+        return self._new(rng, pop, sn or rng.choice(names.LAST_NAMES), self._first_name(rng, sex, False), sex, year)
 
     # -- one school -------------------------------------------------------------------------------
     def _school(self, index: int, school: SchoolSpec) -> Iterator[Entry]:
@@ -350,12 +350,12 @@ class World:
         homonyms = 2 if first else 0
         ref_year = self.spec.reference.year
         for fam in families:
-            sn = rng.choice(N.LAST_NAMES)
+            sn = rng.choice(names.LAST_NAMES)
             forced = homonyms > 0 and len(fam) == 1
             if forced:
                 sn, homonyms = "Martin", homonyms - 1
             two = rng.random() < TWO_PARENTS
-            mother_sn = sn if rng.random() < 0.6 else rng.choice(N.LAST_NAMES)
+            mother_sn = sn if rng.random() < 0.6 else rng.choice(names.LAST_NAMES)
             child_sn = sn
             if two and mother_sn != sn and " " not in sn + mother_sn and rng.random() < 0.1:
                 child_sn = f"{sn}-{mother_sn}"

@@ -500,9 +500,9 @@ def plan_cohorts(
     plan = CohortPlan()
     rows = list(existing)
     by_idnumber: dict[str, MoodleCohort] = {}
-    for c in rows:
-        if c.idnumber:
-            by_idnumber.setdefault(c.idnumber, c)
+    for row in rows:
+        if row.idnumber:
+            by_idnumber.setdefault(row.idnumber, row)
     matched: set[int] = set()
     for d in desired:
         c = by_idnumber.get(d.idnumber)

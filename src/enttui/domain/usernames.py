@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 TRANSLITERATE = "transliterate"
 REFUSE = "refuse"
-POLICIES = (TRANSLITERATE, REFUSE)
 USERNAME_LENGTH = 100  # mdl_user.username is varchar(100)
 
 # Letters that NFKD does not take apart into a base letter and accents.

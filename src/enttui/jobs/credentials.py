@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from enttui.domain import idfiles as F
-from enttui.domain import mail as M
+from enttui.domain import idfiles
 from enttui.domain.dn import dn_key_or_none
 from enttui.domain.french import plural
+from enttui.domain.mail import join_names
 from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person, Target
 from enttui.domain.runs import RunStatus
 from enttui.errors import DirectoryError, EnttuiError, MailError
-from enttui.jobs import journal as J
+from enttui.jobs import journal
 from enttui.jobs.events import EventSink, Phase, Progress, Trace
 from enttui.jobs.faults import fault_point
 from enttui.jobs.idfiles import IdFileWriter, files_dir, index_file, new_writer
@@ -53,7 +53,7 @@ class Work:
     """What a run does with one account."""
 
     person: Person
-    kind: str = J.CREDENTIALS  # or J.INFORMATION
+    kind: str = journal.CREDENTIALS  # or journal.INFORMATION
     set_password: bool = True  # False: its (derived) password is already in the directory
     resent: bool = False  # it was "sending" when the run stopped: it may have been delivered
     motif: str = ""  # the file's reason when it goes to the file whatever happens
@@ -85,7 +85,7 @@ def uai_of(ctx: RunContext, p: Person) -> str:
 def detail_of(ctx: RunContext, p: Person) -> str:
     """Classes (students) or children (parents): the file's 5th column and the parents' mail."""
     if p.target is Target.PARENT:
-        return M.join_names(ctx.children.get(d.lower(), "") for d in p.child_dns)
+        return join_names(ctx.children.get(d.lower(), "") for d in p.child_dns)
     return ", ".join(p.classes)
 
 
@@ -116,7 +116,7 @@ class CredentialRun:
     """One run (new or resumed) of a diffusion or a regeneration; subclasses deliver."""
 
     ENTITY = "diffusion"
-    FILE_KIND = F.KIND_DIFFUSION
+    FILE_KIND = idfiles.KIND_DIFFUSION
     LABEL = "Diffusion"
 
     def __init__(
@@ -139,7 +139,7 @@ class CredentialRun:
         self.ctx = ctx
         self.sink = sink
         self.writer = writer
-        self.journal = J.Journal(services, run_id, group=journal_group)
+        self.journal = journal.Journal(services, run_id, group=journal_group)
         self.abort: EnttuiError | None = None
         self.dir_errors = 0
         self.done = done_before
@@ -167,8 +167,8 @@ class CredentialRun:
     def password(self, p: Person) -> str:
         return derive_password(self.secret, dn_key(p.dn), self._length)
 
-    def row(self, p: Person, password: str, motif: str) -> F.IdRow:
-        return F.IdRow(
+    def row(self, p: Person, password: str, motif: str) -> idfiles.IdRow:
+        return idfiles.IdRow(
             uai=uai_of(self.ctx, p),
             profil=p.target.label,
             nom=p.sn,
@@ -183,9 +183,9 @@ class CredentialRun:
     # -- the file ------------------------------------------------------------------------
     async def _create_file(self) -> None:
         moment = self.s.clock()
-        self.writer = await asyncio.to_thread(new_writer, files_dir(self.s), F.file_name(self.FILE_KIND, moment))
+        self.writer = await asyncio.to_thread(new_writer, files_dir(self.s), idfiles.file_name(self.FILE_KIND, moment))
         self.file_created_at = moment
-        await self.journal.record((J.FILE_KEY, "file", self.writer.name))
+        await self.journal.record((journal.FILE_KEY, "file", self.writer.name))
         await index_file(self.s, self.writer, self.FILE_KIND, moment, self.run_id, uai=self.file_uai)
 
     async def ensure_file(self) -> IdFileWriter:
@@ -210,7 +210,7 @@ class CredentialRun:
 
         async with self._file_lock:
             await asyncio.to_thread(write)
-        await self.journal.record(*((p.dn, J.IN_FILE, motif) for p, motif in items))
+        await self.journal.record(*((p.dn, journal.IN_FILE, motif) for p, motif in items))
         if count:
             self.step(len(items))
 
@@ -234,7 +234,7 @@ class CredentialRun:
             if self.abort is None:
                 self.abort = exc
             return None
-        errors: list[J.Item] = []
+        errors: list[journal.Item] = []
         done: list[Work] = []
         for w, (_dn, password), err in zip(batch, items, outcomes, strict=True):
             if err is not None and w.again and await self._holds(w.person, password):
@@ -249,13 +249,13 @@ class CredentialRun:
                 continue  # after the stop, left "planned" for the resume
             self.dir_errors += 1
             self.trace("error", f"{w.person.login} : {err.message}")
-            errors.append((w.person.dn, J.ERROR, err.message))
+            errors.append((w.person.dn, journal.ERROR, err.message))
             if self.dir_errors >= MAX_DIRECTORY_ERRORS and self.abort is None:
                 self.abort = DirectoryError(f"{self.LABEL} arrêtée : {self.dir_errors} erreurs de l'annuaire.")
         if done:
             fault_point("password_set")
             # FIFO with every later record: committed before any "sending" or "in_file" of these.
-            self.journal.note((w.person.dn, J.PASSWORD_SET, "") for w in done)
+            self.journal.note((w.person.dn, journal.PASSWORD_SET, "") for w in done)
         if errors:
             await self.journal.record(*errors)
             self.step(len(errors))
@@ -352,17 +352,17 @@ async def close_run(
 ) -> ResultT:
     """Trace, counts from the journal, the file's index, the run's record; the secret when done.
 
-    ``counts_of(run_id, journal, status, message)`` builds the caller's result.
+    ``counts_of(run_id, entries, status, message)`` (the journal's entries) builds the caller's result.
     """
     with contextlib.suppress(Exception):
         await services.state.add_trace(job.run_id, job.traces[-5000:])
-    journal = await services.state.journal_get(job.run_id)
-    counts = J.count_journal(journal)
+    entries = await services.state.journal_get(job.run_id)
+    counts = journal.count_journal(entries)
     if status == RunStatus.SUCCESS and counts.errors:
         status = RunStatus.WITH_ERRORS
     if status == RunStatus.SUCCESS and counts.remaining:
         status = RunStatus.INTERRUPTED
-    result = counts_of(job.run_id, journal, status, message)
+    result = counts_of(job.run_id, entries, status, message)
     if job.writer is not None:
         await asyncio.to_thread(job.writer.sync)
         created = job.file_created_at or services.clock()
@@ -372,7 +372,7 @@ async def close_run(
         record = await index_file(
             services, job.writer, job.FILE_KIND, created, job.run_id, uai=job.file_uai, rows=job.writer.rows
         )
-        what = "diffusion" if job.FILE_KIND == F.KIND_DIFFUSION else "régénération"
+        what = "diffusion" if job.FILE_KIND == idfiles.KIND_DIFFUSION else "régénération"
         await services.state.audit(
             "fichier.generation",
             record.name,
@@ -381,7 +381,7 @@ async def close_run(
         await asyncio.to_thread(job.writer.close)
     await services.state.finish_run(job.run_id, status, result.counts(), result.summary_text())
     if not counts.remaining:
-        await J.delete_secret(services, family)
+        await journal.delete_secret(services, family)
     job.sink(Progress(job.ENTITY, job.done, job.total))
     return result
 

@@ -28,7 +28,7 @@ from enttui.domain.local_account_rows import ParsedFile, ParsedRow, parse_import
 from enttui.domain.logins import next_free_login
 from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, ValidationError
-from enttui.jobs import local_accounts as L
+from enttui.jobs import local_accounts
 from enttui.jobs.events import EventSink, Phase, Progress, Trace, null_sink
 from enttui.jobs.locking import job_lock
 from enttui.services.container import Services
@@ -166,8 +166,8 @@ async def preview_import(services: Services, path_text: str, sink: EventSink = n
 
 async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: EventSink = null_sink) -> ImportPreview:
     sink(Phase("import", "Lecture de l'annuaire"))
-    existing = await L.find_by_jointures(services)
-    schools = await L.school_dns(services)
+    existing = await local_accounts.find_by_jointures(services)
+    schools = await local_accounts.school_dns(services)
     school_set = {dn.lower() for dn in schools.values()}
     taken: set[str] | None = None
     src = services.config.ent.local_source
@@ -198,7 +198,7 @@ async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: E
                 )
                 continue
             if taken is None:
-                taken = await L.all_logins(services)
+                taken = await local_accounts.all_logins(services)
             login = next_free_login(fields.given_name, fields.sn, taken)
             taken.add(login)
             plans.append(RowPlan(row.line, jointure, row.label, "create", (f"identifiant {login}",), login, row=row))
@@ -215,7 +215,7 @@ async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: E
                 )
             )  # fmt: skip
             continue
-        changes, notes = L.planned_changes(services, attrs, fields, schools=schools, only=fields.present)
+        changes, notes = local_accounts.planned_changes(services, attrs, fields, schools=schools, only=fields.present)
         action = "update" if changes else "unchanged"
         plans.append(RowPlan(row.line, jointure, row.label, action, tuple(notes), login, dn, row, changes))
     sink(Progress("import", len(plans), len(parsed.rows)))
@@ -261,8 +261,8 @@ async def _apply(
         plan = await plan_import(services, preview.path, preview.parsed, sink)
         counts["rows"] = len(plan.rows)
         await trace("info", f"Import de {preview.describe_file()} : {plan.summary()}")
-        schools = await L.school_dns(services)
-        taken = await L.all_logins(services) if any(r.action == "create" for r in plan.rows) else set()
+        schools = await local_accounts.school_dns(services)
+        taken = await local_accounts.all_logins(services) if any(r.action == "create" for r in plan.rows) else set()
         sem = asyncio.Semaphore(CONCURRENCY)
         done = 0
         total = len(plan.rows)
@@ -273,7 +273,7 @@ async def _apply(
                 try:
                     if r.action == "create":
                         assert r.row is not None and r.row.fields is not None
-                        _dn, login = await L.create_local_account(
+                        _dn, login = await local_accounts.create_local_account(
                             services, r.row.fields, taken=taken, schools=schools, audit=False, lock=lock
                         )
                         return r, "created", f"ligne {r.line} : {r.jointure} créé, identifiant {login}"

@@ -34,15 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from enttui.domain import idfiles as F
-from enttui.domain import mail as M
+from enttui.domain import idfiles, mail
 from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.domain.runs import RunStatus
 from enttui.errors import MailError, ValidationError
-from enttui.jobs import credentials as C
-from enttui.jobs import journal as J
-from enttui.jobs import resume as RS
+from enttui.jobs import credentials, journal, resume
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.faults import fault_point
 from enttui.jobs.locking import job_lock
@@ -52,12 +49,6 @@ from enttui.services.mailer import Mailer, MailRefused, MailTemporary, RawMessag
 from enttui.services.state import RunRecord
 
 ENTITY = "diffusion"
-CREDENTIAL_TARGETS = (Target.ELEVE, Target.PARENT, Target.AUTRE)
-STAFF_TARGETS = (Target.ENSEIGNANT, Target.NON_ENSEIGNANT)
-# Kept for the callers that name them from here.
-PLANNED, PASSWORD_SET, SENDING, MAILED, IN_FILE = J.PLANNED, J.PASSWORD_SET, J.SENDING, J.MAILED, J.IN_FILE
-INFO_MAILED, ERROR, SKIPPED, FILE_KEY = J.INFO_MAILED, J.ERROR, J.SKIPPED, J.FILE_KEY
-CREDENTIALS, INFORMATION = J.CREDENTIALS, J.INFORMATION
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +97,7 @@ def validate_request(
             chosen.append(target)
     if not chosen:
         raise ValidationError("Cochez au moins une cible.", title="Cible")
-    clean = M.validate_subject(subject)
+    clean = mail.validate_subject(subject)
     order = list(Target)
     return DiffusionRequest(tuple(sorted(chosen, key=order.index)), clean, free_text or "", include_activated)
 
@@ -175,21 +166,21 @@ async def plan_diffusion(
 ) -> DiffusionPlan:
     """Who gets what. ``only`` (DN key -> kind): a resume's accounts, whatever their activation."""
     counts = {t: TargetCounts() for t in request.targets}
-    plan = DiffusionPlan(request, counts, uai_of=await C.structures(services))
+    plan = DiffusionPlan(request, counts, uai_of=await credentials.structures(services))
     wanted = set(request.targets)
     children: dict[str, str] = {}
     child_dns: set[str] = set()
     async for page in services.directory.iter_people():
         for p in page:
             if p.target is Target.ELEVE:
-                children[p.dn.lower()] = C.child_label(p)
+                children[p.dn.lower()] = credentials.child_label(p)
             if p.target not in wanted:
                 continue
-            kind = only.get(C.dn_key(p.dn)) if only is not None else None
+            kind = only.get(credentials.dn_key(p.dn)) if only is not None else None
             if only is not None and kind is None:
                 continue
             c = counts[p.target]
-            staff = kind == INFORMATION if only is not None else not p.target.gets_ent_credentials
+            staff = kind == journal.INFORMATION if only is not None else not p.target.gets_ent_credentials
             if staff:
                 if p.mail:
                     c.information += 1
@@ -212,7 +203,7 @@ async def plan_diffusion(
     missing = [d for d in child_dns if d not in children]
     if missing:
         for p in await services.directory.people_by_dns(missing):
-            children[p.dn.lower()] = C.child_label(p)
+            children[p.dn.lower()] = credentials.child_label(p)
     plan.children = {d: children[d] for d in child_dns if d in children}
     key = lambda p: (p.sn.lower(), p.given_name.lower(), p.dn.lower())  # noqa: E731
     plan.credential_people.sort(key=key)
@@ -271,16 +262,16 @@ class DiffusionResult:
             f"Erreurs : {self.errors}",
         ]
         if self.resent:
-            lines.append(J.resent_text(self.resent))
+            lines.append(journal.resent_text(self.resent))
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
 
 
 def result_from_journal(
-    run_id: int, journal: Mapping[str, tuple[str, str]], status: RunStatus, message: str
+    run_id: int, entries: Mapping[str, tuple[str, str]], status: RunStatus, message: str
 ) -> DiffusionResult:
-    c = J.count_journal(journal)
+    c = journal.count_journal(entries)
     return DiffusionResult(
         run_id=run_id,
         status=status,
@@ -302,12 +293,12 @@ def result_from_journal(
 # ---------------------------------------------------------------------------------------------
 
 
-def load_templates(services: Services) -> M.MailTemplates:
+def load_templates(services: Services) -> mail.MailTemplates:
     cfg = services.config.diffusion
     files = {
-        M.KIND_CREDENTIALS: cfg.template_credentials_file,
-        M.KIND_PARENT: cfg.template_parent_file,
-        M.KIND_INFORMATION: cfg.template_information_file,
+        mail.KIND_CREDENTIALS: cfg.template_credentials_file,
+        mail.KIND_PARENT: cfg.template_parent_file,
+        mail.KIND_INFORMATION: cfg.template_information_file,
     }
     texts: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -318,7 +309,7 @@ def load_templates(services: Services) -> M.MailTemplates:
             except (OSError, UnicodeDecodeError) as exc:
                 raise ValidationError(f"Modèle de message illisible : {path} ({exc}).") from None
             sources[kind] = f"Modèle {path}"
-    return M.MailTemplates.from_texts(texts, sources)
+    return mail.MailTemplates.from_texts(texts, sources)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,16 +317,16 @@ def load_templates(services: Services) -> M.MailTemplates:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Diffusion(C.CredentialRun):
+class _Diffusion(credentials.CredentialRun):
     ENTITY = ENTITY
-    FILE_KIND = F.KIND_DIFFUSION
+    FILE_KIND = idfiles.KIND_DIFFUSION
     LABEL = "Diffusion"
 
     def __init__(self, services: Services, request: DiffusionRequest, *args: Any, **kwargs: Any) -> None:
         super().__init__(services, *args, journal_group=max(1, services.config.diffusion.smtp_senders), **kwargs)
         self.req = request
         self.templates = load_templates(services)
-        self.send_q: asyncio.Queue[C.Work | None] = asyncio.Queue(maxsize=64)
+        self.send_q: asyncio.Queue[credentials.Work | None] = asyncio.Queue(maxsize=64)
 
     def _values(self, p: Person, password: str) -> dict[str, str]:
         return {
@@ -346,30 +337,30 @@ class _Diffusion(C.CredentialRun):
             "portail": self.cfg.ent.portal,
             "adresse": self.cfg.ent.portal_url,
             "classes": ", ".join(p.classes),
-            "enfants": C.detail_of(self.ctx, p) if p.target is Target.PARENT else "",
+            "enfants": credentials.detail_of(self.ctx, p) if p.target is Target.PARENT else "",
             "courriel": p.mail,
         }
 
-    async def deliver(self, works: list[C.Work]) -> None:
+    async def deliver(self, works: list[credentials.Work]) -> None:
         filed: list[tuple[Person, str]] = []
         for w in works:
             if self.abort is not None:
                 break  # password set, not delivered: "password_set", the resume delivers it
-            if w.kind == CREDENTIALS and (w.motif or not w.person.mail):
-                filed.append((w.person, w.motif or F.MOTIF_NO_MAIL))
+            if w.kind == journal.CREDENTIALS and (w.motif or not w.person.mail):
+                filed.append((w.person, w.motif or idfiles.MOTIF_NO_MAIL))
             else:
                 await self.send_q.put(w)
         await self.to_file(filed)
 
-    async def _feed_information(self, works: list[C.Work]) -> None:
+    async def _feed_information(self, works: list[credentials.Work]) -> None:
         for w in works:
             if self.abort is not None:
                 return
             await self.send_q.put(w)
 
-    async def run_work(self, works: list[C.Work]) -> None:
-        info = [w for w in works if w.kind == INFORMATION]
-        creds = [w for w in works if w.kind != INFORMATION]
+    async def run_work(self, works: list[credentials.Work]) -> None:
+        info = [w for w in works if w.kind == journal.INFORMATION]
+        creds = [w for w in works if w.kind != journal.INFORMATION]
         senders = max(1, self.cfg.diffusion.smtp_senders)
         # Several SMTP sessions hide the relay's round trips (MAIL, RCPT, DATA); the demo outbox has one.
         assert self.s.mailer is not None
@@ -403,7 +394,7 @@ class _Diffusion(C.CredentialRun):
         # The journal item of this sender's last mail ("mailed"): committed with the next mail's
         # "sending", before that mail goes out (one commit per mail; at most one mail per sender
         # whose outcome is not journalled).
-        last: J.Item | None = None
+        last: journal.Item | None = None
         me = asyncio.current_task()
         try:
             while True:
@@ -428,37 +419,37 @@ class _Diffusion(C.CredentialRun):
     def _message(self, p: Person, body: str) -> RawMessage:
         return render_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
 
-    async def _deliver(self, mailer: Mailer, w: C.Work, last: J.Item | None) -> J.Item | None:
+    async def _deliver(self, mailer: Mailer, w: credentials.Work, last: journal.Item | None) -> journal.Item | None:
         """Send one message; returns its ``mailed`` item (committed with the next "sending")."""
         p = w.person
-        password = self.password(p) if w.kind == CREDENTIALS else ""
-        if w.kind == INFORMATION:
+        password = self.password(p) if w.kind == journal.CREDENTIALS else ""
+        if w.kind == journal.INFORMATION:
             template = self.templates.information
         elif p.target is Target.PARENT:
             template = self.templates.parent
         else:
             template = self.templates.credentials
-        body = M.render(template, self._values(p, password), self.req.free_text)
+        body = mail.render(template, self._values(p, password), self.req.free_text)
         retries = self.cfg.diffusion.max_retries
         delay = self.cfg.diffusion.retry_delay_seconds
         reason = ""
-        pending: list[J.Item] = [last] if last is not None else []
+        pending: list[journal.Item] = [last] if last is not None else []
         for attempt in range(retries + 1):
             msg = self._message(p, body)
             if attempt == 0:
-                await self.journal.record(*pending, (p.dn, SENDING, w.kind))
+                await self.journal.record(*pending, (p.dn, journal.SENDING, w.kind))
                 pending = []
             try:
                 await mailer.send(msg)
             except MailTemporary as exc:
-                reason = f"{F.MOTIF_TEMPORARY} ({exc.code or ''} {exc.server_text})".replace("( ", "(")
+                reason = f"{idfiles.MOTIF_TEMPORARY} ({exc.code or ''} {exc.server_text})".replace("( ", "(")
                 if attempt < retries:
                     self.trace("warning", f"{p.login} : refus temporaire, nouvel essai dans {delay * 2**attempt:g} s")
                     await asyncio.sleep(delay * 2**attempt)
                     continue
                 break
             except MailRefused as exc:
-                reason = f"{F.MOTIF_REFUSED} ({exc.code} {exc.server_text})" if exc.code else exc.reason
+                reason = f"{idfiles.MOTIF_REFUSED} ({exc.code} {exc.server_text})" if exc.code else exc.reason
                 break
             except MailError as exc:
                 if self.abort is None:
@@ -466,19 +457,19 @@ class _Diffusion(C.CredentialRun):
                 return None  # "sending": the resume sends it again (same password), counted
             else:
                 fault_point("sent")
-                status = INFO_MAILED if w.kind == INFORMATION else MAILED
-                return (p.dn, status, J.RESENT if w.resent else "")
-        if w.kind == INFORMATION:
+                status = journal.INFO_MAILED if w.kind == journal.INFORMATION else journal.MAILED
+                return (p.dn, status, journal.RESENT if w.resent else "")
+        if w.kind == journal.INFORMATION:
             self.trace("error", f"{p.login} : message d'information non envoyé : {reason}")
-            await self.journal.record((p.dn, ERROR, reason))
+            await self.journal.record((p.dn, journal.ERROR, reason))
         else:
             self.trace("warning", f"{p.login} : identifiants dans le fichier : {reason}")
             await self.to_file([(p, reason)], count=False)  # the sender counts it
         return None
 
 
-def _context(plan: DiffusionPlan) -> C.RunContext:
-    return C.RunContext(uai_of=plan.uai_of, children=plan.children)
+def _context(plan: DiffusionPlan) -> credentials.RunContext:
+    return credentials.RunContext(uai_of=plan.uai_of, children=plan.children)
 
 
 async def run_diffusion(
@@ -502,31 +493,31 @@ async def run_diffusion(
             sink(Phase(ENTITY, "Lecture de l'annuaire"))
             plan = await plan_diffusion(services, request)
         needs_mail = bool(plan.info_people) or any(p.mail for p in plan.credential_people)
-        await C.preflight(services, sink, ENTITY, mail=needs_mail)
+        await credentials.preflight(services, sink, ENTITY, mail=needs_mail)
         run_id = await services.state.start_run("diffusion", request.options())
         held.set_run(run_id)
         try:
-            items = [(p.dn, PLANNED, CREDENTIALS) for p in plan.credential_people]
-            items += [(p.dn, PLANNED, INFORMATION) for p in plan.info_people]
+            items = [(p.dn, journal.PLANNED, journal.CREDENTIALS) for p in plan.credential_people]
+            items += [(p.dn, journal.PLANNED, journal.INFORMATION) for p in plan.info_people]
             await services.state.journal_set(run_id, items)
             # After the journal (a run killed before has nothing to resume, and leaves no secret),
             # before the first password change.
-            secret = await J.create_secret(services, run_id)
+            secret = await journal.create_secret(services, run_id)
         except BaseException as exc:
-            await C.abandon(services, run_id, "Diffusion", exc)
+            await credentials.abandon(services, run_id, "Diffusion", exc)
             raise
-        works = [C.Work(p) for p in plan.credential_people]
-        works += [C.Work(p, INFORMATION, set_password=False) for p in plan.info_people]
+        works = [credentials.Work(p) for p in plan.credential_people]
+        works += [credentials.Work(p, journal.INFORMATION, set_password=False) for p in plan.info_people]
         job = _Diffusion(
             services, request, run_id, secret, _context(plan), sink, writer=None, done_before=0, total=len(works)
         )
         sink(Phase(ENTITY, "Changement des mots de passe et envoi des messages"))
-        return await C.run_to_end(services, job, works, run_id, result_from_journal)
+        return await credentials.run_to_end(services, job, works, run_id, result_from_journal)
 
 
 async def resumable_diffusion(services: Services) -> RunRecord | None:
     """The last diffusion that did not finish, if any (after marking dead runs as interrupted)."""
-    return await RS.resumable(services, "diffusion")
+    return await resume.resumable(services, "diffusion")
 
 
 async def resume_diffusion(
@@ -537,31 +528,33 @@ async def resume_diffusion(
         raise MailError("Aucun serveur de messagerie configuré ([smtp] host).")
     load_templates(services)
     async with job_lock(services, "diffusion", lock) as held:
-        resume = await RS.open_resume(services, "diffusion", run_id, "diffusion")
-        await C.preflight(services, sink, ENTITY, mail=True)
-        request = DiffusionRequest.from_options(resume.run.options)
+        interrupted = await resume.open_resume(services, "diffusion", run_id, "diffusion")
+        await credentials.preflight(services, sink, ENTITY, mail=True)
+        request = DiffusionRequest.from_options(interrupted.run.options)
         sink(Phase(ENTITY, "Reprise : lecture de l'annuaire"))
-        plan = await plan_diffusion(services, request, only=resume.wanted)
-        secret, lost = await RS.family_secret(services, resume.family)
-        writer = await RS.reopen_file(services, resume.file_name)
+        plan = await plan_diffusion(services, request, only=interrupted.wanted)
+        secret, lost = await resume.family_secret(services, interrupted.family)
+        writer = await resume.reopen_file(services, interrupted.file_name)
         try:
             length = services.config.diffusion.password_length
-            works, settled = RS.prepare_resume(
-                resume,
+            works, settled = resume.prepare_resume(
+                interrupted,
                 [*plan.credential_people, *plan.info_people],
                 include_activated=request.include_activated,
-                in_file=RS.file_check(writer, secret, lost, length),
+                in_file=resume.file_check(writer, secret, lost, length),
             )
-            works, left = await RS.confirm_activated(services, works, secret, services.config.diffusion.password_length)
+            works, left = await resume.confirm_activated(
+                services, works, secret, services.config.diffusion.password_length
+            )
             settled += left
-            warning = RS.after_lost_secret(works) if lost else ""
-            new_id = await RS.start_resume(services, resume, settled, "Diffusion", "diffusion.reprise")
+            warning = resume.after_lost_secret(works) if lost else ""
+            new_id = await resume.start_resume(services, interrupted, settled, "Diffusion", "diffusion.reprise")
         except BaseException:
             if writer is not None:
                 await asyncio.to_thread(writer.close)
             raise
         held.set_run(new_id)
-        total = sum(1 for k in resume.journal if k != FILE_KEY)
+        total = sum(1 for k in interrupted.journal if k != journal.FILE_KEY)
         job = _Diffusion(
             services,
             request,
@@ -587,4 +580,4 @@ async def resume_diffusion(
                 ),
             )
         sink(Phase(ENTITY, "Reprise : changement des mots de passe et envoi des messages"))
-        return await C.run_to_end(services, job, works, resume.family, result_from_journal)
+        return await credentials.run_to_end(services, job, works, interrupted.family, result_from_journal)

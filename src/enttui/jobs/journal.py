@@ -53,7 +53,6 @@ INFO_MAILED = "info_mailed"
 INFO_NO_MAIL = "info_no_mail"
 ERROR = "error"
 SKIPPED = "skipped"
-FINAL = frozenset({MAILED, IN_FILE, INFO_MAILED, INFO_NO_MAIL, ERROR, SKIPPED})
 REMAINING = frozenset({PLANNED, PASSWORD_SET, SENDING})
 # kinds (the detail of "planned" and "sending")
 CREDENTIALS = "credentials"

@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from enttui.domain import idfiles as F
+from enttui.domain import idfiles
 from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.domain.runs import RunStatus
 from enttui.errors import ValidationError
-from enttui.jobs import credentials as C
-from enttui.jobs import journal as J
-from enttui.jobs import resume as RS
+from enttui.jobs import credentials, journal, resume
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.locking import job_lock
 from enttui.services.container import Services
@@ -137,9 +135,9 @@ class RegenerationResult:
 
 
 def result_from_journal(
-    run_id: int, journal: Mapping[str, tuple[str, str]], status: RunStatus, message: str
+    run_id: int, entries: Mapping[str, tuple[str, str]], status: RunStatus, message: str
 ) -> RegenerationResult:
-    c = J.count_journal(journal)
+    c = journal.count_journal(entries)
     return RegenerationResult(
         run_id=run_id,
         status=status,
@@ -157,7 +155,7 @@ async def plan_regeneration(
     services: Services, request: RegenerationRequest, *, only: Mapping[str, str] | None = None
 ) -> RegenerationPlan:
     """The matching accounts. ``only`` (DN key -> kind): a resume's accounts, whatever their state."""
-    uai_of = await C.structures(services)
+    uai_of = await credentials.structures(services)
     allowed = set(services.config.ent.uai)
     for uai in request.uais:
         if uai not in allowed:
@@ -170,11 +168,11 @@ async def plan_regeneration(
     async for page in services.directory.iter_people():
         for p in page:
             if p.target is Target.ELEVE:
-                children[p.dn.lower()] = C.child_label(p)
+                children[p.dn.lower()] = credentials.child_label(p)
             if p.target not in CREDENTIAL_TARGETS:
                 continue
             if only is not None:
-                if C.dn_key(p.dn) not in only:
+                if credentials.dn_key(p.dn) not in only:
                     continue
             else:
                 if not any(d.lower() in keep for d in p.struct_dns):
@@ -190,25 +188,25 @@ async def plan_regeneration(
     return RegenerationPlan(request, people, counts, uai_of, children, no_password)
 
 
-class _Regeneration(C.CredentialRun):
+class _Regeneration(credentials.CredentialRun):
     ENTITY = ENTITY
-    FILE_KIND = F.KIND_REGENERATION
+    FILE_KIND = idfiles.KIND_REGENERATION
     LABEL = "Régénération"
 
     def __init__(self, services: Services, request: RegenerationRequest, *args: Any, **kwargs: Any) -> None:
         super().__init__(services, *args, **kwargs)
         self.file_uai = ",".join(request.uais)
 
-    async def deliver(self, works: list[C.Work]) -> None:
-        await self.to_file([(w.person, w.motif or F.MOTIF_REGENERATION) for w in works])
+    async def deliver(self, works: list[credentials.Work]) -> None:
+        await self.to_file([(w.person, w.motif or idfiles.MOTIF_REGENERATION) for w in works])
 
-    async def run_work(self, works: list[C.Work]) -> None:
+    async def run_work(self, works: list[credentials.Work]) -> None:
         await self.ensure_file()  # the file exists (and is listed) from the start
         await super().run_work(works)
 
 
-def _context(plan: RegenerationPlan) -> C.RunContext:
-    return C.RunContext(uai_of=plan.uai_of, children=plan.children)
+def _context(plan: RegenerationPlan) -> credentials.RunContext:
+    return credentials.RunContext(uai_of=plan.uai_of, children=plan.children)
 
 
 async def run_regeneration(
@@ -224,26 +222,28 @@ async def run_regeneration(
         if plan is None:
             sink(Phase(ENTITY, "Lecture de l'annuaire"))
             plan = await plan_regeneration(services, request)
-        await C.preflight(services, sink, ENTITY, mail=False)
+        await credentials.preflight(services, sink, ENTITY, mail=False)
         run_id = await services.state.start_run(KIND, request.options())
         held.set_run(run_id)
         try:
-            await services.state.journal_set(run_id, [(p.dn, J.PLANNED, J.CREDENTIALS) for p in plan.people])
-            secret = await J.create_secret(services, run_id)  # after the journal, before any change
+            await services.state.journal_set(
+                run_id, [(p.dn, journal.PLANNED, journal.CREDENTIALS) for p in plan.people]
+            )
+            secret = await journal.create_secret(services, run_id)  # after the journal, before any change
         except BaseException as exc:
-            await C.abandon(services, run_id, "Régénération", exc)
+            await credentials.abandon(services, run_id, "Régénération", exc)
             raise
-        works = [C.Work(p, motif=F.MOTIF_REGENERATION) for p in plan.people]
+        works = [credentials.Work(p, motif=idfiles.MOTIF_REGENERATION) for p in plan.people]
         job = _Regeneration(
             services, request, run_id, secret, _context(plan), sink, writer=None, done_before=0, total=len(works)
         )
         sink(Phase(ENTITY, "Changement des mots de passe"))
-        return await C.run_to_end(services, job, works, run_id, result_from_journal)
+        return await credentials.run_to_end(services, job, works, run_id, result_from_journal)
 
 
 async def resumable_regeneration(services: Services) -> RunRecord | None:
     """The last regeneration that did not finish, if any (after marking dead runs as interrupted)."""
-    return await RS.resumable(services, KIND)
+    return await resume.resumable(services, KIND)
 
 
 async def resume_regeneration(
@@ -251,31 +251,33 @@ async def resume_regeneration(
 ) -> RegenerationResult:
     """Finish an interrupted regeneration in the same file, with the same passwords."""
     async with job_lock(services, KIND, lock) as held:
-        resume = await RS.open_resume(services, KIND, run_id, "régénération")
-        await C.preflight(services, sink, ENTITY, mail=False)
-        request = RegenerationRequest.from_options(resume.run.options)
+        interrupted = await resume.open_resume(services, KIND, run_id, "régénération")
+        await credentials.preflight(services, sink, ENTITY, mail=False)
+        request = RegenerationRequest.from_options(interrupted.run.options)
         sink(Phase(ENTITY, "Reprise : lecture de l'annuaire"))
-        plan = await plan_regeneration(services, request, only=resume.wanted)
-        secret, lost = await RS.family_secret(services, resume.family)
-        writer = await RS.reopen_file(services, resume.file_name)
+        plan = await plan_regeneration(services, request, only=interrupted.wanted)
+        secret, lost = await resume.family_secret(services, interrupted.family)
+        writer = await resume.reopen_file(services, interrupted.file_name)
         try:
-            works, settled = RS.prepare_resume(
-                resume,
+            works, settled = resume.prepare_resume(
+                interrupted,
                 plan.people,
                 include_activated=request.include_activated,
-                in_file=RS.file_check(writer, secret, lost, services.config.diffusion.password_length),
-                to_file_motif=F.MOTIF_REGENERATION,
+                in_file=resume.file_check(writer, secret, lost, services.config.diffusion.password_length),
+                to_file_motif=idfiles.MOTIF_REGENERATION,
             )
-            works, left = await RS.confirm_activated(services, works, secret, services.config.diffusion.password_length)
+            works, left = await resume.confirm_activated(
+                services, works, secret, services.config.diffusion.password_length
+            )
             settled += left
-            warning = RS.after_lost_secret(works) if lost else ""
-            new_id = await RS.start_resume(services, resume, settled, "Régénération", "regeneration.reprise")
+            warning = resume.after_lost_secret(works) if lost else ""
+            new_id = await resume.start_resume(services, interrupted, settled, "Régénération", "regeneration.reprise")
         except BaseException:
             if writer is not None:
                 await asyncio.to_thread(writer.close)
             raise
         held.set_run(new_id)
-        total = sum(1 for k in resume.journal if k != J.FILE_KEY)
+        total = sum(1 for k in interrupted.journal if k != journal.FILE_KEY)
         job = _Regeneration(
             services,
             request,
@@ -292,4 +294,4 @@ async def resume_regeneration(
         if warning:
             job.trace("warning", warning)
         sink(Phase(ENTITY, "Reprise : changement des mots de passe"))
-        return await C.run_to_end(services, job, works, resume.family, result_from_journal)
+        return await credentials.run_to_end(services, job, works, interrupted.family, result_from_journal)

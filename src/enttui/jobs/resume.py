@@ -25,13 +25,13 @@ import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from enttui.domain import idfiles as F
+from enttui.domain import idfiles
 from enttui.domain.french import plural
 from enttui.domain.passwords import derive_password
 from enttui.domain.people import Person
 from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, ValidationError
-from enttui.jobs import journal as J
+from enttui.jobs import journal
 from enttui.jobs.credentials import Work, dn_key
 from enttui.jobs.idfiles import IdFileWriter, files_dir
 from enttui.jobs.locking import refresh_run_states
@@ -52,16 +52,20 @@ class Resume:
         """DN key -> kind of the accounts the resume must look at (left to handle, or filed)."""
         out: dict[str, str] = {}
         for key, (status, detail) in self.journal.items():
-            if key == J.FILE_KEY:
+            if key == journal.FILE_KEY:
                 continue
-            if status in J.REMAINING or status == J.IN_FILE:
-                kind = J.INFORMATION if detail == J.INFORMATION and status != J.IN_FILE else J.CREDENTIALS
+            if status in journal.REMAINING or status == journal.IN_FILE:
+                kind = (
+                    journal.INFORMATION
+                    if detail == journal.INFORMATION and status != journal.IN_FILE
+                    else journal.CREDENTIALS
+                )
                 out[dn_key(key)] = kind
         return out
 
     @property
     def file_name(self) -> str:
-        return self.journal.get(J.FILE_KEY, ("", ""))[1]
+        return self.journal.get(journal.FILE_KEY, ("", ""))[1]
 
 
 def prepare_resume(
@@ -71,7 +75,7 @@ def prepare_resume(
     include_activated: bool,
     in_file: Callable[[Person], bool],
     to_file_motif: str = "",
-) -> tuple[list[Work], list[J.Item]]:
+) -> tuple[list[Work], list[journal.Item]]:
     """The work of a resume and the journal items settled without work (see the module table).
 
     ``in_file(person) -> bool``: is the account's row (with its derived password) in the file.
@@ -79,39 +83,39 @@ def prepare_resume(
     """
     by_key = {dn_key(p.dn): p for p in people}
     works: list[Work] = []
-    settled: list[J.Item] = []
+    settled: list[journal.Item] = []
     for key, (status, detail) in resume.journal.items():
-        if key == J.FILE_KEY or not (status in J.REMAINING or status == J.IN_FILE):
+        if key == journal.FILE_KEY or not (status in journal.REMAINING or status == journal.IN_FILE):
             continue
         p = by_key.get(dn_key(key))
-        info = detail == J.INFORMATION and status != J.IN_FILE
+        info = detail == journal.INFORMATION and status != journal.IN_FILE
         if p is None:
-            if status != J.IN_FILE:
-                settled.append((key, J.SKIPPED, "introuvable dans l'annuaire à la reprise"))
+            if status != journal.IN_FILE:
+                settled.append((key, journal.SKIPPED, "introuvable dans l'annuaire à la reprise"))
             continue
         if info:
-            works.append(Work(p, J.INFORMATION, set_password=False, resent=status == J.SENDING))
+            works.append(Work(p, journal.INFORMATION, set_password=False, resent=status == journal.SENDING))
             continue
-        if status == J.IN_FILE:
+        if status == journal.IN_FILE:
             if not p.activated and not in_file(p):
                 works.append(Work(p, set_password=False, motif=detail or to_file_motif))  # its row, again
             continue
         if in_file(p):  # written after the directory confirmed: that row is the valid delivery
-            settled.append((key, J.IN_FILE, to_file_motif or "ligne déjà écrite avant l'arrêt"))
+            settled.append((key, journal.IN_FILE, to_file_motif or "ligne déjà écrite avant l'arrêt"))
             continue
-        if status == J.PLANNED:
+        if status == journal.PLANNED:
             # "Activated" now: its owner used it, or the killed run was cut between the password
             # change and its pwdReset (see confirm_activated): checked before it is left alone.
             check = p.activated and not include_activated
             works.append(Work(p, motif=to_file_motif, again=True, check_activated=check))
         elif p.activated:
             # The password we set was used: it reached its owner (mail), or someone else reset it.
-            if status == J.SENDING:
-                settled.append((key, J.MAILED, "activé depuis l'envoi"))
+            if status == journal.SENDING:
+                settled.append((key, journal.MAILED, "activé depuis l'envoi"))
             else:
-                settled.append((key, J.SKIPPED, "activé entre-temps"))
+                settled.append((key, journal.SKIPPED, "activé entre-temps"))
         else:
-            works.append(Work(p, set_password=False, resent=status == J.SENDING, motif=to_file_motif))
+            works.append(Work(p, set_password=False, resent=status == journal.SENDING, motif=to_file_motif))
     return works, settled
 
 
@@ -129,16 +133,16 @@ async def open_resume(services: Services, kind: str, run_id: int, label: str) ->
                 f"La {label} n° {run_id} a déjà été reprise par le traitement n° {other.id} "
                 f"({other.status}) : reprenez celui-ci s'il est interrompu."
             )
-    journal = await services.state.journal_get(run_id)
-    return Resume(run, journal, J.family_of(run.id, run.options))
+    entries = await services.state.journal_get(run_id)
+    return Resume(run, entries, journal.family_of(run.id, run.options))
 
 
 async def family_secret(services: Services, family: int) -> tuple[bytes, bool]:
     """The family's secret, and whether it was lost (deleted by hand: a new one is made)."""
-    secret = await J.load_secret(services, family)
+    secret = await journal.load_secret(services, family)
     if secret is not None:
         return secret, False
-    return await J.create_secret(services, family), True
+    return await journal.create_secret(services, family), True
 
 
 def file_check(writer: IdFileWriter | None, secret: bytes, lost: bool, length: int) -> Callable[[Person], bool]:
@@ -156,12 +160,12 @@ def file_check(writer: IdFileWriter | None, secret: bytes, lost: bool, length: i
 
 async def confirm_activated(
     services: Services, works: list[Work], secret: bytes, length: int
-) -> tuple[list[Work], list[J.Item]]:
+) -> tuple[list[Work], list[journal.Item]]:
     """Accounts "planned" by the killed run and activated now: left alone if their owner activated
     them; set again if they hold the run's password (the run was killed between the password
     change and the ``pwdReset`` that marks it temporary, which looks like an activated account)."""
     kept: list[Work] = []
-    settled: list[J.Item] = []
+    settled: list[journal.Item] = []
     sem = asyncio.Semaphore(4)
 
     async def ours(w: Work) -> bool:
@@ -179,7 +183,7 @@ async def confirm_activated(
         if not w.check_activated or id(w) in mine:
             kept.append(w)
         else:
-            settled.append((w.person.dn, J.SKIPPED, "déjà activé à la reprise"))
+            settled.append((w.person.dn, journal.SKIPPED, "déjà activé à la reprise"))
     return kept, settled
 
 
@@ -187,7 +191,7 @@ def after_lost_secret(works: list[Work]) -> str:
     """Without the secret, a password already set cannot be reproduced: those accounts get a new one."""
     touched = 0
     for w in works:
-        if w.kind == J.CREDENTIALS and not w.set_password:
+        if w.kind == journal.CREDENTIALS and not w.set_password:
             w.set_password = True
             touched += 1
     if not touched:
@@ -198,7 +202,7 @@ def after_lost_secret(works: list[Work]) -> str:
     )
 
 
-async def start_resume(services: Services, resume: Resume, settled: list[J.Item], label: str, audit: str) -> int:
+async def start_resume(services: Services, resume: Resume, settled: list[journal.Item], label: str, audit: str) -> int:
     """The resume's own run: it carries the journal on; the old run says who took it over."""
     old = resume.run
     options = {**old.options, "resume_of": old.id, "family": resume.family}
@@ -215,7 +219,7 @@ async def reopen_file(services: Services, name: str) -> IdFileWriter | None:
     """The run's file, reopened for appending (None when it is gone)."""
     if not name:
         return None
-    writer = IdFileWriter(files_dir(services), F.check_name(name))
+    writer = IdFileWriter(files_dir(services), idfiles.check_name(name))
     return writer if await asyncio.to_thread(writer.reopen) else None
 
 
@@ -225,7 +229,7 @@ async def resumable(services: Services, kind: str) -> RunRecord | None:
     run = await services.state.last_run(kind)
     if run is None or run.status != RunStatus.INTERRUPTED:
         return None
-    journal = await services.state.journal_get(run.id)
-    if not J.count_journal(journal).remaining:
+    entries = await services.state.journal_get(run.id)
+    if not journal.count_journal(entries).remaining:
         return None
     return run

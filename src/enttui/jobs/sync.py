@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from enttui.domain import ldapfilter as lf
+from enttui.domain.people import Person
 from enttui.domain.role_plan import parse_mapping
 from enttui.domain.sync import Counts, SyncOptions
 from enttui.domain.sync_report import PHASE_DONE, entity_line, headline, plural, total_errors
@@ -332,13 +333,15 @@ class SyncJob:
             run.set_people(people)
             run.people_full = False
         else:
-            entities = [e for e in ("users", "roles") if e in run.counts] or ["cohorts"]
+            entities: list[str] = [e for e in ("users", "roles") if e in run.counts] or ["cohorts"]
             since = await since_filter(run, entities)
-            retried: list[Any] | None = []
+            retried: list[Person] = []
             if since is not None and "users" in run.counts:
-                retried = await read_retried_people(run)
-                if retried is None:  # a retry list longer than a full read is worth
-                    since, retried = None, []
+                found = await read_retried_people(run)
+                if found is None:  # a retry list longer than a full read is worth
+                    since = None
+                else:
+                    retried = found
             people = await read_people(run, since)
             run.people_full = since is None and "people" not in run.incomplete
             run.set_people([*people, *retried])

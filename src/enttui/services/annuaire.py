@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,7 +255,7 @@ class PeopleSearch(PeoplePager):
         self.prefetch = prefetch
         self.count_cap = count_cap
         self._filter: str | None = None
-        self._gen: AsyncIterator[list[tuple[str, dict[str, list[str]]]]] | None = None
+        self._gen: AsyncGenerator[list[tuple[str, dict[str, list[str]]]], None] | None = None
         self._pulled: dict[int, list[Person]] = {}  # pages read from the server, not yet cached
         self._next_pull = 0  # index of the page the open paged search gives next
         self._exhausted = False
@@ -286,7 +286,7 @@ class PeopleSearch(PeoplePager):
                 if n > self.count_cap:
                     return ResultCount(self.count_cap, capped=True)
         finally:
-            await gen.aclose()  # type: ignore[attr-defined]
+            await gen.aclose()
         return ResultCount(n)
 
     async def count(self) -> ResultCount:
@@ -348,7 +348,7 @@ class PeopleSearch(PeoplePager):
         self._pulled[self._next_pull] = [self.annuaire.person_from(dn, attrs) for dn, attrs in entries]
         self._next_pull += 1
 
-    async def _sorted_pages(self, filt: str) -> AsyncIterator[list[tuple[str, dict[str, list[str]]]]]:
+    async def _sorted_pages(self, filt: str) -> AsyncGenerator[list[tuple[str, dict[str, list[str]]]], None]:
         """The embedded (demo) directory returns entries in no stable order: read it all (a small
         world), sort by name, and page locally, so the demo lists are alphabetical and repeatable."""
         found = await self.annuaire.directory.search_all(self.annuaire.people_base, filt, LIST_ATTRIBUTES)
@@ -378,7 +378,7 @@ class PeopleSearch(PeoplePager):
         gen, self._gen = self._gen, None
         if gen is not None:
             with contextlib.suppress(Exception):
-                await gen.aclose()  # type: ignore[attr-defined]
+                await gen.aclose()
 
     async def close(self) -> None:
         """Wait for the reads in flight, then close the paged search (safe to call twice)."""

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.headerregistry
-import email.policy
 import errno
-import functools
 import os
 import quopri
 import re
@@ -29,9 +26,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, formataddr, make_msgid, parseaddr
 from pathlib import Path
+from typing import TypeVar
 
 import aiosmtplib
 from aiosmtplib import (
@@ -59,12 +56,13 @@ __all__ = [
     "Mailer",
     "OutboxMailer",
     "SmtpMailer",
-    "build_message",
     "make_mailer",
 ]
 
 HEALTH_NAME = "SMTP"
 HEALTH_KEY = "smtp"
+
+_E = TypeVar("_E", bound=BaseException)
 
 
 class MailRefused(MailError):
@@ -105,7 +103,7 @@ class Mailer(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    async def send(self, message: EmailMessage | RawMessage) -> None:
+    async def send(self, message: RawMessage) -> None:
         """Send one message; raises :class:`MailRefused`, :class:`MailTemporary` or :class:`MailError`."""
 
     @abstractmethod
@@ -116,46 +114,6 @@ class Mailer(ABC):
 # --------------------------------------------------------------------------------------------
 # Message building
 # --------------------------------------------------------------------------------------------
-
-
-class _CachingHeaderRegistry(email.headerregistry.HeaderRegistry):
-    """Python's registry builds a new header class on every lookup; a diffusion builds thousands of
-    messages, so keep them (about 30 % of the cost of building a message)."""
-
-    @functools.lru_cache(maxsize=128)  # noqa: B019 - one registry for the process
-    def __getitem__(self, name: str) -> type:
-        return super().__getitem__(name)
-
-
-_POLICY = email.policy.default.clone(header_factory=_CachingHeaderRegistry())
-
-
-def build_message(
-    sender: str,
-    to: str,
-    subject: str,
-    body: str,
-    *,
-    message_id_domain: str | None = None,
-    date: datetime | None = None,
-) -> EmailMessage:
-    """A plain-text UTF-8 message with ``Date`` and ``Message-ID``.
-
-    Header values with line breaks are refused (:class:`MailRefused`, no SMTP code): no header
-    injection through a name or an address read from the directory.
-    """
-    msg = EmailMessage(policy=_POLICY)
-    try:
-        msg["From"] = sender
-        msg["To"] = to
-        msg["Subject"] = subject
-    except (ValueError, TypeError, IndexError) as exc:
-        raise MailRefused(f"Message impossible à construire pour « {to} » : {exc}", recipient=to) from None
-    msg["Date"] = format_datetime(date or datetime.now().astimezone())
-    domain = message_id_domain or parseaddr(sender)[1].rpartition("@")[2] or "enttui.invalid"
-    msg["Message-ID"] = make_msgid(domain=re.sub(r"[^A-Za-z0-9.-]", "", domain) or "enttui.invalid")
-    msg.set_content(body, charset="utf-8", cte="quoted-printable")
-    return msg
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +144,9 @@ def render_message(
     message_id_domain: str | None = None,
     date: datetime | None = None,
 ) -> RawMessage:
-    """The same message as :func:`build_message` (plain text, UTF-8, quoted-printable), rendered to
-    bytes. Line breaks in a header are refused (:class:`MailRefused`): no header injection."""
+    """A plain-text UTF-8 message (quoted-printable) with ``Date`` and ``Message-ID``, rendered to
+    bytes. Line breaks in a header are refused (:class:`MailRefused`): no header injection through
+    a name or an address read from the directory."""
     for name, value in (("From", sender), ("To", to)):
         _header(name, value, to)
     from_name, from_addr = parseaddr(sender)
@@ -210,11 +169,6 @@ def render_message(
         text += "\n"
     payload = quopri.encodestring(text.encode("utf-8")).replace(b"\n", b"\r\n")
     return RawMessage(from_addr, to_addr, head.encode("ascii") + payload)
-
-
-def _recipients(message: EmailMessage) -> list[str]:
-    values = [str(v) for key in ("To", "Cc", "Bcc") for v in message.get_all(key, [])]
-    return [addr for _name, addr in getaddresses(values) if addr]
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,19 +307,13 @@ class SmtpMailer(Mailer):
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def send(self, message: EmailMessage | RawMessage) -> None:
-        if isinstance(message, RawMessage):
-            recipients = message.recipient
-        else:
-            recipients = ", ".join(_recipients(message)) or "(aucun destinataire)"
+    async def send(self, message: RawMessage) -> None:
+        recipients = message.recipient
         async with self._lock:
             for attempt in (1, 2):
                 smtp = await self._ensure_connected()
                 try:
-                    if isinstance(message, RawMessage):
-                        errors, _answer = await smtp.sendmail(message.sender, [message.recipient], message.data)
-                    else:
-                        errors, _answer = await smtp.send_message(message)
+                    errors, _answer = await smtp.sendmail(message.sender, [message.recipient], message.data)
                 except asyncio.CancelledError:
                     # Interrupted mid-exchange (Ctrl+C, a cancelled job): a reply may still be on its
                     # way, so the session is out of step. Drop it: a QUIT would wait for a relay that
@@ -471,7 +419,7 @@ def _refusal(code: int, text: str, recipient: str) -> MailError:
     )
 
 
-def _find_cause(exc: BaseException, cls: type[BaseException]) -> BaseException | None:
+def _find_cause(exc: BaseException, cls: type[_E]) -> _E | None:
     """The first exception of ``cls`` in the chain that is not aiosmtplib's own wrapper."""
     seen: set[int] = set()
     cur: BaseException | None = exc
@@ -485,7 +433,7 @@ def _find_cause(exc: BaseException, cls: type[BaseException]) -> BaseException |
 
 def _short(exc: BaseException) -> str:
     cause = _find_cause(exc, OSError)
-    code = getattr(cause, "errno", None)
+    code = None if cause is None else cause.errno
     if isinstance(cause, ConnectionRefusedError) or code == errno.ECONNREFUSED:
         return "connexion refusée"
     if isinstance(cause, socket.gaierror):
@@ -494,7 +442,7 @@ def _short(exc: BaseException) -> str:
         return "hôte injoignable"
     if isinstance(cause, ConnectionResetError) or code == errno.ECONNRESET:
         return "connexion coupée par le serveur"
-    if cause is not None and getattr(cause, "strerror", None):
+    if cause is not None and cause.strerror:
         return str(cause.strerror)
     return str(exc) or type(exc).__name__
 
@@ -572,23 +520,17 @@ class OutboxMailer(Mailer):
             os.close(fd)
         return path
 
-    async def send(self, message: EmailMessage | RawMessage) -> None:
-        if isinstance(message, RawMessage):
-            recipients = [message.recipient]
-            data = message.data.replace(b"\r\n", b"\n")
-        else:
-            # An address Python cannot parse still names the file (sanitised): the demo keeps it.
-            recipients = _recipients(message) or [str(v) for v in message.get_all("To", []) if str(v).strip()]
-            data = message.as_bytes(policy=message.policy.clone(linesep="\n"))
-        if not recipients:
+    async def send(self, message: RawMessage) -> None:
+        if not message.recipient:
             raise MailRefused("Message sans destinataire", recipient="")
+        data = message.data.replace(b"\r\n", b"\n")
         async with self._lock:
             if self._seq is None:
                 self._seq = await asyncio.to_thread(self._prepare)
             for _ in range(1000):
                 self._seq += 1
                 try:
-                    await asyncio.to_thread(self._write, self._seq, _slug(recipients[0]), data)
+                    await asyncio.to_thread(self._write, self._seq, _slug(message.recipient), data)
                     return
                 except FileExistsError:
                     continue  # another process wrote this number: take the next one

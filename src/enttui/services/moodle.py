@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, func, inspect, make_url, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, func, inspect, make_url, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
@@ -101,13 +101,11 @@ class Moodle:
         self.tables: MoodleTables = moodle_tables(config.prefix)
         self._engine: Engine | None = None
         self._url: URL | None = None
-        self._url_error: str = ""
         self._mnet_id: int | None = None
         self._system_context: int | None = None
         try:
             url = make_url(config.url)
-        except Exception as exc:  # noqa: BLE001 - reported by open()
-            self._url_error = type(exc).__name__
+        except Exception:  # noqa: BLE001 - reported by open()
             self.dialect = config.url.split(":", 1)[0].split("+", 1)[0]
             self.endpoint = _strip_password(config.url)
             return
@@ -638,24 +636,28 @@ def _insert_base_rows(conn: Connection, t: MoodleTables) -> None:
             },
         ],
     )
-    site = conn.execute(
-        t.course.insert().values(
-            category=0,
-            sortorder=0,
-            fullname="Site Moodle",
-            shortname="moodle",
-            summary="",
-            format="site",
-            newsitems=3,
-            timecreated=BASE_TIME,
-            timemodified=BASE_TIME,
+    site = inserted_id(
+        conn.execute(
+            t.course.insert().values(
+                category=0,
+                sortorder=0,
+                fullname="Site Moodle",
+                shortname="moodle",
+                summary="",
+                format="site",
+                newsitems=3,
+                timecreated=BASE_TIME,
+                timemodified=BASE_TIME,
+            )
         )
-    ).inserted_primary_key[0]
-    category = conn.execute(
-        t.course_categories.insert().values(
-            name="Category 1", descriptionformat=1, sortorder=10000, timemodified=BASE_TIME, depth=1, path=""
+    )
+    category = inserted_id(
+        conn.execute(
+            t.course_categories.insert().values(
+                name="Category 1", descriptionformat=1, sortorder=10000, timemodified=BASE_TIME, depth=1, path=""
+            )
         )
-    ).inserted_primary_key[0]
+    )
     conn.execute(update(t.course_categories).where(t.course_categories.c.id == category).values(path=f"/{category}"))
     add_context(conn, t, CONTEXT_COURSE, site, system_id)
     add_context(conn, t, CONTEXT_COURSECAT, category, system_id)
@@ -671,8 +673,15 @@ def add_context(conn: Connection, t: MoodleTables, level: int, instance: int, pa
         parent_path, parent_depth = "", 0
     else:
         parent_path, parent_depth = conn.execute(select(ctx.c.path, ctx.c.depth).where(ctx.c.id == parent_id)).one()
-    new_id = conn.execute(
-        ctx.insert().values(contextlevel=level, instanceid=instance, depth=parent_depth + 1)
-    ).inserted_primary_key[0]
+    new_id = inserted_id(
+        conn.execute(ctx.insert().values(contextlevel=level, instanceid=instance, depth=parent_depth + 1))
+    )
     conn.execute(update(ctx).where(ctx.c.id == new_id).values(path=f"{parent_path or ''}/{new_id}"))
-    return int(new_id)
+    return new_id
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id of the row an INSERT of one row just wrote."""
+    key = result.inserted_primary_key
+    assert key is not None, "an INSERT of one row has a primary key"
+    return int(key[0])

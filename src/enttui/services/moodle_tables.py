@@ -33,6 +33,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.schema import SchemaItem
 from sqlalchemy.types import TypeEngine
 
 MYSQL = ("mysql", "mariadb")
@@ -108,7 +109,7 @@ def _txt(name: str, *, nullable: bool = True) -> Column:
     return Column(name, _text(), nullable=nullable)
 
 
-def _table(metadata: MetaData, prefix: str, name: str, abbrev: str, *items: object) -> Table:
+def _table(metadata: MetaData, prefix: str, name: str, abbrev: str, *items: SchemaItem) -> Table:
     return Table(
         f"{prefix}{name}",
         metadata,

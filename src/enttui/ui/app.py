@@ -158,7 +158,7 @@ class EntApp(App[int]):
         trail = screen.trail() if isinstance(screen, EntScreen) else ()
         self.push_screen(PersonScreen(dn, trail))
 
-    def action_back(self) -> None:
+    def action_go_back(self) -> None:
         """Retour (escape): the previous page, else the home page."""
         if not isinstance(self.screen, PageScreen):
             self.pop_screen()

@@ -11,6 +11,7 @@ from rich.align import Align
 from rich.text import Text
 from textual.app import SystemCommand
 from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit, Provider, ProviderSource
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widgets.option_list import Option
 
@@ -93,9 +94,9 @@ class ScreenActionCommands(Provider):
     """The actions (with a key) of the screen the palette was opened from (the console-wide
     ones are the system commands and "Aller à")."""
 
-    def _commands(self) -> list[tuple[str, str, object, str]]:
+    def _commands(self) -> list[tuple[str, str, DOMNode, str]]:
         screen = self.screen
-        out: list[tuple[str, str, object, str]] = []
+        out: list[tuple[str, str, DOMNode, str]] = []
         seen: set[str] = set()
         for _key, active in screen.active_bindings.items():
             binding = active.binding
@@ -109,8 +110,8 @@ class ScreenActionCommands(Provider):
             out.append((title, binding.action, active.node, binding.tooltip))
         return out
 
-    async def _run(self, action: str, node: object) -> None:
-        await self.app.run_action(action, node)  # type: ignore[arg-type]
+    async def _run(self, action: str, node: DOMNode) -> None:
+        await self.app.run_action(action, node)
 
     async def discover(self) -> AsyncIterator[DiscoveryHit]:
         for title, action, node, tooltip in self._commands():

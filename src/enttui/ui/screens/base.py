@@ -126,7 +126,7 @@ class PageScreen(EntScreen):
 
     PAGE_KEY: ClassVar[str] = "accueil"
     BINDINGS = [
-        Binding("escape", "app.back", "Retour", id="page.back", tooltip="Revenir à l'écran précédent"),
+        Binding("escape", "app.go_back", "Retour", id="page.back", tooltip="Revenir à l'écran précédent"),
         # priority: the menu takes the focus before the next key is routed (keys typed ahead go to it).
         Binding(
             "f2",
@@ -171,7 +171,9 @@ class DetailScreen(EntScreen):
 
     TITLE_LABEL: ClassVar[str] = ""
     BINDINGS = [
-        Binding("escape", "app.back", "Retour", id="page.back", tooltip="Revenir à l'écran d'où celui-ci a été ouvert"),
+        Binding(
+            "escape", "app.go_back", "Retour", id="page.back", tooltip="Revenir à l'écran d'où celui-ci a été ouvert"
+        ),
         Binding("f2", "app.menu", "Menu", id="page.menu", tooltip="Revenir à la page et ouvrir le menu"),
     ]
 

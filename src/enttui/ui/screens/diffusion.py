@@ -10,15 +10,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, ProgressBar, Static, TextArea
 from textual.worker import Worker
 
-from enttui.domain import mail as M
 from enttui.domain.french import plural
-from enttui.domain.mail import SUBJECT_MAX
+from enttui.domain.mail import SUBJECT_MAX, validate_subject
 from enttui.domain.people import Target
 from enttui.domain.runs import RunStatus
 from enttui.errors import EnttuiError, ValidationError, describe
-from enttui.jobs import diffusion as D
-from enttui.jobs import journal as J
+from enttui.jobs import diffusion
 from enttui.jobs.events import Event, Phase, Progress, Trace
+from enttui.jobs.journal import resent_text
 from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.fields import Case, clear_field_errors, field_error, show_field_errors
@@ -131,13 +130,13 @@ class DiffusionScreen(PageScreen):
         if not self._targets():
             errors["targets"] = "Cochez au moins une cible."
         try:
-            M.validate_subject(self.query_one("#objet", Input).value)
+            validate_subject(self.query_one("#objet", Input).value)
         except ValidationError as exc:
             errors["objet"] = exc.message
         return errors
 
-    def _request(self) -> D.DiffusionRequest:
-        return D.validate_request(
+    def _request(self) -> diffusion.DiffusionRequest:
+        return diffusion.validate_request(
             self._targets(),
             self.query_one("#objet", Input).value,
             self.query_one("#texte-libre", TextArea).text,
@@ -189,7 +188,7 @@ class DiffusionScreen(PageScreen):
     # -- workers -----------------------------------------------------------------------------
     @work(exclusive=True, group="diffusion:resumable", exit_on_error=False)
     async def _check_resumable(self) -> None:
-        run = await D.resumable_diffusion(self.ent_app.services)
+        run = await diffusion.resumable_diffusion(self.ent_app.services)
         banner = self.query_one("#resume-banner", Static)
         self._resumable = run.id if run else None
         if run is None:
@@ -201,11 +200,11 @@ class DiffusionScreen(PageScreen):
         banner.display = True
 
     @work(exclusive=True, group="diffusion:run", exit_on_error=False)
-    async def _diffuse(self, request: D.DiffusionRequest) -> None:
+    async def _diffuse(self, request: diffusion.DiffusionRequest) -> None:
         services = self.ent_app.services
         self._begin("Lecture de l'annuaire…")
         try:
-            plan = await D.plan_diffusion(services, request)
+            plan = await diffusion.plan_diffusion(services, request)
             self._end_prepare()
             if not await self.app.push_screen_wait(
                 ConfirmModal("Diffuser les identifiants ?", plan.confirmation_text(), yes_label="Diffuser (y)")
@@ -223,7 +222,7 @@ class DiffusionScreen(PageScreen):
                 return
             # The run view appears with the first progress (the run is recorded): a refusal before
             # (the lock, the relay's check) is said on the form, where nothing has changed.
-            result = await D.run_diffusion(services, request, self._on_event, plan=plan)
+            result = await diffusion.run_diffusion(services, request, self._on_event, plan=plan)
             self._show_result(result)
         finally:
             self._busy = False
@@ -242,7 +241,7 @@ class DiffusionScreen(PageScreen):
                 )
             ):
                 return
-            result = await D.resume_diffusion(self.ent_app.services, run_id, self._on_event)
+            result = await diffusion.resume_diffusion(self.ent_app.services, run_id, self._on_event)
             self._show_result(result)
         finally:
             self._busy = False
@@ -319,7 +318,7 @@ class DiffusionScreen(PageScreen):
     def show_progress(self, done: int, total: int | None) -> None:
         self.query_one("#run-progress", ProgressBar).update(total=total or None, progress=done)
 
-    def _show_result(self, result: D.DiffusionResult) -> None:
+    def _show_result(self, result: diffusion.DiffusionResult) -> None:
         self._file_name = result.file_name
         text = Text()
         title = {
@@ -338,7 +337,7 @@ class DiffusionScreen(PageScreen):
             + "\n"
         )
         if result.resent:
-            text.append(J.resent_text(result.resent) + "\n", style="yellow")
+            text.append(resent_text(result.resent) + "\n", style="yellow")
         if result.file_name:
             text.append(f"Fichier : {result.file_name} (F7 pour l'ouvrir)\n")
         text.append("F4 : revenir au formulaire\n", style="dim")

@@ -12,7 +12,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 from enttui.domain.csv_formats import BUILTIN_FORMATS, CATALOGUE
 from enttui.domain.french import plural
 from enttui.errors import EnttuiError
-from enttui.jobs import csv_export as X
+from enttui.jobs import csv_export
 from enttui.services.localfiles import DestinationExists
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.screens.imports import export_with_confirmation
@@ -32,8 +32,8 @@ class ColumnsTable(DataTable):
         Binding("minus,-", "move(1)", "Descendre", id="columns.down", tooltip="Reculer la colonne dans l'ordre"),
     ]
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", id=id)
         self.chosen: list[str] = []
         self.add_columns("Choix", "Colonne", "Clé")
         for key, header in CATALOGUE.items():
@@ -122,7 +122,7 @@ class ExportSpecifiqueScreen(PageScreen):
         services = self.ent_app.services
         table = self.query_one("#formats", EntTable)
         current = want or self._selected()
-        profiles = X.load_profiles(services)
+        profiles = csv_export.load_profiles(services)
         table.clear()
         self._names = []
         for name, fmt in BUILTIN_FORMATS.items():
@@ -153,7 +153,7 @@ class ExportSpecifiqueScreen(PageScreen):
         if fmt is not None:
             status.update(Text(f"{fmt.label} — {fmt.note}" if fmt.note else fmt.label))
             return
-        profiles = X.load_profiles(self.ent_app.services)
+        profiles = csv_export.load_profiles(self.ent_app.services)
         if name in profiles:
             self.query_one("#columns", ColumnsTable).set_chosen(profiles[name]["columns"])
             self.query_one("#profile-name", Input).value = name
@@ -183,7 +183,7 @@ class ExportSpecifiqueScreen(PageScreen):
 
     @work(exclusive=True, group="export_specifique:export", exit_on_error=False)
     async def _run_export(self, name: str, output: str) -> None:
-        await export_with_confirmation(self, name, output, X.ExportFilter())
+        await export_with_confirmation(self, name, output, csv_export.ExportFilter())
 
     def action_save_profile(self) -> None:
         name = self.query_one("#profile-name", Input).value.strip()
@@ -191,7 +191,7 @@ class ExportSpecifiqueScreen(PageScreen):
 
     @work(exclusive=True, group="export_specifique:profile", exit_on_error=False)
     async def _save(self, name: str, columns: list[str]) -> None:
-        await X.save_profile(self.ent_app.services, name, columns)
+        await csv_export.save_profile(self.ent_app.services, name, columns)
         self.notify(f"Profil « {name} » enregistré ({plural(len(columns), 'colonne')}).", markup=False)
         self._reload(want=name)
 
@@ -206,7 +206,7 @@ class ExportSpecifiqueScreen(PageScreen):
     async def _delete(self, name: str) -> None:
         if not await self.app.push_screen_wait(ConfirmModal("Supprimer le profil ?", f"Profil d'export « {name} »")):
             return
-        await X.delete_profile(self.ent_app.services, name)
+        await csv_export.delete_profile(self.ent_app.services, name)
         self.notify(f"Profil « {name} » supprimé.", markup=False)
         self._reload()
 

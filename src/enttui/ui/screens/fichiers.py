@@ -18,8 +18,7 @@ from enttui.domain.french import plural
 from enttui.domain.idfiles import format_generated, parse_search_date
 from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import ValidationError
-from enttui.jobs import idfiles as J
-from enttui.jobs import regeneration as R
+from enttui.jobs import idfiles, regeneration
 from enttui.jobs.events import Event, EventSink, Progress
 from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
@@ -40,7 +39,7 @@ COLUMNS = (
 )
 
 
-def _state_cell(e: J.FileEntry) -> Text:
+def _state_cell(e: idfiles.FileEntry) -> Text:
     """The state of the file's run when it did not finish (the banner says it too)."""
     if e.status == RunStatus.INTERRUPTED:
         return Text(RunStatus.INTERRUPTED + (" : F7" if e.kind == RunKind.REGENERATION else ""), style="bold yellow")
@@ -121,8 +120,8 @@ class FichiersScreen(PageScreen):
     @work(exclusive=True, group="fichiers:list", exit_on_error=False)
     async def _load(self) -> None:
         services = self.ent_app.services
-        await J.purge_files(services)
-        entries = await J.list_files(services)
+        await idfiles.purge_files(services)
+        entries = await idfiles.list_files(services)
         table = self.query_one("#files", EntTable)
         current = self._current()
         table.clear()
@@ -183,7 +182,7 @@ class FichiersScreen(PageScreen):
         written: list[object] = []
 
         async def write(text: str, overwrite: bool) -> None:
-            written.append(await J.export_file(services, name, text, overwrite=overwrite))
+            written.append(await idfiles.export_file(services, name, text, overwrite=overwrite))
 
         if await export_flow(
             self,
@@ -205,7 +204,7 @@ class FichiersScreen(PageScreen):
             )
         ):
             return
-        await J.delete_file(self.ent_app.services, name)
+        await idfiles.delete_file(self.ent_app.services, name)
         self.notify(f"{name} supprimé.", markup=False)
         self.ent_app.note_change()
         self.action_refresh()
@@ -221,10 +220,10 @@ class FichiersScreen(PageScreen):
             event.stop()
             self.action_regenerate()
 
-    def _regen_request(self) -> R.RegenerationRequest:
+    def _regen_request(self) -> regeneration.RegenerationRequest:
         since = parse_search_date(self.query_one("#regen-date", Input).value)
         uai = self.query_one("#regen-uai", Select).value
-        return R.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
+        return regeneration.RegenerationRequest(() if uai in (ALL, Select.NULL) else (str(uai),), since)
 
     def action_regenerate(self) -> None:
         if self._regen_running:
@@ -240,9 +239,9 @@ class FichiersScreen(PageScreen):
         self._regen_worker = self._regenerate(request)
 
     @work(exclusive=True, group="fichiers:regenerate", exit_on_error=False)
-    async def _regenerate(self, request: R.RegenerationRequest) -> None:
+    async def _regenerate(self, request: regeneration.RegenerationRequest) -> None:
         services = self.ent_app.services
-        plan = await R.plan_regeneration(services, request)
+        plan = await regeneration.plan_regeneration(services, request)
         if not plan.people:
             self.notify("Aucun compte ne correspond : rien à régénérer.", markup=False)
             return
@@ -255,7 +254,7 @@ class FichiersScreen(PageScreen):
         bar.update(total=len(plan.people), progress=0)
         self._regen_running = True
         try:
-            result = await R.run_regeneration(services, request, self._progress_sink(bar), plan=plan)
+            result = await regeneration.run_regeneration(services, request, self._progress_sink(bar), plan=plan)
         finally:
             self._regen_running = False
             self.ent_app.note_change()
@@ -264,7 +263,7 @@ class FichiersScreen(PageScreen):
     # -- resume ------------------------------------------------------------------------------
     @work(exclusive=True, group="fichiers:resumable", exit_on_error=False)
     async def _check_resumable(self) -> None:
-        run = await R.resumable_regeneration(self.ent_app.services)
+        run = await regeneration.resumable_regeneration(self.ent_app.services)
         banner = self.query_one("#regen-banner", Static)
         self._resumable = run.id if run else None
         if run is None:
@@ -272,7 +271,7 @@ class FichiersScreen(PageScreen):
             banner.display = False
             return
         when = run.started_at.astimezone().strftime("%d/%m/%Y à %H:%M")
-        rows = [e.rows for e in await J.list_files(self.ent_app.services) if e.run_id == run.id]
+        rows = [e.rows for e in await idfiles.list_files(self.ent_app.services) if e.run_id == run.id]
         done = f" après {plural(rows[0], 'ligne')}" if rows else ""
         banner.update(Text(f"La régénération n° {run.id} du {when} a été interrompue{done} : F7 pour la reprendre."))
         banner.display = True
@@ -305,7 +304,7 @@ class FichiersScreen(PageScreen):
         bar = self._show_progress()
         self._regen_running = True
         try:
-            result = await R.resume_regeneration(services, run_id, self._progress_sink(bar))
+            result = await regeneration.resume_regeneration(services, run_id, self._progress_sink(bar))
         finally:
             self._regen_running = False
             self.ent_app.note_change()
@@ -326,7 +325,7 @@ class FichiersScreen(PageScreen):
 
         return on_event
 
-    def _show_result(self, result: R.RegenerationResult) -> None:
+    def _show_result(self, result: regeneration.RegenerationResult) -> None:
         changed = plural(result.in_file, "mot de passe régénéré", "mots de passe régénérés")
         text = f"{changed} dans {result.file_name} ; {plural(result.errors, 'erreur')}."
         if result.status == RunStatus.INTERRUPTED:

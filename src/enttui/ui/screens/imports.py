@@ -17,8 +17,7 @@ from textual.worker import Worker
 from enttui.domain.french import plural
 from enttui.domain.people import Target
 from enttui.errors import EnttuiError
-from enttui.jobs import csv_export as X
-from enttui.jobs import csv_import as I
+from enttui.jobs import csv_export, csv_import
 from enttui.services.localfiles import DestinationExists
 from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
@@ -38,21 +37,21 @@ def target_options() -> list[tuple[str, str]]:
 
 
 def activation_options() -> list[tuple[str, str]]:
-    return [(label, key) for key, label in X.ACTIVATION_CHOICES.items()]
+    return [(label, key) for key, label in csv_export.ACTIVATION_CHOICES.items()]
 
 
-async def export_with_confirmation(screen: PageScreen, fmt: str, output: str, filt: X.ExportFilter) -> None:
+async def export_with_confirmation(screen: PageScreen, fmt: str, output: str, filt: csv_export.ExportFilter) -> None:
     """Run an export; ask before replacing a file enttui wrote (used by both export screens)."""
     services = screen.ent_app.services
     try:
-        result = await X.run_export(services, fmt, output, filt=filt)
+        result = await csv_export.run_export(services, fmt, output, filt=filt)
     except DestinationExists as exc:
         if not await screen.app.push_screen_wait(
             ConfirmModal("Le fichier existe déjà", f"{exc.path} existe (enttui l'a écrit). Le remplacer ?")
         ):
             screen.notify("Export annulé : rien n'a été écrit.", markup=False)
             return
-        result = await X.run_export(services, fmt, output, filt=filt, overwrite=True)
+        result = await csv_export.run_export(services, fmt, output, filt=filt, overwrite=True)
     rows = plural(result.rows, "ligne exportée", "lignes exportées")
     screen.notify(f"{rows} vers {result.path} (0600).", markup=False)
 
@@ -79,7 +78,7 @@ class ImportsScreen(PageScreen):
 
     def __init__(self) -> None:
         super().__init__(name="imports")
-        self._preview: I.ImportPreview | None = None
+        self._preview: csv_import.ImportPreview | None = None
         self._previewed_text = ""  # the path as typed for the preview on screen
         self._apply_worker: Worker | None = None
         self._applying = False
@@ -145,7 +144,7 @@ class ImportsScreen(PageScreen):
         self._clear_preview()
         clear_field_errors(self)
         self.query_one("#import-summary", Static).update(Text("Lecture du fichier…"))
-        preview = await I.preview_import(self.ent_app.services, path)
+        preview = await csv_import.preview_import(self.ent_app.services, path)
         self._preview = preview
         self._previewed_text = path
         self._show(preview)
@@ -164,7 +163,7 @@ class ImportsScreen(PageScreen):
             show_field_errors(self, {"export-path": error.message}, ["export-path"])
         return None
 
-    def _show(self, preview: I.ImportPreview) -> None:
+    def _show(self, preview: csv_import.ImportPreview) -> None:
         table = self.query_one("#import-preview", EntTable)
         table.clear()
         for r in preview.rows[:PREVIEW_CAP]:
@@ -197,7 +196,7 @@ class ImportsScreen(PageScreen):
         self._apply_worker = self._run_apply(self._preview)
 
     @work(exclusive=True, group="imports:apply", exit_on_error=False)
-    async def _run_apply(self, preview: I.ImportPreview) -> None:
+    async def _run_apply(self, preview: csv_import.ImportPreview) -> None:
         if not preview.writes:
             self.notify("Rien à écrire : toutes les lignes sont inchangées ou en erreur.", markup=False)
             return
@@ -212,7 +211,7 @@ class ImportsScreen(PageScreen):
             return
         self._applying = True
         try:
-            result = await I.apply_import(self.ent_app.services, preview)
+            result = await csv_import.apply_import(self.ent_app.services, preview)
         finally:
             self._applying = False
             self.ent_app.note_change()
@@ -237,7 +236,7 @@ class ImportsScreen(PageScreen):
     def action_export(self) -> None:
         target = self.query_one("#export-target", Select).value
         activation = self.query_one("#export-activation", Select).value
-        filt = X.ExportFilter(
+        filt = csv_export.ExportFilter(
             targets=() if target in (ALL, Select.NULL) else (Target(str(target)),),
             klass=self.query_one("#export-class", Input).value.strip(),
             activation=str(activation) if activation != Select.NULL else "tous",
@@ -246,5 +245,5 @@ class ImportsScreen(PageScreen):
         self._run_export(self.query_one("#export-path", Input).value, filt)
 
     @work(exclusive=True, group="imports:export", exit_on_error=False)
-    async def _run_export(self, output: str, filt: X.ExportFilter) -> None:
+    async def _run_export(self, output: str, filt: csv_export.ExportFilter) -> None:
         await export_with_confirmation(self, "personnes", output, filt)

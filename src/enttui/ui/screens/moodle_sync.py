@@ -30,6 +30,7 @@ from enttui.ui.widgets.trace import TraceBuffer, TraceEntry, TracePane
 
 if TYPE_CHECKING:
     from enttui.jobs.sync import SyncResult
+    from enttui.services.directory import Directory
 
 OPTION_LABELS: dict[str, str] = {
     "force": "Forcer la mise à jour de toutes les entrées (y compris celles non modifiées dans la période de référence)",  # noqa: E501
@@ -49,7 +50,7 @@ def headline_with_hint(headline: str, errors: int) -> str:
 class LoginSuggester(Suggester):
     """Completes a login from the directory (périmètre), one small read per prefix."""
 
-    def __init__(self, directory: object) -> None:
+    def __init__(self, directory: Directory) -> None:
         super().__init__(use_cache=True, case_sensitive=False)
         self.directory = directory
 
@@ -57,7 +58,7 @@ class LoginSuggester(Suggester):
         if len(value) < 2:
             return None
         try:
-            async for page in self.directory.iter_people(  # type: ignore[attr-defined]
+            async for page in self.directory.iter_people(
                 lf.startswith("ENTPersonLogin", value), attributes=["ENTPersonLogin", "objectClass"]
             ):
                 logins = sorted(p.login.lower() for p in page if p.login)
@@ -72,7 +73,7 @@ class LoginModal(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Annuler", id="sync.login.cancel", tooltip="Fermer sans rien lancer")]
 
-    def __init__(self, directory: object) -> None:
+    def __init__(self, directory: Directory) -> None:
         super().__init__(classes="confirm-modal")
         self._directory = directory
 
@@ -268,7 +269,7 @@ class MoodleSyncScreen(PageScreen):
             self.set_status(event.label)
 
     async def _confirm(self, kind: str, title: str, message: str) -> bool:
-        return bool(await self.app.push_screen_wait(ConfirmModal(title, message)))
+        return await self.app.push_screen_wait(ConfirmModal(title, message))
 
     @work(exclusive=True, group="moodle_sync:run", exit_on_error=False)
     async def run_sync(self, options: SyncOptions) -> None:

@@ -14,7 +14,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from enttui.domain.french import plural
 from enttui.domain.local_account_rows import LOCAL_PROFILES, AccountFields, format_date, validate_fields
-from enttui.jobs import local_accounts as L
+from enttui.jobs import local_accounts
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.fields import field_error, show_field_errors
 from enttui.ui.widgets.footer import KeyFooter
@@ -90,7 +90,7 @@ class AccountForm(ModalScreen[AccountFields | None]):
         Binding("escape", "cancel", "Annuler", id="account.cancel", tooltip="Fermer sans rien enregistrer"),
     ]
 
-    def __init__(self, title: str, account: L.LocalAccount | None = None) -> None:
+    def __init__(self, title: str, account: local_accounts.LocalAccount | None = None) -> None:
         super().__init__(classes="confirm-modal account-form")
         self._title = title
         self._account = account
@@ -195,7 +195,7 @@ class ReferentielScreen(PageScreen):
 
     def __init__(self) -> None:
         super().__init__(name="referentiel")
-        self._accounts: list[L.LocalAccount] = []
+        self._accounts: list[local_accounts.LocalAccount] = []
         self._want: str | None = None
 
     def compose_body(self) -> ComposeResult:
@@ -216,7 +216,7 @@ class ReferentielScreen(PageScreen):
     @work(exclusive=True, group="referentiel:load", exit_on_error=False)
     async def _load(self) -> None:
         services = self.ent_app.services
-        accounts, capped = await L.list_local_accounts(services)
+        accounts, capped = await local_accounts.list_local_accounts(services)
         today = services.clock().date()
         table = self.query_one("#ref-table", EntTable)
         current = self._selected_dn()
@@ -246,7 +246,7 @@ class ReferentielScreen(PageScreen):
             table.move_cursor(row=dns.index(want))
         self._show_detail()
 
-    def _selected(self) -> L.LocalAccount | None:
+    def _selected(self) -> local_accounts.LocalAccount | None:
         table = self.query_one("#ref-table", DataTable)
         if not self._accounts or not 0 <= table.cursor_row < len(self._accounts):
             return None
@@ -270,7 +270,7 @@ class ReferentielScreen(PageScreen):
             parts = [a.person.jointure, a.person.mail or "pas d'e-mail", a.description]
             detail.update(Text(" · ".join(p for p in parts if p)))
 
-    def _editable(self) -> L.LocalAccount | None:
+    def _editable(self) -> local_accounts.LocalAccount | None:
         a = self._selected()
         if a is None:
             self.notify("Aucun compte sélectionné.", markup=False)
@@ -303,38 +303,38 @@ class ReferentielScreen(PageScreen):
         fields = await self.app.push_screen_wait(AccountForm("Créer un compte local"))
         if fields is None:
             return
-        dn, login = await L.create_local_account(self.ent_app.services, fields)
+        dn, login = await local_accounts.create_local_account(self.ent_app.services, fields)
         self.ent_app.note_change()
         self.notify(f"Compte {login} créé (non activé).", markup=False)
         self._want = dn
         self.action_refresh()
 
     @work(exclusive=True, group="referentiel:edit", exit_on_error=False)
-    async def _edit(self, account: L.LocalAccount) -> None:
+    async def _edit(self, account: local_accounts.LocalAccount) -> None:
         fields = await self.app.push_screen_wait(AccountForm(f"Modifier {account.person.login}", account))
         if fields is None:
             return
-        notes = await L.update_local_account(self.ent_app.services, account.dn, fields)
+        notes = await local_accounts.update_local_account(self.ent_app.services, account.dn, fields)
         self.ent_app.note_change()
         self.notify(f"{account.person.login} : " + ("; ".join(notes) if notes else "aucun changement."), markup=False)
         self._want = account.dn
         self.action_refresh()
 
     @work(exclusive=True, group="referentiel:toggle", exit_on_error=False)
-    async def _toggle(self, account: L.LocalAccount) -> None:
+    async def _toggle(self, account: local_accounts.LocalAccount) -> None:
         verb = "Réactiver" if account.disabled else "Désactiver"
         if not await self.app.push_screen_wait(
             ConfirmModal(f"{verb} le compte ?", f"{account.person.login} ({account.person.full_name})")
         ):
             return
-        await L.set_disabled(self.ent_app.services, account.dn, not account.disabled)
+        await local_accounts.set_disabled(self.ent_app.services, account.dn, not account.disabled)
         self.ent_app.note_change()
         self.notify(f"{account.person.login} {'réactivé' if account.disabled else 'désactivé'}.", markup=False)
         self._want = account.dn
         self.action_refresh()
 
     @work(exclusive=True, group="referentiel:delete", exit_on_error=False)
-    async def _delete(self, account: L.LocalAccount) -> None:
+    async def _delete(self, account: local_accounts.LocalAccount) -> None:
         if not await self.app.push_screen_wait(
             ConfirmModal(
                 "Supprimer le compte ?",
@@ -343,7 +343,7 @@ class ReferentielScreen(PageScreen):
             )
         ):
             return
-        await L.delete_local_account(self.ent_app.services, account.dn)
+        await local_accounts.delete_local_account(self.ent_app.services, account.dn)
         self.ent_app.note_change()
         self.notify(f"{account.person.login} supprimé.", markup=False)
         self.action_refresh()

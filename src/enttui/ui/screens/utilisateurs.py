@@ -191,7 +191,7 @@ class UtilisateursScreen(PageScreen):
         if self.query_one("#people-search", Input).has_focus:
             self.panel.table.focus()
             return
-        self.ent_app.action_back()
+        self.ent_app.action_go_back()
 
     def action_focus_search(self) -> None:
         self.query_one("#people-search", Input).focus()
