@@ -391,36 +391,73 @@ class _Diffusion(credentials.CredentialRun):
                     await extra.close()
 
     async def _sender(self, mailer: Mailer) -> None:
-        # The journal item of this sender's last mail ("mailed"): committed with the next mail's
-        # "sending", before that mail goes out (one commit per mail; at most one mail per sender
-        # whose outcome is not journalled).
-        last: journal.Item | None = None
+        """Send the queued messages, each one's "sending" committed before it leaves.
+
+        One message ahead: while a message is with the relay, the next one's "sending" (with the
+        outcomes of the messages sent before) is being committed, so that a commit and a relay's
+        round trip overlap instead of adding up. After a crash, at most two messages per sender
+        are "sending" (the one with the relay, maybe delivered, and the next, not sent): a resume
+        sends both (same password) and counts them as maybe received twice.
+        """
+        done: list[journal.Item] = []  # outcomes ("mailed") not yet handed to the journal
+        ahead: tuple[credentials.Work, asyncio.Future[None]] | None = None
+        stop = False
         me = asyncio.current_task()
+
+        def intent(w: credentials.Work) -> asyncio.Future[None]:
+            items, done[:] = [*done, (w.person.dn, journal.SENDING, w.kind)], []
+            return self.journal.record_later(*items)
+
         try:
             while True:
                 if me is not None and me.cancelling():
                     # aiosmtplib may turn a cancellation into a lost connection (and the mailer
                     # reconnect): the cancellation must still stop this sender.
                     raise asyncio.CancelledError
-                work = await self.send_q.get()
-                if work is None:
+                if ahead is not None:
+                    (work, committed), ahead = ahead, None
+                    if self.abort is not None:
+                        committed.add_done_callback(journal.ignore_failure)
+                        continue  # "sending", never sent: the resume sends it
+                elif stop:
                     break
-                if self.abort is not None:
-                    continue  # drain: the rest stays in the journal for a resume
-                last = await self._deliver(mailer, work, last)
+                else:
+                    queued = await self.send_q.get()
+                    if queued is None:
+                        break
+                    if self.abort is not None:
+                        continue  # drain: the rest stays in the journal for a resume
+                    work, committed = queued, intent(queued)
+                await committed
+                if not stop and self.abort is None:
+                    try:
+                        nxt = self.send_q.get_nowait()
+                    except asyncio.QueueEmpty:
+                        pass
+                    else:
+                        if nxt is None:
+                            stop = True
+                        else:
+                            ahead = (nxt, intent(nxt))
+                outcome = await self._deliver(mailer, work)
+                if outcome is not None:
+                    done.append(outcome)
                 self.step()
-            if last is not None:
-                item, last = last, None
-                await self.journal.record(item)
+            if done:
+                items, done = done, []
+                await self.journal.record(*items)
         finally:
-            if last is not None:
-                self.journal.note([last])  # cancelled: committed if the store still answers
+            if ahead is not None:
+                ahead[1].add_done_callback(journal.ignore_failure)
+            if done:
+                self.journal.note(done)  # cancelled: committed if the store still answers
 
     def _message(self, p: Person, body: str) -> RawMessage:
         return render_message(self.cfg.smtp.sender, p.mail, self.req.subject, body, date=self.s.clock())
 
-    async def _deliver(self, mailer: Mailer, w: credentials.Work, last: journal.Item | None) -> journal.Item | None:
-        """Send one message; returns its ``mailed`` item (committed with the next "sending")."""
+    async def _deliver(self, mailer: Mailer, w: credentials.Work) -> journal.Item | None:
+        """Send one message (its "sending" is committed); returns its ``mailed`` item (committed
+        with a later "sending")."""
         p = w.person
         password = self.password(p) if w.kind == journal.CREDENTIALS else ""
         if w.kind == journal.INFORMATION:
@@ -433,12 +470,8 @@ class _Diffusion(credentials.CredentialRun):
         retries = self.cfg.diffusion.max_retries
         delay = self.cfg.diffusion.retry_delay_seconds
         reason = ""
-        pending: list[journal.Item] = [last] if last is not None else []
         for attempt in range(retries + 1):
             msg = self._message(p, body)
-            if attempt == 0:
-                await self.journal.record(*pending, (p.dn, journal.SENDING, w.kind))
-                pending = []
             try:
                 await mailer.send(msg)
             except MailTemporary as exc:
