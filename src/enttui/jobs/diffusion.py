@@ -568,39 +568,32 @@ async def resume_diffusion(
         plan = await plan_diffusion(services, request, only=interrupted.wanted)
         secret, lost = await resume.family_secret(services, interrupted.family)
         writer = await resume.reopen_file(services, interrupted.file_name)
-        try:
-            length = services.config.diffusion.password_length
-            works, settled = resume.prepare_resume(
-                interrupted,
-                [*plan.credential_people, *plan.info_people],
-                include_activated=request.include_activated,
-                in_file=resume.file_check(writer, secret, lost, length),
-            )
-            works, left = await resume.confirm_activated(
-                services, works, secret, services.config.diffusion.password_length
-            )
-            settled += left
-            warning = resume.after_lost_secret(works) if lost else ""
-            new_id = await resume.start_resume(services, interrupted, settled, "Diffusion", "diffusion.reprise")
-        except BaseException:
-            if writer is not None:
-                await asyncio.to_thread(writer.close)
-            raise
-        held.set_run(new_id)
-        total = sum(1 for k in interrupted.journal if k != journal.FILE_KEY)
+        left = await resume.resume_works(
+            services,
+            interrupted,
+            [*plan.credential_people, *plan.info_people],
+            writer,
+            secret,
+            lost,
+            include_activated=request.include_activated,
+            label="Diffusion",
+            audit="diffusion.reprise",
+        )
+        works = left.works
+        held.set_run(left.run_id)
         job = _Diffusion(
             services,
             request,
-            new_id,
+            left.run_id,
             secret,
             _context(plan),
             sink,
             writer=writer,
-            done_before=total - len(works),
-            total=total,
+            done_before=left.total - len(works),
+            total=left.total,
         )
-        if warning:
-            job.trace("warning", warning)
+        if left.warning:
+            job.trace("warning", left.warning)
         resent = sum(1 for w in works if w.resent)
         if resent:
             job.trace(

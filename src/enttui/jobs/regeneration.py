@@ -15,7 +15,6 @@ all). Count invariant: ``changed = in_file`` (``+ pending`` for an interrupted r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -258,40 +257,34 @@ async def resume_regeneration(
         plan = await plan_regeneration(services, request, only=interrupted.wanted)
         secret, lost = await resume.family_secret(services, interrupted.family)
         writer = await resume.reopen_file(services, interrupted.file_name)
-        try:
-            works, settled = resume.prepare_resume(
-                interrupted,
-                plan.people,
-                include_activated=request.include_activated,
-                in_file=resume.file_check(writer, secret, lost, services.config.diffusion.password_length),
-                to_file_motif=idfiles.MOTIF_REGENERATION,
-            )
-            works, left = await resume.confirm_activated(
-                services, works, secret, services.config.diffusion.password_length
-            )
-            settled += left
-            warning = resume.after_lost_secret(works) if lost else ""
-            new_id = await resume.start_resume(services, interrupted, settled, "Régénération", "regeneration.reprise")
-        except BaseException:
-            if writer is not None:
-                await asyncio.to_thread(writer.close)
-            raise
-        held.set_run(new_id)
-        total = sum(1 for k in interrupted.journal if k != journal.FILE_KEY)
+        left = await resume.resume_works(
+            services,
+            interrupted,
+            plan.people,
+            writer,
+            secret,
+            lost,
+            include_activated=request.include_activated,
+            label="Régénération",
+            audit="regeneration.reprise",
+            to_file_motif=idfiles.MOTIF_REGENERATION,
+        )
+        works = left.works
+        held.set_run(left.run_id)
         job = _Regeneration(
             services,
             request,
-            new_id,
+            left.run_id,
             secret,
             _context(plan),
             sink,
             writer=writer,
-            done_before=total - len(works),
-            total=total,
+            done_before=left.total - len(works),
+            total=left.total,
         )
         if writer is not None:
             job.file_created_at = None  # the index keeps the file's first date
-        if warning:
-            job.trace("warning", warning)
+        if left.warning:
+            job.trace("warning", left.warning)
         sink(Phase(ENTITY, "Reprise : changement des mots de passe"))
         return await credentials.run_to_end(services, job, works, interrupted.family, result_from_journal)

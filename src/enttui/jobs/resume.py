@@ -215,6 +215,52 @@ async def start_resume(services: Services, resume: Resume, settled: list[journal
     return new_id
 
 
+@dataclass
+class Resumed:
+    """What a resume goes on with: the work left, a warning to trace, the new run and the total."""
+
+    works: list[Work]
+    warning: str
+    run_id: int
+    total: int
+
+
+async def resume_works(
+    services: Services,
+    resume: Resume,
+    people: Iterable[Person],
+    writer: IdFileWriter | None,
+    secret: bytes,
+    lost: bool,
+    *,
+    include_activated: bool,
+    label: str,
+    audit: str,
+    to_file_motif: str = "",
+) -> Resumed:
+    """The work left of ``resume`` among ``people``, recorded as a new run (the file is closed if
+    this fails)."""
+    length = services.config.diffusion.password_length
+    try:
+        works, settled = prepare_resume(
+            resume,
+            people,
+            include_activated=include_activated,
+            in_file=file_check(writer, secret, lost, length),
+            to_file_motif=to_file_motif,
+        )
+        works, left = await confirm_activated(services, works, secret, length)
+        settled += left
+        warning = after_lost_secret(works) if lost else ""
+        new_id = await start_resume(services, resume, settled, label, audit)
+    except BaseException:
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
+        raise
+    total = sum(1 for k in resume.journal if k != journal.FILE_KEY)
+    return Resumed(works, warning, new_id, total)
+
+
 async def reopen_file(services: Services, name: str) -> IdFileWriter | None:
     """The run's file, reopened for appending (None when it is gone)."""
     if not name:
