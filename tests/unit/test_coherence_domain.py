@@ -14,7 +14,7 @@ from enttui.domain.coherence import (
     CHECKS,
     SEVERITIES,
     CoherenceAnalyzer,
-    MoodleUser,
+    MoodleAccount,
     blocking_failed,
 )
 from enttui.domain.csv_write import neutralise
@@ -246,9 +246,9 @@ def test_never_activated_after_n_days():
 
 def test_moodle_cross_checks():
     users = [
-        MoodleUser(1, "eleve", auth="cas"),
-        MoodleUser(2, "gone", "Jean", "Parti", auth="cas"),
-        MoodleUser(3, "gone2", auth="cas", suspended=True),  # already suspended: not reported
+        MoodleAccount(1, "eleve", auth="cas"),
+        MoodleAccount(2, "gone", "Jean", "Parti", auth="cas"),
+        MoodleAccount(3, "gone2", auth="cas", suspended=True),  # already suspended: not reported
     ]
     usernames = ["eleve", "gone", "gone2", "admin"]
     results = analyse(family(), moodle=(users, usernames), synced_targets=["eleve", "parent"])

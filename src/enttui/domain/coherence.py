@@ -254,7 +254,9 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
-class MoodleUser:
+class MoodleAccount:
+    """A Moodle account as the coherence checks read it (the sync reads a fuller one, sync.MoodleUser)."""
+
     id: int
     username: str
     firstname: str = ""
@@ -399,7 +401,7 @@ class CoherenceAnalyzer:
         self.groups: list[Group] = []
         self.people: list[_Rec] = []
         self._majeur: set[int] = set()  # indexes of adult students
-        self.moodle_users: list[MoodleUser] | None = None
+        self.moodle_users: list[MoodleAccount] | None = None
         self.moodle_usernames: set[str] = set()
         self.moodle_skipped = "Moodle n'est pas configuré."
 
@@ -451,7 +453,7 @@ class CoherenceAnalyzer:
                 self._majeur.add(len(people))
             people.append(r)
 
-    def set_moodle(self, users: Iterable[MoodleUser], all_usernames: Iterable[str]) -> None:
+    def set_moodle(self, users: Iterable[MoodleAccount], all_usernames: Iterable[str]) -> None:
         """Moodle's active users of the sync's auth, and every non-deleted username."""
         self.moodle_users = list(users)
         self.moodle_usernames = {u.lower() for u in all_usernames}

@@ -470,16 +470,16 @@ class MoodleSyncStore:
             )
 
     # -- the coherence checks ------------------------------------------------------------------
-    async def coherence_users(self, auth: str) -> tuple[list[coh.MoodleUser], list[str]]:
+    async def coherence_users(self, auth: str) -> tuple[list[coh.MoodleAccount], list[str]]:
         """Users of ``auth`` (not deleted), and every username not deleted (the coherence checks)."""
         u = self.t.user
 
-        def work(conn: Connection) -> tuple[list[coh.MoodleUser], list[str]]:
+        def work(conn: Connection) -> tuple[list[coh.MoodleAccount], list[str]]:
             q = select(u.c.id, u.c.username, u.c.firstname, u.c.lastname, u.c.auth, u.c.suspended).where(
                 (u.c.auth == auth) & (u.c.deleted == 0)
             )
             users = [
-                coh.MoodleUser(
+                coh.MoodleAccount(
                     id=int(r.id),
                     username=r.username,
                     firstname=r.firstname or "",
