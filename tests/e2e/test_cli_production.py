@@ -256,7 +256,7 @@ def test_nagios_on_the_real_command_line(tmp_path) -> None:
 
 
 def test_check_nagios_warning_and_ok() -> None:
-    from enttui.domain.coherence import A_CORRIGER, BLOQUANT, CheckResult, CheckSpec, Finding
+    from enttui.domain.coherence_checks import A_CORRIGER, BLOQUANT, CheckResult, CheckSpec, Finding
     from enttui.jobs.coherence import CoherenceReport
 
     def result(severity: str, n: int) -> CheckResult:

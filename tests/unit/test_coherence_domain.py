@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from enttui.demo.world import SchoolSpec, WorldSpec, demo_entries, demo_spec, generate, injected_defects
-from enttui.domain.coherence import (
-    BLOQUANT,
-    CHECKS,
-    SEVERITIES,
-    CoherenceAnalyzer,
-    MoodleAccount,
-    blocking_failed,
-)
+from enttui.domain.coherence import CoherenceAnalyzer
+from enttui.domain.coherence_checks import BLOQUANT, CHECKS, SEVERITIES, MoodleAccount, blocking_failed
 from enttui.domain.csv_write import neutralise
 from enttui.domain.dn import lookup_key
 from enttui.domain.people import Target, person_from_entry, resolve_target

@@ -117,7 +117,7 @@ def status_verdict(m: Monitoring, *, warning_hours: float, critical_hours: float
 
 def check_verdict(report: Any) -> tuple[int, str, list[str]]:
     """(exit status, summary, perfdata) of ``enttui check --nagios`` (a CoherenceReport)."""
-    from enttui.domain.coherence import A_CORRIGER, BLOQUANT
+    from enttui.domain.coherence_checks import A_CORRIGER, BLOQUANT
 
     blocking = [c for c in report.checks if c.severity == BLOQUANT and c.failed]
     to_fix = [c for c in report.checks if c.severity == A_CORRIGER and c.failed]

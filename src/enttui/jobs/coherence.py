@@ -21,12 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.coherence import (
-    BLOQUANT,
-    COHERENCE_PERSON_ATTRIBUTES,
-    CheckResult,
-    CoherenceAnalyzer,
-)
+from enttui.domain.coherence import CoherenceAnalyzer
+from enttui.domain.coherence_checks import BLOQUANT, COHERENCE_PERSON_ATTRIBUTES, CheckResult
 from enttui.domain.csv_write import csv_bytes
 from enttui.domain.french import plural
 from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES

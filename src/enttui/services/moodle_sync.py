@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, String, Table, and_, bindparam, cast, delete, insert, literal, select, update
 
-from enttui.domain import coherence as coh
+from enttui.domain import coherence_checks as coh
 from enttui.domain.role_plan import Assignment
 from enttui.domain.sync import CONTEXT_LEVELS, CohortChange, DesiredUser, MoodleCohort, MoodleUser
 from enttui.domain.sync import UserUpdate as PlannedUpdate

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, ProgressBar, Static
 
-from enttui.domain.coherence import BLOQUANT, INFORMATION, CheckResult, Finding
+from enttui.domain.coherence_checks import BLOQUANT, INFORMATION, CheckResult, Finding
 from enttui.domain.french import plural
 from enttui.jobs.coherence import CoherenceReport, run_coherence, write_coherence_report
 from enttui.jobs.events import Event, Phase, Progress
