@@ -208,8 +208,7 @@ async def measure(workdir: Path, base_dn: str) -> int:
     sys.path.insert(0, str(ROOT / "tests"))
     from enttui.config import Config, EntConfig, StateConfig
     from enttui.domain import ldapfilter as lf
-    from enttui.domain.coherence_checks import COHERENCE_PERSON_ATTRIBUTES
-    from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
+    from enttui.domain.attributes import COHERENCE_PERSON_ATTRIBUTES, GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
     from enttui.jobs.coherence import run_coherence
     from enttui.services.container import Services
     from enttui.services.directory import Directory

@@ -24,7 +24,8 @@ import trustme
 
 from enttui.config import EntConfig, LdapConfig, Secret, config_from_dict
 from enttui.demo import world as demo_world
-from enttui.domain.people import PERSON_ATTRIBUTES, Person
+from enttui.domain.attributes import PERSON_ATTRIBUTES
+from enttui.domain.people import Person
 from enttui.errors import ConfigError, DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
 from support.fixtures_ldap import ldap_config

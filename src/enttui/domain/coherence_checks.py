@@ -13,28 +13,6 @@ A_CORRIGER = "à corriger"
 INFORMATION = "information"
 SEVERITIES: tuple[str, ...] = (BLOQUANT, A_CORRIGER, INFORMATION)
 
-# The attributes the people read needs (one paged read of the whole people branch).
-COHERENCE_PERSON_ATTRIBUTES: tuple[str, ...] = (
-    "objectClass",
-    "cn",
-    "sn",
-    "givenName",
-    "displayName",
-    "mail",
-    "ENTPersonLogin",
-    "ENTPersonJointure",
-    "ENTPersonProfils",
-    "ENTPersonStructRattach",
-    "ENTPersonDateNaissance",
-    "ENTEleveClasses",
-    "ENTEleveParents",
-    "ENTElevePersRelEleve",
-    "ENTEleveMajeur",
-    "ENTAuxPersRelEleveEleve",
-    "createTimestamp",
-    "userPassword",  # only whether there is one: no password = never activated (never kept)
-)
-
 
 @dataclass(frozen=True, slots=True)
 class CheckSpec:

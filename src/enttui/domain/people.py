@@ -92,46 +92,6 @@ CLASS_TARGETS: tuple[tuple[str, Target], ...] = (
     ("entauxnonenscollloc", Target.NON_ENSEIGNANT),
 )
 
-# Every attribute the console reads on a person (one read, no second round trip).
-PERSON_ATTRIBUTES: tuple[str, ...] = (
-    "objectClass",
-    "uid",
-    "cn",
-    "sn",
-    "givenName",
-    "displayName",
-    "mail",
-    "ENTPersonLogin",
-    "ENTPersonJointure",
-    "ENTPersonProfils",
-    "ENTPersonStructRattach",
-    "ENTPersonFonctions",
-    "ENTPersonDateNaissance",
-    "ENTPersonSexe",
-    "ENTEleveClasses",
-    "ENTEleveGroupes",
-    "ENTEleveParents",
-    "ENTElevePersRelEleve",
-    "ENTAuxPersRelEleveEleve",
-    "ENTAuxEnsClasses",
-    "ENTAuxEnsGroupes",
-    "ENTAuxNonEnsEtabService",
-    "pwdReset",
-    "userPassword",  # read only to know whether there is one (turned into a boolean at once)
-    "createTimestamp",
-    "modifyTimestamp",
-)
-
-GROUP_ATTRIBUTES: tuple[str, ...] = ("objectClass", "cn", "description", "member", "modifyTimestamp")
-STRUCTURE_ATTRIBUTES: tuple[str, ...] = (
-    "objectClass",
-    "ou",
-    "ENTStructureUAI",
-    "ENTStructureNomCourant",
-    "ENTStructureJointure",
-    "ENTStructureSIREN",
-)
-
 
 def resolve_target(profils: Iterable[str], object_classes: Iterable[str], prefer: str = "profils") -> Target:
     """The target of a person: from ``ENTPersonProfils``, else the object classes (or the reverse).

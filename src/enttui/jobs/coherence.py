@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain import ldapfilter as lf
+from enttui.domain.attributes import COHERENCE_PERSON_ATTRIBUTES, GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.coherence import CoherenceAnalyzer
-from enttui.domain.coherence_checks import BLOQUANT, COHERENCE_PERSON_ATTRIBUTES, CheckResult
+from enttui.domain.coherence_checks import BLOQUANT, CheckResult
 from enttui.domain.csv_write import csv_bytes
 from enttui.domain.french import plural
-from enttui.domain.people import GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
 from enttui.jobs.destinations import prepare_destination, record_written

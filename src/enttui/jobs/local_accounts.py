@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from enttui.domain import ldapfilter as lf
+from enttui.domain.attributes import PERSON_ATTRIBUTES
 from enttui.domain.local_account_rows import (
     LOCAL_AUX_CLASSES,
     PROFILES_BY_KEY,
@@ -41,7 +42,6 @@ from enttui.domain.local_account_rows import (
 )
 from enttui.domain.logins import next_free_login
 from enttui.domain.people import (
-    PERSON_ATTRIBUTES,
     PROFILE_TARGETS,
     Person,
     Target,

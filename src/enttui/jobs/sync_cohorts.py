@@ -13,8 +13,9 @@ from functools import partial
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain import sync as plan
+from enttui.domain.attributes import GROUP_ATTRIBUTES
 from enttui.domain.dn import lookup_key
-from enttui.domain.people import GROUP_ATTRIBUTES, Group, Structure, group_from_entry
+from enttui.domain.people import Group, Structure, group_from_entry
 from enttui.domain.sync_report import agree, number, plural
 from enttui.jobs.events import Progress
 from enttui.jobs.sync_read import (

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from enttui.domain import ldapfilter as lf
+from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES
 from enttui.domain.dn import InvalidDn, dn_key, lookup_key
 from enttui.domain.people import Person, format_ldap_time
 from enttui.errors import DirectoryError, EnttuiError, IncompleteReadError
@@ -25,18 +26,6 @@ from enttui.services.directory import Entry
 
 MEMBER_LOOKUP_MAX = 2000  # above this many DNs to look up, read the whole périmètre once instead
 OR_CHUNK = 200  # values per OR filter
-MINIMAL_PERSON_ATTRIBUTES = (
-    "objectClass",
-    "sn",
-    "givenName",
-    "mail",
-    "ENTPersonLogin",
-    "ENTPersonJointure",
-    "ENTPersonProfils",
-    "ENTPersonStructRattach",
-    "ENTPersonFonctions",
-    "modifyTimestamp",
-)
 
 
 async def since_filter(run: SyncRun, entities: Iterable[str]) -> str | None:
@@ -204,7 +193,7 @@ async def resolve_members(run: SyncRun, members: Iterable[str], entity: str) -> 
     try:
         if missing and not run.people_full:
             if len(missing) > MEMBER_LOOKUP_MAX:
-                extra = await read_people(run, None, MINIMAL_PERSON_ATTRIBUTES, entity)
+                extra = await read_people(run, None, SYNC_PERSON_ATTRIBUTES, entity)
                 if "people" in run.incomplete:
                     result.complete = False
             else:

@@ -27,9 +27,9 @@ from typing import Any
 from enttui.config import Config
 from enttui.domain import ldapfilter as lf
 from enttui.domain.annuaire import PeopleQuery, fold_login, people_filter
+from enttui.domain.attributes import COUNT_ATTRIBUTES, LIST_ATTRIBUTES, PERSON_ATTRIBUTES
 from enttui.domain.dn import lookup_key
 from enttui.domain.people import (
-    PERSON_ATTRIBUTES,
     Person,
     Structure,
     Target,
@@ -59,27 +59,6 @@ __all__ = [
 PAGE_SIZE = 50  # rows in the table: never more than one page
 COUNT_CAP = 2000  # the count stops here ("plus de 2 000 résultats")
 CACHE_PAGES = 8  # pages kept for "previous page"
-
-# What a row of the people table needs (the detail reads PERSON_ATTRIBUTES).
-LIST_ATTRIBUTES: tuple[str, ...] = (
-    "objectClass",
-    "uid",
-    "cn",
-    "sn",
-    "givenName",
-    "displayName",
-    "mail",
-    "ENTPersonLogin",
-    "ENTPersonProfils",
-    "ENTPersonStructRattach",
-    "ENTEleveClasses",
-    "ENTAuxPersRelEleveEleve",
-    "ENTEleveParents",
-    "ENTAuxEnsClasses",
-    "pwdReset",
-    "userPassword",  # only whether there is one (the État column); never kept
-)
-COUNT_ATTRIBUTES: tuple[str, ...] = ("objectClass", "ENTPersonProfils", "ENTEleveClasses")
 
 
 def _values(attrs: Mapping[str, Sequence[str]], name: str) -> Sequence[str]:

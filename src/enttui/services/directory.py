@@ -25,11 +25,9 @@ from ldap3.core import exceptions as lx
 
 from enttui.config import EntConfig, LdapConfig
 from enttui.domain import ldapfilter as lf
+from enttui.domain.attributes import GROUP_ATTRIBUTES, PERSON_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none
 from enttui.domain.people import (
-    GROUP_ATTRIBUTES,
-    PERSON_ATTRIBUTES,
-    STRUCTURE_ATTRIBUTES,
     Group,
     Person,
     ProfileCounts,
