@@ -18,7 +18,8 @@ from enttui.jobs.events import CollectingSink
 from enttui.jobs.sync import run_sync
 from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
-from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context
+from enttui.services.moodle import Moodle
+from enttui.services.moodle_site import CONTEXT_COURSE, CONTEXT_COURSECAT, add_context
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

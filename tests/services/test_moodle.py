@@ -21,7 +21,8 @@ from sqlalchemy import Connection, func, insert, inspect, select, text
 from enttui.config import MoodleConfig, Secret
 from enttui.domain.people import Person, Target
 from enttui.errors import LockHeldError, MoodleError
-from enttui.services.moodle import RELEASE, ROLES, Moodle
+from enttui.services.moodle import Moodle
+from enttui.services.moodle_site import RELEASE, ROLES
 from enttui.services.moodle_tables import TABLE_NAMES, moodle_tables
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "moodle_columns.json"

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select, update
 
 from enttui.domain.people import Person, Target
-from enttui.services.moodle import CONTEXT_COURSE, CONTEXT_COURSECAT, Moodle, add_context, inserted_id
+from enttui.services.moodle import Moodle
+from enttui.services.moodle_site import CONTEXT_COURSE, CONTEXT_COURSECAT, add_context, inserted_id
 
 SEED_TIME = 1769904000  # 2026-02-01T00:00:00Z
 SYNCED_USERS = 40

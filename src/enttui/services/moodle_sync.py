@@ -27,7 +27,8 @@ from enttui.domain import coherence_checks as coh
 from enttui.domain.role_plan import Assignment
 from enttui.domain.sync import CONTEXT_LEVELS, CohortChange, DesiredUser, MoodleCohort, MoodleUser
 from enttui.domain.sync import UserUpdate as PlannedUpdate
-from enttui.services.moodle import CONTEXT_USER, Moodle
+from enttui.services.moodle import Moodle
+from enttui.services.moodle_site import CONTEXT_USER
 
 IN_CHUNK = 900
 DIRTY_USERS = "accesslib/dirtyusers"
