@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from enttui.domain.dn import lookup_key
 from enttui.domain.local_account_rows import end_date_from_ldap, format_date
 from enttui.domain.people import Person, Target
 
@@ -34,7 +35,7 @@ def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
 
 def _uai(person: Person, ctx: ExportContext) -> str:
     for dn in person.struct_dns:
-        uai = ctx.uai_by_dn.get(dn.lower())
+        uai = ctx.uai_by_dn.get(lookup_key(dn))
         if uai:
             return uai
     return ""

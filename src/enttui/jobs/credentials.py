@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from enttui.domain import idfiles
-from enttui.domain.dn import dn_key_or_none
+from enttui.domain.dn import dn_key_or_none, lookup_key
 from enttui.domain.french import plural
 from enttui.domain.mail import join_names
 from enttui.domain.passwords import derive_password
@@ -76,7 +76,7 @@ def child_label(p: Person) -> str:
 
 def uai_of(ctx: RunContext, p: Person) -> str:
     for dn in p.struct_dns:
-        uai = ctx.uai_of.get(dn.lower())
+        uai = ctx.uai_of.get(lookup_key(dn))
         if uai:
             return uai
     return ""
@@ -85,12 +85,12 @@ def uai_of(ctx: RunContext, p: Person) -> str:
 def detail_of(ctx: RunContext, p: Person) -> str:
     """Classes (students) or children (parents): the file's 5th column and the parents' mail."""
     if p.target is Target.PARENT:
-        return join_names(ctx.children.get(d.lower(), "") for d in p.child_dns)
+        return join_names(ctx.children.get(lookup_key(d), "") for d in p.child_dns)
     return ", ".join(p.classes)
 
 
 async def structures(services: Services) -> dict[str, str]:
-    return {s.dn.lower(): s.uai for s in await services.directory.structures()}
+    return {lookup_key(s.dn): s.uai for s in await services.directory.structures()}
 
 
 async def preflight(services: Services, sink: EventSink, entity: str, *, mail: bool) -> None:

@@ -30,6 +30,7 @@ from enttui.domain.csv_formats import (
     profile_name_problem,
 )
 from enttui.domain.csv_write import BOM, csv_lines
+from enttui.domain.dn import lookup_key
 from enttui.domain.french import plural
 from enttui.domain.people import Target, person_from_entry
 from enttui.domain.runs import RunStatus
@@ -205,7 +206,7 @@ async def run_export(
     status = RunStatus.WITH_ERRORS
     try:
         schools = await directory.structures()
-        ctx = ExportContext({s.dn.lower(): s.uai for s in schools}, cfg.sync.auth, cfg.sync.cohort_prefix)
+        ctx = ExportContext({lookup_key(s.dn): s.uai for s in schools}, cfg.sync.auth, cfg.sync.cohort_prefix)
         query = lf.and_(
             lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter(), classe_filter(filt.klass)
         )

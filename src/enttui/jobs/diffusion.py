@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain import idfiles, mail
+from enttui.domain.dn import lookup_key
 from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.domain.runs import RunStatus
@@ -119,7 +120,7 @@ class DiffusionPlan:
     credential_people: list[Person] = field(default_factory=list)
     info_people: list[Person] = field(default_factory=list)
     children: dict[str, str] = field(default_factory=dict)  # student DN (lower) -> "Prénom Nom (classe)"
-    uai_of: dict[str, str] = field(default_factory=dict)  # structure DN (lower) -> UAI
+    uai_of: dict[str, str] = field(default_factory=dict)  # structure DN key (domain.dn) -> UAI
 
     @property
     def changes(self) -> int:
@@ -173,7 +174,7 @@ async def plan_diffusion(
     async for page in services.directory.iter_people():
         for p in page:
             if p.target is Target.ELEVE:
-                children[p.dn.lower()] = credentials.child_label(p)
+                children[lookup_key(p.dn)] = credentials.child_label(p)
             if p.target not in wanted:
                 continue
             kind = only.get(credentials.dn_key(p.dn)) if only is not None else None
@@ -199,11 +200,11 @@ async def plan_diffusion(
             if not p.has_password:
                 c.no_password += 1
             if p.target is Target.PARENT:
-                child_dns.update(d.lower() for d in p.child_dns)
+                child_dns.update(lookup_key(d) for d in p.child_dns)
     missing = [d for d in child_dns if d not in children]
     if missing:
         for p in await services.directory.people_by_dns(missing):
-            children[p.dn.lower()] = credentials.child_label(p)
+            children[lookup_key(p.dn)] = credentials.child_label(p)
     plan.children = {d: children[d] for d in child_dns if d in children}
     key = lambda p: (p.sn.lower(), p.given_name.lower(), p.dn.lower())  # noqa: E731
     plan.credential_people.sort(key=key)

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from enttui.domain import idfiles
+from enttui.domain.dn import lookup_key
 from enttui.domain.french import plural
 from enttui.domain.people import Person, Target
 from enttui.domain.runs import RunStatus
@@ -167,14 +168,14 @@ async def plan_regeneration(
     async for page in services.directory.iter_people():
         for p in page:
             if p.target is Target.ELEVE:
-                children[p.dn.lower()] = credentials.child_label(p)
+                children[lookup_key(p.dn)] = credentials.child_label(p)
             if p.target not in CREDENTIAL_TARGETS:
                 continue
             if only is not None:
                 if credentials.dn_key(p.dn) not in only:
                     continue
             else:
-                if not any(d.lower() in keep for d in p.struct_dns):
+                if not any(lookup_key(d) in keep for d in p.struct_dns):
                     continue
                 if p.activated and not request.include_activated:
                     continue
