@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from enttui.domain.csv_read import read_table
+from enttui.domain.dn import lookup_key
 from enttui.domain.french import plural
 from enttui.domain.local_account_rows import ParsedFile, ParsedRow, parse_import
 from enttui.domain.logins import next_free_login
@@ -168,7 +169,7 @@ async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: E
     sink(Phase("import", "Lecture de l'annuaire"))
     existing = await local_accounts.find_by_jointures(services)
     schools = await local_accounts.school_dns(services)
-    school_set = {dn.lower() for dn in schools.values()}
+    school_set = {lookup_key(dn) for dn in schools.values()}
     taken: set[str] | None = None
     src = services.config.ent.local_source
     plans: list[RowPlan] = []
@@ -206,7 +207,7 @@ async def plan_import(services: Services, path: str, parsed: ParsedFile, sink: E
         dn, attrs = found
         low = {k.lower(): v for k, v in attrs.items()}
         login = (low.get("entpersonlogin") or [""])[0]
-        structs = {d.lower() for d in low.get("entpersonstructrattach", [])}
+        structs = {lookup_key(d) for d in low.get("entpersonstructrattach", [])}
         if not structs & school_set:
             plans.append(
                 RowPlan(

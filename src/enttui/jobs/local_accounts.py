@@ -31,6 +31,7 @@ from datetime import date
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain.attributes import PERSON_ATTRIBUTES
+from enttui.domain.dn import lookup_key
 from enttui.domain.local_account_rows import (
     LOCAL_AUX_CLASSES,
     PROFILES_BY_KEY,
@@ -388,7 +389,7 @@ def planned_changes(
             notes.append(f"profil : → {profile.label}")
     if wanted("uai") and fields.uai:
         school = schools.get(fields.uai)
-        if school and {d.lower() for d in low.get("entpersonstructrattach", [])} != {school.lower()}:
+        if school and {lookup_key(d) for d in low.get("entpersonstructrattach", [])} != {lookup_key(school)}:
             changes["ENTPersonStructRattach"] = [school]
             notes.append(f"établissement : → {fields.uai}")
     return changes, notes
