@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from enttui.config import Config, EntConfig, StateConfig  # noqa: E402
-from enttui.demo.world import big_spec, generate, write_ldif  # noqa: E402
+from enttui.demo.ldif import write_ldif  # noqa: E402
+from enttui.demo.world import big_spec, generate  # noqa: E402
 from enttui.domain.annuaire import PeopleQuery  # noqa: E402
 from enttui.domain.people import Target  # noqa: E402
 from enttui.services.annuaire import Annuaire  # noqa: E402

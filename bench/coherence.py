@@ -173,7 +173,8 @@ def prepare(workdir: Path, people: int, schools: int, per_check: int, base_dn: s
     """Child process: generate, inject, write ``world.ldif`` and ``injected.json``."""
     import dataclasses
 
-    from enttui.demo.world import big_spec, generate, write_ldif
+    from enttui.demo.ldif import write_ldif
+    from enttui.demo.world import big_spec, generate
 
     spec = dataclasses.replace(big_spec(people, schools, base_dn), role_groups=False)
     entries = [(dn, {k: list(v) for k, v in a.items()}) for dn, a in generate(spec)]

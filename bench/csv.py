@@ -37,7 +37,8 @@ def make_csv(path: Path, rows: int, uai: str) -> None:
 async def measure(workdir: Path, people: int, rows: int) -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from enttui.config import Config, EntConfig, StateConfig
-    from enttui.demo.world import big_spec, generate, write_ldif
+    from enttui.demo.ldif import write_ldif
+    from enttui.demo.world import big_spec, generate
     from enttui.jobs import csv_export, csv_import
     from enttui.services.container import Services
     from enttui.services.directory import Directory

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from enttui.config import EntConfig  # noqa: E402
-from enttui.demo.world import big_spec, containers, generate, write_ldif  # noqa: E402
+from enttui.demo.ldif import write_ldif  # noqa: E402
+from enttui.demo.world import big_spec, containers, generate  # noqa: E402
 from enttui.domain.attributes import PERSON_ATTRIBUTES  # noqa: E402
 from enttui.services.directory import Directory  # noqa: E402
 from support.slapd import Slapd  # noqa: E402

@@ -35,7 +35,8 @@ import ldap3  # noqa: E402
 from sqlalchemy import create_engine, insert  # noqa: E402
 
 from enttui.config import Config, EntConfig, StateConfig, SyncConfig  # noqa: E402
-from enttui.demo.world import big_spec, containers, generate, write_ldif  # noqa: E402
+from enttui.demo.ldif import write_ldif  # noqa: E402
+from enttui.demo.world import big_spec, containers, generate  # noqa: E402
 from enttui.domain import ldapfilter as lf  # noqa: E402
 from enttui.domain.attributes import PERSON_ATTRIBUTES  # noqa: E402
 from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402

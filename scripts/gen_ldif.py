@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from enttui.demo import world as demo_world
+from enttui.demo.ldif import strip_operational, write_ldif
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,18 +70,18 @@ def main(argv: list[str] | None = None) -> int:
             yield from demo_world.containers(spec.base_dn)
         yield from world.entries()
 
-    stream = demo_world.strip_operational(entries()) if args.online else entries()
+    stream = strip_operational(entries()) if args.online else entries()
     start = time.perf_counter()
     if args.output == "-":
         try:
-            count = demo_world.write_ldif(stream, sys.stdout)
+            count = write_ldif(stream, sys.stdout)
             sys.stdout.flush()
         except BrokenPipeError:  # e.g. piped into head
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
     else:
         with Path(args.output).open("w", encoding="utf-8", newline="\n") as out:
-            count = demo_world.write_ldif(stream, out)
+            count = write_ldif(stream, out)
     elapsed = time.perf_counter() - start
     people = ", ".join(f"{pop} {n}" for pop, n in sorted(world.counts.items()))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from enttui.config import Config, EntConfig
-from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
+from enttui.demo.ldif import strip_operational
+from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.people import Target
 from enttui.errors import DestinationExists, ValidationError
 from enttui.jobs import csv_export, csv_import, local_accounts

@@ -8,7 +8,8 @@ import ldap3
 import pytest
 
 from enttui.config import Config, EntConfig
-from enttui.demo.world import SchoolSpec, WorldSpec, generate, strip_operational
+from enttui.demo.ldif import strip_operational
+from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.local_account_rows import validate_fields
 from enttui.errors import ValidationError
 from enttui.jobs import local_accounts

@@ -17,6 +17,7 @@ import ldap3
 import pytest
 
 from enttui.config import config_from_dict
+from enttui.demo import ldif
 from enttui.demo import world as demo_world
 from enttui.domain.people import Target, group_from_entry, person_from_entry, structure_from_entry
 
@@ -58,7 +59,7 @@ def parse_ldif(text: str) -> list[tuple[str, dict[str, list[str]]]]:
 
 def ldif_text(entries) -> str:
     buf = io.StringIO()
-    demo_world.write_ldif(entries, buf)
+    ldif.write_ldif(entries, buf)
     return buf.getvalue()
 
 
@@ -319,24 +320,24 @@ def test_ldif_round_trip_and_base64(demo):
 
 @pytest.mark.parametrize("value", [" lead", ":colon", "<lt", "trail ", "new\nline", "é", "a\rb", ""])
 def test_unsafe_values_are_base64(value):
-    line = demo_world.ldif_line("description", value)
+    line = ldif.ldif_line("description", value)
     if value == "":
         assert line == "description: \n"
     else:
         assert line.startswith("description:: ")
         assert base64.b64decode(line.split(":: ", 1)[1]).decode() == value
-    assert demo_world.ldif_line("description", "a: b <c>") == "description: a: b <c>\n"
+    assert ldif.ldif_line("description", "a: b <c>") == "description: a: b <c>\n"
 
 
 def test_dn_with_accents_is_base64():
     buf = io.StringIO()
-    assert demo_world.write_ldif([("ou=Établissements,dc=x", {"ou": ["Établissements"]})], buf) == 1
+    assert ldif.write_ldif([("ou=Établissements,dc=x", {"ou": ["Établissements"]})], buf) == 1
     assert buf.getvalue().startswith("dn:: ")
     assert parse_ldif(buf.getvalue()) == [("ou=Établissements,dc=x", {"ou": ["Établissements"]})]
 
 
 def test_strip_operational(demo):
-    stripped = list(demo_world.strip_operational(demo))
+    stripped = list(ldif.strip_operational(demo))
     assert all("createTimestamp" not in a and "modifyTimestamp" not in a for _, a in stripped)
     assert any("createTimestamp" in a for _, a in demo)  # the originals are untouched
 
@@ -347,7 +348,7 @@ def test_big_spec_scales():
     assert len(spec.schools) == 2 and len({s.uai for s in spec.schools}) == 2
     world = demo_world.World(spec)  # how fast: bench/foundation.py (demo start-up, 100k people to LDIF)
     buf = io.StringIO()
-    n = demo_world.write_ldif(world.entries(), buf)
+    n = ldif.write_ldif(world.entries(), buf)
     total = sum(world.counts.values())
     assert 4750 <= total <= 5250, world.counts
     assert n > total and world.defects == {}
@@ -411,7 +412,7 @@ def test_generation_streams_school_by_school():
     spec = demo_world.big_spec(3000, 300, base_dn="dc=ent,dc=test")
     tracemalloc.start()
     try:
-        count = demo_world.write_ldif(demo_world.generate(spec), sink)
+        count = ldif.write_ldif(demo_world.generate(spec), sink)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -442,9 +443,7 @@ def test_demo_loads_into_slapd_with_the_project_schema(slapd_factory, demo, tmp_
     path = tmp_path / "demo.ldif"
     with path.open("w", encoding="utf-8") as out:
         # the server's base tree already has the suffix and ou=people/groups/structures
-        demo_world.write_ldif(
-            [e for e in demo if e[0] == f"ou=roles,ou=groups,{BASE}" or not e[0].startswith("ou=")], out
-        )
+        ldif.write_ldif([e for e in demo if e[0] == f"ou=roles,ou=groups,{BASE}" or not e[0].startswith("ou=")], out)
     server = slapd_factory(ldif=path, suffix=BASE)
     conn = ldap3.Connection(server.url, server.admin_dn, server.admin_password, auto_bind=True)
     try:
