@@ -5,7 +5,8 @@ The tables are in :mod:`enttui.services.state_tables`, the steps that bring an e
 date in :mod:`enttui.services.state_migrations`, the engine (SQLite in WAL mode, ``BEGIN IMMEDIATE``
 for writes, so the console and a cron job can share the file) in :mod:`enttui.services.state_engine`,
 opening and transactions in :mod:`enttui.services.state_base`, the records the reads return in
-:mod:`enttui.services.state_records`. Every blocking call runs in :func:`asyncio.to_thread`.
+:mod:`enttui.services.state_records`, the Moodle sync's watermarks and retry lists in
+:mod:`enttui.services.state_sync`. Every blocking call runs in :func:`asyncio.to_thread`.
 
 Datetimes are stored in UTC and returned timezone-aware (UTC). Nothing here ever holds a password:
 free texts (trace, audit, journal, summary) also go through :func:`enttui.errors.redact`.
@@ -14,7 +15,6 @@ free texts (trace, audit, journal, summary) also go through :func:`enttui.errors
 from __future__ import annotations
 
 import getpass
-import hashlib
 import os
 import sqlite3
 import time
@@ -25,11 +25,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from enttui.domain.dn import lookup_key
 from enttui.domain.health import SystemHealth
 from enttui.domain.runs import RunKind, RunStatus
 from enttui.errors import StateError, redact
-from enttui.services.state_base import DEFAULT_TRACE_MAX_LINES, StoreBase, as_utc
+from enttui.services.state_base import DEFAULT_TRACE_MAX_LINES, as_utc
 from enttui.services.state_engine import BUSY_TIMEOUT_S
 from enttui.services.state_migrations import SCHEMA_VERSION, STEPS
 from enttui.services.state_records import (
@@ -41,16 +40,14 @@ from enttui.services.state_records import (
     dumps,
     run_from_row,
 )
+from enttui.services.state_sync import SyncMarks
 from enttui.services.state_tables import (
     audit_table,
     files_table,
     journal_table,
     metadata,
     runs_table,
-    sync_fingerprints_table,
-    sync_retry_table,
     trace_table,
-    watermarks_table,
 )
 
 __all__ = [
@@ -133,7 +130,7 @@ def _local(value: datetime) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class StateStore(StoreBase):
+class StateStore(SyncMarks):
     """Runs, traces, audit, watermarks, identifier files and per-run journals."""
 
     _upgrade_audited = False
@@ -391,24 +388,6 @@ class StateStore(StoreBase):
 
         return await self._run(do, write=False, what="lecture du journal d'audit")
 
-    # -- watermarks ------------------------------------------------------------------------
-
-    async def get_watermark(self, entity: str) -> datetime | None:
-        def do(conn: Connection) -> datetime | None:
-            return conn.execute(select(watermarks_table.c.value).where(watermarks_table.c.entity == entity)).scalar()
-
-        return await self._run(do, write=False, what="lecture du point de reprise")
-
-    async def set_watermark(self, entity: str, value: datetime, run_id: int | None = None) -> None:
-        value = as_utc(value)
-
-        def do(conn: Connection) -> None:
-            where = watermarks_table.c.entity == entity
-            if conn.execute(update(watermarks_table).where(where).values(value=value, run_id=run_id)).rowcount == 0:
-                conn.execute(insert(watermarks_table).values(entity=entity, value=value, run_id=run_id))
-
-        await self._run(do, write=True, what="écriture du point de reprise")
-
     # -- identifier files ------------------------------------------------------------------
 
     async def add_file(self, record: FileRecord) -> None:
@@ -528,93 +507,6 @@ class StateStore(StoreBase):
             return {r.item_key: (r.status, r.detail) for r in conn.execute(query)}
 
         return await self._run(do, write=False, what="lecture du journal de reprise")
-
-    # -- Moodle sync: retry list and settings fingerprints --------------------------------
-    # The retry list holds, per entity, the directory entries whose last processing ended in an
-    # error (a clash, a missing course…): normal runs re-read them until they succeed or leave the
-    # directory. A watermark is valid only with the fingerprint of the settings it was taken with.
-
-    async def sync_retry(self, entity: str) -> list[RetryEntry]:
-        t = sync_retry_table
-        query = select(t.c.dn, t.c.reason, t.c.since).where(t.c.entity == entity).order_by(t.c.since, t.c.dn)
-
-        def do(conn: Connection) -> list[RetryEntry]:
-            return [RetryEntry(r.dn, r.reason, r.since) for r in conn.execute(query)]
-
-        return await self._run(do, write=False, what="lecture de la liste de reprise")
-
-    async def set_sync_retry(
-        self,
-        entity: str,
-        failed: Sequence[tuple[str, str]],
-        *,
-        examined: Sequence[str] | None,
-        run_id: int | None = None,
-    ) -> None:
-        """``failed``: (DN, reason) of this run's errors. ``examined``: DNs this run re-read (their old
-        entries go, unless they failed again); None: the run read everything, the list is replaced."""
-        t = sync_retry_table
-        at = self.now()
-
-        def key(dn: str) -> str:
-            return hashlib.sha256(lookup_key(dn).encode()).hexdigest()
-
-        rows = {key(dn): {"dn": dn, "reason": redact(reason)} for dn, reason in failed}
-
-        def do(conn: Connection) -> None:
-            kept: dict[str, Any] = {}  # entries failing again keep the date of their first failure
-            hashes = list(rows)
-            for start in range(0, len(hashes), _CHUNK):
-                chunk = hashes[start : start + _CHUNK]
-                q = select(t.c.key_hash, t.c.since).where(t.c.entity == entity, t.c.key_hash.in_(chunk))
-                kept.update({r.key_hash: r.since for r in conn.execute(q)})
-            if examined is None:
-                conn.execute(delete(t).where(t.c.entity == entity))
-            else:
-                gone = list({key(dn) for dn in examined} | set(kept))
-                for start in range(0, len(gone), _CHUNK):
-                    chunk = gone[start : start + _CHUNK]
-                    conn.execute(delete(t).where(t.c.entity == entity, t.c.key_hash.in_(chunk)))
-            if rows:
-                conn.execute(
-                    insert(t),
-                    [
-                        {"entity": entity, "key_hash": h, **v, "since": kept.get(h, at), "run_id": run_id}
-                        for h, v in rows.items()
-                    ],
-                )
-
-        await self._run(do, write=True, what="écriture de la liste de reprise")
-
-    async def sync_mark(self, entity: str, fingerprint: str) -> datetime | None:
-        """The watermark of ``entity``, or None when there is none or it was taken with other settings."""
-        w, f = watermarks_table, sync_fingerprints_table
-
-        def do(conn: Connection) -> datetime | None:
-            stored = conn.execute(select(f.c.fingerprint).where(f.c.entity == entity)).scalar()
-            if stored != fingerprint:
-                return None
-            return conn.execute(select(w.c.value).where(w.c.entity == entity)).scalar()
-
-        return await self._run(do, write=False, what="lecture du point de reprise")
-
-    async def sync_fingerprint(self, entity: str) -> str | None:
-        f = sync_fingerprints_table
-        query = select(f.c.fingerprint).where(f.c.entity == entity)
-        return await self._run(lambda conn: conn.execute(query).scalar(), write=False, what="lecture des réglages")
-
-    async def set_sync_mark(self, entity: str, value: datetime, fingerprint: str, run_id: int | None = None) -> None:
-        """Watermark and settings fingerprint of ``entity``, in one transaction."""
-        w, f = watermarks_table, sync_fingerprints_table
-        value = as_utc(value)
-
-        def do(conn: Connection) -> None:
-            if conn.execute(update(w).where(w.c.entity == entity).values(value=value, run_id=run_id)).rowcount == 0:
-                conn.execute(insert(w).values(entity=entity, value=value, run_id=run_id))
-            if conn.execute(update(f).where(f.c.entity == entity).values(fingerprint=fingerprint)).rowcount == 0:
-                conn.execute(insert(f).values(entity=entity, fingerprint=fingerprint))
-
-        await self._run(do, write=True, what="écriture du point de reprise")
 
     # -- health ----------------------------------------------------------------------------
 
