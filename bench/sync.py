@@ -7,7 +7,8 @@ private slapd (offline ``slapadd``) and an empty Moodle schema on a private Mari
 - a second run with no change (normal run: watermarks);
 - a run after changing 1 % of the people;
 - the floor, measured in the same process: ldap3 paged read of the same entries with the same
-  attributes + an ``executemany`` insert of the same user rows into a fresh table;
+  attributes (the sync's list, ``SYNC_PERSON_ATTRIBUTES``) + an ``executemany`` insert of the same
+  user rows into a fresh table;
 - beside it, the read floor of the machine: ``ldapsearch`` (C) reading the same people with the
   same attributes, and that floor + the same insert.
 
@@ -38,7 +39,7 @@ from enttui.config import Config, EntConfig, StateConfig, SyncConfig  # noqa: E4
 from enttui.demo.ldif import write_ldif  # noqa: E402
 from enttui.demo.world import big_spec, containers, generate  # noqa: E402
 from enttui.domain import ldapfilter as lf  # noqa: E402
-from enttui.domain.attributes import PERSON_ATTRIBUTES  # noqa: E402
+from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES  # noqa: E402
 from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402
 from enttui.jobs.sync import run_sync  # noqa: E402
 from enttui.services.container import Services, utc_now  # noqa: E402
@@ -125,17 +126,17 @@ async def main(people: int, schools: int, reader: str = "ldap3") -> None:
         t_one = time.perf_counter() - t0
         print(f"1 % modifié             : {t_one:6.2f} s  ({one.counts['users'].updated} comptes mis à jour)")
 
-        # the floor: same paged read, same attributes; executemany insert of the same rows
+        # the floor: same paged read, the sync's attributes (SYNC_PERSON_ATTRIBUTES); executemany insert
         filt = lf.and_(lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter())
         t0 = time.perf_counter()
         rows = []
-        async for page in directory.iter_people():
+        async for page in directory.iter_people(attributes=SYNC_PERSON_ATTRIBUTES):
             rows.extend(page)
         t_read_svc = time.perf_counter() - t0
         conn = ldap3.Connection(ldap3.Server(slapd.url), slapd.admin_dn, slapd.admin_password, auto_bind=True)
         t0 = time.perf_counter()
         entries = conn.extend.standard.paged_search(
-            f"ou=people,{BASE}", filt, attributes=list(PERSON_ATTRIBUTES), paged_size=500, generator=True
+            f"ou=people,{BASE}", filt, attributes=list(SYNC_PERSON_ATTRIBUTES), paged_size=500, generator=True
         )
         count = sum(1 for _ in entries)
         t_read = time.perf_counter() - t0
@@ -158,7 +159,7 @@ async def main(people: int, schools: int, reader: str = "ldap3") -> None:
         t_insert = time.perf_counter() - t0
         engine.dispose()
         floor = t_read + t_insert
-        n_search, t_search = slapd.ldapsearch_read(f"ou=people,{BASE}", filt, list(PERSON_ATTRIBUTES))
+        n_search, t_search = slapd.ldapsearch_read(f"ou=people,{BASE}", filt, list(SYNC_PERSON_ATTRIBUTES))
         print(
             f"Plancher                : {floor:6.2f} s  (lecture ldap3 {t_read:.2f} s de {count} entrées, "
             f"insertion executemany {t_insert:.2f} s de {len(user_rows)} lignes ; lecture par le service {t_read_svc:.2f} s)"  # noqa: E501

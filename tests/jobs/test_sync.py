@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 
 from enttui.config import Config, EntConfig, SyncConfig
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
+from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES
 from enttui.domain.sync import ENTITY_LABELS, SyncOptions
 from enttui.errors import LockHeldError
 from enttui.jobs.events import CollectingSink
@@ -20,6 +21,7 @@ from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
 from enttui.services.moodle import Moodle
 from enttui.services.moodle_site import CONTEXT_COURSE, CONTEXT_COURSECAT, add_context
+from support.person_reads import record_person_reads
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -548,3 +550,41 @@ async def test_a_normal_run_with_nothing_changed_costs_a_few_statements(env):
     assert again.status == "réussi"
     assert [t.text for t in sink.traces("detail") if t.text.startswith("lu : ")] == []
     assert len(statements) < 30, statements
+
+
+async def test_the_sync_reads_only_its_person_attributes(env, monkeypatch):
+    """Every person read of the sync (main read, retry list, member lookups) asks for
+    SYNC_PERSON_ATTRIBUTES, and they are enough: a forced run reading the 25 attributes writes nothing."""
+    services, sandbox = env
+    sync_cfg = replace(services.config.sync, fonction_roles=["ENS=manager"])
+    services = replace(services, config=replace(services.config, sync=sync_cfg))
+    moodle = services.moodle
+    u = moodle.tables.user
+    people = sorted(await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTPerson)", ["*"]))
+    clash = people[5][1]["ENTPersonLogin"][0].lower()  # a manual account: an error, so a retry list
+    await moodle.run(
+        lambda c: c.execute(insert(u).values(auth="manual", username=clash, mnethostid=1, firstname="A", lastname="B"))
+    )
+    asked = record_person_reads(services.directory, monkeypatch)
+    first, sink = await sync(services)
+    assert first.counts["users"].created > 100 and first.counts["users"].errors == 1, sink.traces("error")
+    assert first.counts["roles"].created > 8  # the groups' roles and ENS → manager for every teacher
+    await asyncio.sleep(1.05)
+
+    # a normal run: the retry list and the members of a modified class are looked up by DN
+    groups = await services.directory.search_all(sandbox.groups_dn, "(objectClass=ENTClasse)", ["cn"])
+    await services.directory.modify(groups[0][0], {"description": ["modifiée"]})
+    asked.clear()
+    second, sink = await sync(services)
+    assert second.counts["users"].errors == 1 and second.counts["cohorts"].unchanged >= 1, sink.traces()
+    assert len(asked) >= 3  # the main read, the retry list, the class members
+    assert all(a == SYNC_PERSON_ATTRIBUTES for a in asked), asked
+
+    before = await digest(moodle)
+    monkeypatch.undo()
+    asked = record_person_reads(services.directory, monkeypatch, widen=True)
+    widened, sink = await sync(services, force=True)
+    assert asked and widened.counts["users"].errors == 1, sink.traces("error")
+    writes = sum(v.created + v.updated + v.removed + v.suspended + v.revived for v in widened.counts.values())
+    assert writes == 0, widened.counts
+    assert await digest(moodle) == before

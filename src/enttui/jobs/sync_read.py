@@ -45,15 +45,16 @@ async def since_filter(run: SyncRun, entities: Iterable[str]) -> str | None:
     return lf.ge("modifyTimestamp", format_ldap_time(since))
 
 
-async def read_people(
-    run: SyncRun, filt: str | None, attributes: Sequence[str] | None = None, entity: str | None = None
-) -> list[Person]:
-    """People of the périmètre (and ``[sync] user_filter``) matching ``filt``, synced profiles only."""
+async def read_people(run: SyncRun, filt: str | None, entity: str | None = None) -> list[Person]:
+    """People of the périmètre (and ``[sync] user_filter``) matching ``filt``, synced profiles only.
+
+    Every person read of the sync asks for :data:`SYNC_PERSON_ATTRIBUTES` (this one, the retry list
+    and the member lookups alike): the other ``Person`` fields stay empty.
+    """
     people: list[Person] = []
     full = lf.and_(run.cfg.user_filter or None, filt)
     try:
-        kwargs = {"attributes": attributes} if attributes else {}
-        async for page in run.directory.iter_people(full or None, **kwargs):
+        async for page in run.directory.iter_people(full or None, attributes=SYNC_PERSON_ATTRIBUTES):
             people.extend(p for p in page if run.wanted(p))
             run.emit(Progress("users", 0, None))
             run.check_stop()
@@ -78,7 +79,7 @@ async def read_retried_people(run: SyncRun) -> list[Person] | None:
         return None
     dns = [e.dn for e in entries]
     try:
-        found = await run.directory.lookup_people(dns, filt=await person_filter(run))
+        found = await run.directory.lookup_people(dns, filt=await person_filter(run), attributes=SYNC_PERSON_ATTRIBUTES)
     except EnttuiError as exc:
         run.incomplete.add("people")
         run.error("users", f"relecture des comptes en reprise impossible : {exc.message}")
@@ -193,11 +194,13 @@ async def resolve_members(run: SyncRun, members: Iterable[str], entity: str) -> 
     try:
         if missing and not run.people_full:
             if len(missing) > MEMBER_LOOKUP_MAX:
-                extra = await read_people(run, None, SYNC_PERSON_ATTRIBUTES, entity)
+                extra = await read_people(run, None, entity)
                 if "people" in run.incomplete:
                     result.complete = False
             else:
-                found = await run.directory.lookup_people(missing, filt=await person_filter(run))
+                found = await run.directory.lookup_people(
+                    missing, filt=await person_filter(run), attributes=SYNC_PERSON_ATTRIBUTES
+                )
                 extra = list(found.people.values())
                 for dn, why in found.invalid:
                     result.bad[dn] = f"n'est pas un DN valide ({why})"
