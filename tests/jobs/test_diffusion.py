@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import ldap3
@@ -16,10 +17,11 @@ import pytest
 
 from enttui.config import Config
 from enttui.demo.world import DEMO_PASSWORD_HASH
+from enttui.domain.attributes import PLAN_PERSON_ATTRIBUTES
 from enttui.domain.idfiles import parse_search_date
 from enttui.domain.people import Target
 from enttui.errors import MailError, ValidationError
-from enttui.jobs import diffusion, journal, regeneration
+from enttui.jobs import credentials, diffusion, journal, regeneration
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.idfiles import list_files
 from enttui.services.container import Services
@@ -36,6 +38,7 @@ from support.diffusion_world import (
     read_file,
     write_config,
 )
+from support.person_reads import record_person_reads
 
 
 @pytest.fixture
@@ -577,3 +580,57 @@ async def test_a_resume_under_a_password_history_rule(
     entries = await state_store.journal_get(result.run_id)
     assert entries[owners] == (journal.SKIPPED, "déjà activé à la reprise")
     admin.unbind()
+
+
+async def test_the_plans_read_only_their_person_attributes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The diffusion and regeneration plans ask for PLAN_PERSON_ATTRIBUTES and the inactive attribute,
+    and these are enough: who, the counts, the messages' values, the file's rows and what a resume
+    looks at are those of a read of the 25 person attributes."""
+    services = await world.services()
+    request = diffusion.validate_request(list(Target), "Objet")
+    today = parse_search_date(datetime.now().strftime("%d/%m/%Y"))
+    moment = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+    async def plans(widen: bool) -> tuple[Any, ...]:
+        monkeypatch.undo()
+        asked = record_person_reads(services.directory, monkeypatch, widen=widen)
+        plan = await diffusion.plan_diffusion(services, request)
+        regen = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,), since=today))
+        again = await regeneration.plan_regeneration(
+            services, regeneration.RegenerationRequest((), include_activated=True)
+        )
+        ctx = credentials.RunContext(uai_of=plan.uai_of, children=plan.children)
+        run = SimpleNamespace(cfg=services.config, ctx=ctx, s=SimpleNamespace(clock=lambda: moment))
+        people = [*plan.credential_people, *plan.info_people, *again.people]
+        seen = {
+            p.dn: (
+                diffusion._Diffusion._values(run, p, "pw"),  # type: ignore[arg-type]
+                credentials.CredentialRun.row(run, p, "pw", "motif"),  # type: ignore[arg-type]
+                p.activated,
+                p.has_password,
+            )
+            for p in people
+        }
+        shape = (
+            plan.counts,
+            [p.dn for p in plan.credential_people],
+            [p.dn for p in plan.info_people],
+            plan.children,
+            [p.dn for p in regen.people],
+            regen.counts,
+            regen.no_password,
+            [p.dn for p in again.people],
+        )
+        return asked, shape, seen
+
+    asked, narrow, narrow_seen = await plans(widen=False)
+    assert asked and all(a == (*PLAN_PERSON_ATTRIBUTES, "pwdReset") for a in asked), asked
+    widened_asked, wide, wide_seen = await plans(widen=True)
+    monkeypatch.undo()
+    await close(services)
+    assert len(widened_asked) == len(asked)
+    assert narrow == wide
+    assert narrow[1] and narrow[2] and narrow[3] and narrow[4] and narrow[6]  # every path was exercised
+    assert narrow_seen == wide_seen
+    assert any(values["enfants"] for values, *_ in narrow_seen.values())
+    assert any(row.uai == UAI and row.detail for _v, row, *_ in narrow_seen.values())

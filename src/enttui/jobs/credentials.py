@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from enttui.domain import idfiles
+from enttui.domain.attributes import PLAN_PERSON_ATTRIBUTES, with_attribute
 from enttui.domain.dn import dn_key_or_none, lookup_key
 from enttui.domain.french import plural
 from enttui.domain.mail import join_names
@@ -87,6 +88,12 @@ def detail_of(ctx: RunContext, p: Person) -> str:
     if p.target is Target.PARENT:
         return join_names(ctx.children.get(lookup_key(d), "") for d in p.child_dns)
     return ", ".join(p.classes)
+
+
+def plan_attributes(services: Services) -> tuple[str, ...]:
+    """What the plans read of a person: :data:`PLAN_PERSON_ATTRIBUTES` and ``[ldap] inactive_attribute``
+    (``Person.activated`` needs it besides ``userPassword``)."""
+    return with_attribute(PLAN_PERSON_ATTRIBUTES, services.config.ldap.inactive_attribute)
 
 
 async def structures(services: Services) -> dict[str, str]:

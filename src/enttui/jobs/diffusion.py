@@ -171,7 +171,8 @@ async def plan_diffusion(
     wanted = set(request.targets)
     children: dict[str, str] = {}
     child_dns: set[str] = set()
-    async for page in services.directory.iter_people():
+    attributes = credentials.plan_attributes(services)
+    async for page in services.directory.iter_people(attributes=attributes):
         for p in page:
             if p.target is Target.ELEVE:
                 children[lookup_key(p.dn)] = credentials.child_label(p)
@@ -202,8 +203,9 @@ async def plan_diffusion(
             if p.target is Target.PARENT:
                 child_dns.update(lookup_key(d) for d in p.child_dns)
     missing = [d for d in child_dns if d not in children]
-    if missing:
-        for p in await services.directory.people_by_dns(missing):
+    if missing:  # children outside the périmètre
+        found = await services.directory.lookup_people(missing, attributes=attributes)
+        for p in found.people.values():
             children[lookup_key(p.dn)] = credentials.child_label(p)
     plan.children = {d: children[d] for d in child_dns if d in children}
     key = lambda p: (p.sn.lower(), p.given_name.lower(), p.dn.lower())  # noqa: E731
