@@ -12,9 +12,10 @@ import pytest
 import trustme
 
 from enttui.config import EntConfig, LdapConfig, Secret
+from enttui.domain import attributes
 from enttui.domain import ldapfilter as lf
 from enttui.domain.dn import dn_key
-from enttui.domain.people import Target, format_ldap_time
+from enttui.domain.people import Target, format_ldap_time, person_from_entry
 from enttui.errors import DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
 from enttui.services.directory_ldap import LdapDirectory
@@ -150,6 +151,34 @@ async def test_iter_people_is_the_perimeter(school: tuple[Directory, str]) -> No
     assert uids == {"e1", "p1", "t1", "s1", "o1"}
     only = [p async for page in directory.iter_people(lf.eq("uid", "t1")) for p in page]
     assert [p.uid for p in only] == ["t1"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [attributes.SYNC_PERSON_ATTRIBUTES, attributes.with_attribute(attributes.PLAN_PERSON_ATTRIBUTES, "pwdReset")],
+    ids=["sync", "plan"],
+)
+async def test_iter_people_reads_only_the_attributes_asked_for(school: tuple[Directory, str], names) -> None:
+    """A person read with a list is the person built from those attributes of the entry, nothing else
+    (the sync's and the plans' lists; the real server and the embedded one alike)."""
+    directory, base = school
+    wanted = {n.lower() for n in names}
+    await directory.modify(f"uid=t1,ou=people,{base}", {"userPassword": ["secret"]})  # activated
+    await directory.modify(f"uid=s1,ou=people,{base}", {"userPassword": ["secret"], "pwdReset": ["TRUE"]})
+    people = lf.and_(lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter())
+    entries = await directory.search_all(f"ou=people,{base}", people, attributes.PERSON_ATTRIBUTES)
+    expected = {
+        dn_key(dn): person_from_entry(dn, {k: v for k, v in attrs.items() if k.lower() in wanted})
+        for dn, attrs in entries
+    }
+    got = {dn_key(p.dn): p async for page in directory.iter_people(attributes=names) for p in page}
+    assert got == expected and len(got) == 5
+    assert all(p.login and p.sn and not p.uid and not p.display_name for p in got.values())
+    # activation is only known when the password (and the inactive attribute) are read
+    t1, s1 = dn_key(f"uid=t1,ou=people,{base}"), dn_key(f"uid=s1,ou=people,{base}")
+    plan = "userPassword" in names
+    assert {k for k, p in got.items() if p.has_password} == ({t1, s1} if plan else set())
+    assert {k for k, p in got.items() if p.activated} == ({t1} if plan else set())
 
 
 async def test_person_and_login(school: tuple[Directory, str]) -> None:

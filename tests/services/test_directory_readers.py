@@ -24,7 +24,12 @@ import trustme
 
 from enttui.config import EntConfig, LdapConfig, Secret, config_from_dict
 from enttui.demo import world as demo_world
-from enttui.domain.attributes import PERSON_ATTRIBUTES
+from enttui.domain.attributes import (
+    PERSON_ATTRIBUTES,
+    PLAN_PERSON_ATTRIBUTES,
+    SYNC_PERSON_ATTRIBUTES,
+    with_attribute,
+)
 from enttui.domain.people import Person
 from enttui.errors import ConfigError, DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
@@ -150,6 +155,7 @@ async def test_python_ldap_reads_exactly_what_ldap3_reads(world: World, attribut
 
 async def test_people_counts_structures_and_groups_are_the_same(world: World) -> None:
     out = {}
+    plan = with_attribute(PLAN_PERSON_ATTRIBUTES, "pwdReset")
     for reader in READERS:
         directory = world.directory(reader, page_size=150)
         await directory.open()
@@ -157,6 +163,8 @@ async def test_people_counts_structures_and_groups_are_the_same(world: World) ->
             out[reader] = (
                 await people_of(directory),
                 [p async for page in directory.iter_people(attributes=["ENTPersonLogin", "sn"]) for p in page],
+                [p async for page in directory.iter_people(attributes=SYNC_PERSON_ATTRIBUTES) for p in page],
+                [p async for page in directory.iter_people(attributes=plan) for p in page],
                 (await directory.count_by_target()).counts,
                 await directory.structures(),
                 await directory.groups(),
@@ -165,8 +173,13 @@ async def test_people_counts_structures_and_groups_are_the_same(world: World) ->
         finally:
             await directory.close()
     assert out["python-ldap"] == out["ldap3"]
-    people, few, _counts, structures, groups, special = out["ldap3"]
+    people, few, for_sync, for_plan, _counts, structures, groups, special = out["ldap3"]
     assert len(people) > 700 and len(few) == len(people) and len(structures) == 2 and groups
+    assert [p.dn for p in for_sync] == [p.dn for p in for_plan] == [p.dn for p in people]
+    assert [(p.target, p.login, p.fonctions) for p in for_sync] == [(p.target, p.login, p.fonctions) for p in people]
+    assert [(p.activated, p.has_password, p.classes) for p in for_plan] == [
+        (p.activated, p.has_password, p.classes) for p in people
+    ]
     assert special is not None and special.uid == "jean-françois"
     assert few[0].login and not few[0].given_name  # only what was asked for
 
