@@ -585,7 +585,7 @@ async def test_a_resume_under_a_password_history_rule(
 async def test_the_plans_read_only_their_person_attributes(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """The diffusion and regeneration plans ask for PLAN_PERSON_ATTRIBUTES and the inactive attribute,
     and these are enough: who, the counts, the messages' values, the file's rows and what a resume
-    looks at are those of a read of the 25 person attributes."""
+    looks at are those of a read of every person attribute."""
     services = await world.services()
     request = diffusion.validate_request(list(Target), "Objet")
     today = parse_search_date(datetime.now().strftime("%d/%m/%Y"))

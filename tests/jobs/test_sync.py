@@ -554,7 +554,7 @@ async def test_a_normal_run_with_nothing_changed_costs_a_few_statements(env):
 
 async def test_the_sync_reads_only_its_person_attributes(env, monkeypatch):
     """Every person read of the sync (main read, retry list, member lookups) asks for
-    SYNC_PERSON_ATTRIBUTES, and they are enough: a forced run reading the 25 attributes writes nothing."""
+    SYNC_PERSON_ATTRIBUTES, and they are enough: a forced run reading every person attribute writes nothing."""
     services, sandbox = env
     sync_cfg = replace(services.config.sync, fonction_roles=["ENS=manager"])
     services = replace(services, config=replace(services.config, sync=sync_cfg))

@@ -13,7 +13,7 @@ from enttui.services.directory import Directory
 
 def record_person_reads(directory: Directory, monkeypatch: pytest.MonkeyPatch, *, widen: bool = False) -> list[tuple]:
     """The attribute lists of the person reads (``objectClass=ENTPerson`` filters) ``directory`` is
-    asked for, in order; with ``widen``, each of them reads the 25 person attributes instead.
+    asked for, in order; with ``widen``, each of them reads every person attribute (PERSON_ATTRIBUTES) instead.
 
     Every read goes through ``iter_pages`` (paged reads, ``iter_people``, ``lookup_people`` by RDN)
     or ``entries_at`` (lookups by DN): both are wrapped on the instance.

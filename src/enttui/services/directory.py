@@ -129,12 +129,12 @@ class Directory(DirectoryWrites):
     ) -> AsyncIterator[list[Person]]:
         """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page.
 
-        ``attributes``: what to read (default: every person attribute, 25). A big read should ask for
-        what its use needs only (the read time grows with the attributes; the lists are in
-        :mod:`enttui.domain.attributes`); the fields of :class:`Person` whose attributes were not
-        read are empty. ``has_password`` and ``activated`` need ``userPassword`` (without it both
-        are False), and ``activated`` also ``[ldap] inactive_attribute`` (without it, any account
-        with a password counts as activated).
+        ``attributes``: what to read (default: every person attribute, the 26 of ``PERSON_ATTRIBUTES``).
+        A big read should ask for what its use needs only (the read time grows with the attributes;
+        the lists are in :mod:`enttui.domain.attributes`); the fields of :class:`Person` whose
+        attributes were not read are empty. ``has_password`` and ``activated`` need ``userPassword``
+        (without it both are False), and ``activated`` also ``[ldap] inactive_attribute`` (without it,
+        any account with a password counts as activated).
         """
         full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
         async for page in self.iter_pages(self._people_base(), full, attributes):
