@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib.resources
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import ldap3
+import ldap3.core.exceptions
 from ldap3.protocol.rfc4512 import DsaInfo, SchemaInfo
 from ldap3.utils.dn import safe_dn, to_dn
 
@@ -22,6 +23,10 @@ from enttui.domain import ldapfilter as lf
 from enttui.errors import DirectoryError
 from enttui.services.directory import Directory
 from enttui.services.directory_core import Entry, Lease, PageFn, Release, _decode, _now
+from enttui.services.ldap_match import FilterSyntaxError, compile_filter
+from enttui.services.ldap_results import LdapFailed
+
+_MAX_OPEN_PAGINGS = 64  # paged reads left open (never abandoned) beyond this are forgotten, oldest first
 
 
 def _data_file(name: str) -> str:
@@ -103,6 +108,8 @@ class EmbeddedDirectory(Directory):
         conn.open()
         self._mock_conn = conn
         self._auto_containers: set[str] = set()
+        self._pagings: dict[bytes, list[Entry]] = {}  # cookie -> the entries a paged read has left
+        self._paging_seq = 0
         for dn in self._containers():
             self._mock_add_entry(dn, self._container_attrs(dn), must=False)
             self._auto_containers.add(safe_dn(dn).lower())
@@ -183,15 +190,99 @@ class EmbeddedDirectory(Directory):
     def _release(self, conn: ldap3.Connection, *, broken: bool) -> None:
         pass
 
-    def _page_locked(self, conn: ldap3.Connection, *args: Any) -> tuple[list[Entry], bytes | None]:
+    def _page_locked(
+        self,
+        conn: ldap3.Connection,
+        base: str,
+        filt: str,
+        scope: str,
+        attributes: list[str],
+        size: int,
+        cookie: bytes | None,
+    ) -> tuple[list[Entry], bytes | None]:
         with self._mock_lock:
-            return self._page(conn, *args)
+            if cookie is None:
+                found = self._memory_search(base, filt, attributes, scope)
+                if found is None:
+                    return self._page(conn, base, filt, scope, attributes, size, cookie)
+            elif cookie in self._pagings:
+                found = self._pagings.pop(cookie)
+            else:  # a cookie of MOCK_SYNC's own paging (a filter this module left to it)
+                return self._page(conn, base, filt, scope, attributes, size, cookie)
+            if size <= 0 or len(found) <= size:
+                return found, None
+            self._paging_seq += 1
+            key = f"enttui-{self._paging_seq}".encode()
+            self._pagings[key] = found[size:]
+            while len(self._pagings) > _MAX_OPEN_PAGINGS:
+                self._pagings.pop(next(iter(self._pagings)))
+            return found[:size], key
 
     def _abandon_paging(self, conn: ldap3.Connection, cookie: bytes) -> None:
         with self._mock_lock:
+            if self._pagings.pop(cookie, None) is not None:
+                return
             sets = getattr(conn.strategy, "_paged_sets", None)
             if sets:
                 conn.strategy._paged_sets = [s for s in sets if getattr(s, "cookie", None) != cookie]
+
+    # ------------------------------------------------------------------ searching in memory
+
+    def _search_once(
+        self, conn: ldap3.Connection, base: str, filt: str, attributes: Sequence[str], scope: str
+    ) -> list[Entry]:
+        with self._mock_lock:
+            found = self._memory_search(base, filt, attributes, scope)
+        return found if found is not None else super()._search_once(conn, base, filt, attributes, scope)
+
+    def _memory_search(self, base: str, filt: str, attributes: Sequence[str], scope: str) -> list[Entry] | None:
+        """The search MOCK_SYNC would answer, evaluated on its entries (:mod:`.ldap_match`).
+
+        None when this module does not take the request (a filter it does not parse, an attribute
+        the schema does not know, a base that is not a DN): MOCK_SYNC then answers, errors included.
+        """
+        wanted = {a.lower() for a in attributes} if attributes else {"1.1"}
+        if "+" in wanted:
+            return None
+        if base.strip().lower() == "cn=schema":
+            return None
+        try:
+            predicate, names = compile_filter(filt)
+            base = safe_dn(base)
+        except (FilterSyntaxError, ldap3.core.exceptions.LDAPException):
+            return None
+        schema = self._mock_server.schema
+        if schema is not None and any(name not in schema.attribute_types for name in names):
+            return None
+        dit = self._mock_conn.strategy.entries
+        low = base.lower()
+        kind = scope.upper()
+        if kind == "BASE":
+            candidates = [base] if base in dit else []
+        elif kind in ("LEVEL", "ONELEVEL"):
+            candidates = [dn for dn in dit if dn.lower().endswith(low) and "," not in dn[: -len(base) - 1]]
+        else:
+            candidates = [dn for dn in dit if dn.lower().endswith(low)]
+        if not candidates:
+            raise LdapFailed({"result": 32, "description": "noSuchObject", "message": "incorrect base object"})
+        every = "*" in wanted
+        out: list[Entry] = []
+        for dn in candidates:
+            entry = dit[dn]
+            keymap, store = entry._case_insensitive_keymap, entry._store
+
+            def get(name: str, keymap: dict[str, str] = keymap, store: dict[str, Any] = store) -> Any:
+                key = keymap.get(name)
+                return None if key is None else store[key]
+
+            if predicate(get):
+                raw = {
+                    name: values
+                    for name, values in store.items()
+                    if (every and name.lower() != "entrydn") or name.lower() in wanted
+                }
+                out.append((dn, _decode(raw)))
+        return out
 
     # ------------------------------------------------------------------ health, root DSE
 
