@@ -73,7 +73,7 @@ class EntScreen(Screen):
         return ()
 
     def compose(self) -> ComposeResult:
-        portal = self.ent_app.services.config.ent.portal
+        portal = self.ent_app.config.ent.portal
         with Horizontal(id="topbar"):
             yield Label(Text(f"enttui · {portal}"), id="app-title")
             yield Label(Text(self.ent_app.mode_label), id="app-mode")
