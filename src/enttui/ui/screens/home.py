@@ -82,8 +82,7 @@ class HomeScreen(PageScreen):
         Binding("r", "refresh", "Actualiser", id="home.refresh", tooltip="Vérifier à nouveau tous les systèmes"),
         Binding("enter", "details", "Détail", id="home.details", tooltip="Détail du système sélectionné"),
     ]
-    # The first screen: shown while the services open, "Vérification des systèmes…" until then.
-    SHOWN_BEFORE_SERVICES = True
+    SHOWN_BEFORE_SERVICES = True  # the first screen: "Vérification des systèmes…" until they are open
     # Class attributes: tests shorten them (the clock itself comes from the services).
     REFRESH_SECONDS = 60.0
     AGE_TICK_SECONDS = 15.0
