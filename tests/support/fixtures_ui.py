@@ -31,12 +31,16 @@ class FakeTimer:
 
 
 def make_demo_app(root: Path, **kwargs):
+    """The console as ``enttui --demo`` starts it: the config known at once, the first screen
+    shown while the demo world opens in a worker."""
+    from enttui.config import demo_config
     from enttui.demo.wiring import demo_services
     from enttui.ui.app import EntApp
 
     async def opener():
         return await demo_services(root, clock=frozen_clock)
 
+    kwargs.setdefault("config", demo_config(root))
     return EntApp(opener=opener, timer=FakeTimer(), **kwargs)
 
 

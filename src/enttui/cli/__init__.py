@@ -141,14 +141,15 @@ def reset_demo_world(root: Path | None) -> None:
 
 
 async def run_console(args: argparse.Namespace) -> int:
+    from enttui.config import default_demo_root, demo_config, load_config
     from enttui.ui.app import EntApp
 
-    config = None
-    if not args.demo:
-        from enttui.config import load_config
-
+    if args.demo:
+        # What demo_services opens: known now, so the Accueil shows while the world is built.
+        config = demo_config(Path(args.demo_dir) if args.demo_dir else default_demo_root())
+    else:
         config = load_config(args.config)  # a broken file stops here, before the screen is taken
-    app = EntApp(opener=lambda: open_from_args(args, config=config))
+    app = EntApp(opener=lambda: open_from_args(args, config=config), config=config)
     await app.run_async()
     return app.return_code or EXIT_OK
 

@@ -11,38 +11,41 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from enttui.config import default_demo_root, demo_config
 from enttui.services.container import Services, private_dir, utc_now
 
+if TYPE_CHECKING:
+    from enttui.config import Config
+    from enttui.domain.people import Person
+    from enttui.services.directory import Directory
+
 
 async def demo_services(root: Path | None = None, *, clock: Callable[[], datetime] = utc_now) -> Services:
-    """The embedded demo world below ``root`` (a fresh Moodle each time; state and outbox kept)."""
+    """The embedded demo world below ``root`` (a fresh Moodle each time; state and outbox kept).
+
+    The slow parts (importing the drivers, generating the school, loading it into the in-memory
+    directory) run in a thread, and the directory loads while Moodle's tables are created: the
+    event loop stays free (the console draws its first screen meanwhile)."""
+    root = private_dir(root or default_demo_root())
+    config = demo_config(root)
+    await asyncio.to_thread(_import_services)
+
     from enttui.demo.moodle_seed import seed_demo_moodle
-    from enttui.demo.world import demo_entries
-    from enttui.domain.people import Target, person_from_entry
-    from enttui.services.directory import Directory
     from enttui.services.mailer import OutboxMailer
     from enttui.services.moodle import Moodle
     from enttui.services.state import StateStore
 
-    root = private_dir(root or default_demo_root())
-    config = demo_config(root)
-    entries = await asyncio.to_thread(demo_entries, config.ldap.base_dn)
-    directory = Directory.embedded(config.ldap, config.ent, entries)
-    await directory.open()
+    async def fresh_moodle() -> Moodle:
+        await asyncio.to_thread(_remove_sqlite, root / "moodle.db")
+        moodle = Moodle(config.moodle)
+        await moodle.open()
+        await _maybe_await(moodle.create_schema())
+        return moodle
 
-    moodle_file = root / "moodle.db"
-    await asyncio.to_thread(_remove_sqlite, moodle_file)
-    moodle = Moodle(config.moodle)
-    await moodle.open()
-    await _maybe_await(moodle.create_schema())
-    people = [
-        person_from_entry(dn, attrs)
-        for dn, attrs in entries
-        if any(c.lower() == "entperson" for c in attrs.get("objectClass", []))
-    ]
-    people = [p for p in people if p.target in (Target.ELEVE, Target.ENSEIGNANT)]
+    (directory, people), moodle = await asyncio.gather(asyncio.to_thread(_load_world, config), fresh_moodle())
+    await directory.open()
     await _maybe_await(seed_demo_moodle(moodle, people))
 
     state = StateStore(config.state, clock=clock, trace_max_lines=config.sync.trace_max_lines)
@@ -51,6 +54,32 @@ async def demo_services(root: Path | None = None, *, clock: Callable[[], datetim
     mailer = OutboxMailer(config.smtp.outbox_dir)
     await mailer.open()
     return Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
+
+
+def _import_services() -> None:
+    """Import what the demo world opens (ldap3, SQLAlchemy, aiosmtplib…) off the event loop."""
+    import enttui.demo.moodle_seed
+    import enttui.demo.world
+    import enttui.services.directory
+    import enttui.services.mailer
+    import enttui.services.moodle
+    import enttui.services.state  # noqa: F401
+
+
+def _load_world(config: Config) -> tuple[Directory, list[Person]]:
+    """The generated school in the in-memory directory, and its students and teachers (for Moodle)."""
+    from enttui.demo.world import demo_entries
+    from enttui.domain.people import Target, person_from_entry
+    from enttui.services.directory import Directory
+
+    entries = demo_entries(config.ldap.base_dn)
+    directory = Directory.embedded(config.ldap, config.ent, entries, trusted=True)
+    people = [
+        person_from_entry(dn, attrs)
+        for dn, attrs in entries
+        if any(c.lower() == "entperson" for c in attrs.get("objectClass", []))
+    ]
+    return directory, [p for p in people if p.target in (Target.ELEVE, Target.ENSEIGNANT)]
 
 
 def _remove_sqlite(path: Path) -> None:

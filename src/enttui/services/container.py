@@ -62,6 +62,8 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
     ``strict=True`` (headless jobs that need everything), the first failure is raised.
     """
     from enttui.errors import EnttuiError
+
+    await asyncio.to_thread(_import_services)  # ldap3, SQLAlchemy, aiosmtplib: off the event loop
     from enttui.services.directory import Directory
     from enttui.services.mailer import make_mailer
     from enttui.services.moodle import Moodle
@@ -87,3 +89,11 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
         *([_try("moodle", moodle.open)] if moodle else []),
     )
     return services
+
+
+def _import_services() -> None:
+    """Import the services' modules and their drivers (the console draws its screen meanwhile)."""
+    import enttui.services.directory
+    import enttui.services.mailer
+    import enttui.services.moodle
+    import enttui.services.state  # noqa: F401

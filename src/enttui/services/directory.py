@@ -77,17 +77,25 @@ class Directory(DirectoryWrites):
 
     @classmethod
     def embedded(
-        cls, ldap: LdapConfig, ent: EntConfig, entries: Iterable[tuple[str, dict[str, list[str]]]] = ()
+        cls,
+        ldap: LdapConfig,
+        ent: EntConfig,
+        entries: Iterable[tuple[str, dict[str, list[str]]]] = (),
+        *,
+        trusted: bool = False,
     ) -> Directory:
-        """An in-memory directory with the project schema, loaded with ``entries`` (fast path)."""
+        """An in-memory directory with the project schema, loaded with ``entries`` (fast path;
+        ``trusted``: see :meth:`load_entries`)."""
         if not _is_embedded(ldap):
             ldap = replace(ldap, urls=["mock://embedded"])
         directory = Directory(ldap, ent)
-        directory.load_entries(entries)
+        directory.load_entries(entries, trusted=trusted)
         return directory
 
-    def load_entries(self, entries: Iterable[tuple[str, dict[str, list[str]]]]) -> int:
-        """Embedded only: add entries straight into the in-memory directory; returns how many."""
+    def load_entries(self, entries: Iterable[tuple[str, dict[str, list[str]]]], *, trusted: bool = False) -> int:
+        """Embedded only: add entries straight into the in-memory directory; returns how many.
+        ``trusted``: entries enttui generated itself (the demo world), whose values need no
+        syntax check (the classes and single-valued attributes are still checked)."""
         raise DirectoryError("Le chargement direct d'entrées n'est possible que dans l'annuaire intégré.")
 
     # ------------------------------------------------------------------ the périmètre

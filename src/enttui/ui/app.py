@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -23,12 +25,16 @@ from enttui.ui.keys import key_label
 from enttui.ui.navigation import PAGES_BY_KEY
 from enttui.ui.quitting import request_quit
 from enttui.ui.resources import stylesheet
-from enttui.ui.screens import SCREENS
+from enttui.ui.screens import screen_class
 from enttui.ui.screens.base import EntScreen, PageScreen
 from enttui.ui.widgets.footer import help_keys
 from enttui.ui.widgets.modals import ErrorModal, HelpModal
 
+if TYPE_CHECKING:
+    from enttui.config import Config
+
 MAX_HISTORY = 50
+OPENING = "Connexion aux systèmes en cours : la page s'ouvrira dès qu'elle sera établie."
 UNEXPECTED = (
     "L'opération s'est arrêtée sur une erreur imprévue. Ce qui était déjà enregistré le reste ; "
     "réessayez, et si l'erreur revient, transmettez le détail ci-dessous à l'équipe technique."
@@ -66,16 +72,24 @@ class EntApp(App[int]):
         services: Services | None = None,
         *,
         opener: Callable[[], Awaitable[Services]] | None = None,
+        config: Config | None = None,
         timer: Callable[[], float] = time.perf_counter,
         start_page: str = "accueil",
     ) -> None:
         """Give opened ``services``, or an ``opener`` that opens them on the app's own event loop
-        (and the app closes them when it exits)."""
+        (and the app closes them when it exits). With an opener and the ``config`` it opens, the
+        first screen shows at once and the services open in a worker meanwhile (the pages that
+        need them open once they are ready, see :meth:`go`)."""
         super().__init__()
         if services is None and opener is None:
             raise ValueError("services or opener is required")
         self._services = services
         self._opener = opener
+        self._config = services.config if services is not None else config
+        self._opened = asyncio.Event()
+        if services is not None:
+            self._opened.set()
+        self._pending: tuple[str, bool] | None = None  # a page asked for before the services opened
         self.timer = timer
         self._history: list[str] = []
         self._current: str | None = None
@@ -90,8 +104,22 @@ class EntApp(App[int]):
         return self._services
 
     @property
+    def config(self) -> Config:
+        """The configuration in force (known before the services are open when it was given)."""
+        if self._services is not None:
+            return self._services.config
+        if self._config is None:
+            raise RuntimeError("services are not open yet")
+        return self._config
+
+    async def opened(self) -> Services:
+        """The services, once they are open (at once when they are)."""
+        await self._opened.wait()
+        return self.services
+
+    @property
     def mode_label(self) -> str:
-        cfg = self.services.config
+        cfg = self.config
         return "démo" if cfg.demo else cfg.path
 
     @property
@@ -99,19 +127,47 @@ class EntApp(App[int]):
         return self.services.clock
 
     async def on_mount(self) -> None:
-        if self._services is None and self._opener is not None:
-            try:
-                self._services = await self._opener()
-            except EnttuiError as exc:
-                self.exit(return_code=exc.exit_code, message=exc.for_humans())
-                return
-        ui = self.services.config.ui
+        if self._services is None and self._config is not None:
+            # The first screen now; the services open meanwhile, once it is drawn.
+            self._apply_ui_settings()
+            self.go(self._start_page, remember=False)
+            self.call_after_refresh(lambda: self.run_worker(self._open_behind(), name="open", group="app:open"))
+            return
+        if self._services is None and not await self._open_services():
+            return
+        self._apply_ui_settings()
+        self.go(self._start_page, remember=False)
+
+    async def _open_services(self) -> bool:
+        """Open the services with the opener; a known error ends the console with its message."""
+        assert self._opener is not None
+        try:
+            services = await self._opener()
+        except EnttuiError as exc:
+            self.exit(return_code=exc.exit_code, message=exc.for_humans())
+            return False
+        self._services = services
+        self._opened.set()
+        return True
+
+    async def _open_behind(self) -> None:
+        """The services opening behind the first screen; then the page asked for meanwhile."""
+        given = self.config.ui
+        if not await self._open_services():
+            return
+        if self.config.ui != given:
+            self._apply_ui_settings()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.go(pending[0], remember=pending[1])
+
+    def _apply_ui_settings(self) -> None:
+        ui = self.config.ui
         self.animation_level = "full" if ui.animations else "none"
         if ui.theme in self.available_themes:
             self.theme = ui.theme
         if ui.keymap:
             self.set_keymap(dict(ui.keymap))
-        self.go(self._start_page, remember=False)
 
     async def on_unmount(self) -> None:
         if self._opener is not None and self._services is not None:
@@ -124,7 +180,7 @@ class EntApp(App[int]):
     # navigation -----------------------------------------------------------------------------
     def _screen_for(self, key: str) -> str:
         if not self.is_screen_installed(key):
-            self.install_screen(SCREENS[key](), key)
+            self.install_screen(screen_class(key)(), key)
         return key
 
     def go(self, key: str, *, remember: bool = True) -> None:
@@ -132,7 +188,14 @@ class EntApp(App[int]):
         if key not in PAGES_BY_KEY:
             self.notify(f"Écran inconnu : {key}", severity="error", markup=False)
             return
+        self._pending = None  # the last page asked for wins
         if key == self._current and isinstance(self.screen, PageScreen):
+            return
+        if self._services is None and not getattr(screen_class(key), "SHOWN_BEFORE_SERVICES", False):
+            # Opened once the services are (see _open_behind).
+            self._pending = (key, remember)
+            if self._current is not None:  # asked for from a page: say why it does not open yet
+                self.notify(OPENING, markup=False)
             return
         # Close details or modals pushed on top of the current page first.
         while len(self.screen_stack) > 1 and not isinstance(self.screen, PageScreen):

@@ -1,31 +1,32 @@
-"""One module per admin screen. ``SCREENS`` maps every page key of the navigation to its screen."""
+"""One module per admin screen. ``SCREENS`` maps every page key of the navigation to the class of
+its screen, named ``"module:Class"``: a screen's module is imported the first time the page is
+shown (:func:`screen_class`), so the console's start only pays for the Accueil."""
 
 from __future__ import annotations
 
-from textual.screen import Screen
+import importlib
+from typing import TYPE_CHECKING
 
-from enttui.ui.screens.alimentation import AlimentationScreen
-from enttui.ui.screens.coherence import CoherenceScreen
-from enttui.ui.screens.diffusion import DiffusionScreen
-from enttui.ui.screens.export_specifique import ExportSpecifiqueScreen
-from enttui.ui.screens.fichiers import FichiersScreen
-from enttui.ui.screens.groupes import GroupesScreen
-from enttui.ui.screens.home import HomeScreen
-from enttui.ui.screens.imports import ImportsScreen
-from enttui.ui.screens.moodle_sync import MoodleSyncScreen
-from enttui.ui.screens.referentiel import ReferentielScreen
-from enttui.ui.screens.utilisateurs import UtilisateursScreen
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
-SCREENS: dict[str, type[Screen]] = {
-    "accueil": HomeScreen,
-    "diffusion": DiffusionScreen,
-    "fichiers": FichiersScreen,
-    "moodle_sync": MoodleSyncScreen,
-    "utilisateurs": UtilisateursScreen,
-    "groupes": GroupesScreen,
-    "alimentation": AlimentationScreen,
-    "coherence": CoherenceScreen,
-    "referentiel": ReferentielScreen,
-    "imports": ImportsScreen,
-    "export_specifique": ExportSpecifiqueScreen,
+SCREENS: dict[str, str] = {
+    "accueil": "home:HomeScreen",
+    "diffusion": "diffusion:DiffusionScreen",
+    "fichiers": "fichiers:FichiersScreen",
+    "moodle_sync": "moodle_sync:MoodleSyncScreen",
+    "utilisateurs": "utilisateurs:UtilisateursScreen",
+    "groupes": "groupes:GroupesScreen",
+    "alimentation": "alimentation:AlimentationScreen",
+    "coherence": "coherence:CoherenceScreen",
+    "referentiel": "referentiel:ReferentielScreen",
+    "imports": "imports:ImportsScreen",
+    "export_specifique": "export_specifique:ExportSpecifiqueScreen",
 }
+
+
+def screen_class(key: str) -> type[Screen]:
+    """The screen class of the page ``key`` (its module imported now if it was not yet)."""
+    module, _, name = SCREENS[key].partition(":")
+    cls: type[Screen] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    return cls

@@ -73,7 +73,7 @@ class EntScreen(Screen):
         return ()
 
     def compose(self) -> ComposeResult:
-        portal = self.ent_app.services.config.ent.portal
+        portal = self.ent_app.config.ent.portal
         with Horizontal(id="topbar"):
             yield Label(Text(f"enttui · {portal}"), id="app-title")
             yield Label(Text(self.ent_app.mode_label), id="app-mode")
@@ -125,6 +125,8 @@ class PageScreen(EntScreen):
     """A page of the navigation. Subclasses set ``PAGE_KEY``, ``HELP`` and implement ``compose_body``."""
 
     PAGE_KEY: ClassVar[str] = "accueil"
+    # True for a page that can show while the services open (it waits for them: EntApp.opened).
+    SHOWN_BEFORE_SERVICES: ClassVar[bool] = False
     BINDINGS = [
         Binding("escape", "app.go_back", "Retour", id="page.back", tooltip="Revenir à l'écran précédent"),
         # priority: the menu takes the focus before the next key is routed (keys typed ahead go to it).

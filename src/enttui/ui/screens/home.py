@@ -82,6 +82,7 @@ class HomeScreen(PageScreen):
         Binding("r", "refresh", "Actualiser", id="home.refresh", tooltip="Vérifier à nouveau tous les systèmes"),
         Binding("enter", "details", "Détail", id="home.details", tooltip="Détail du système sélectionné"),
     ]
+    SHOWN_BEFORE_SERVICES = True  # the first screen: "Vérification des systèmes…" until they are open
     # Class attributes: tests shorten them (the clock itself comes from the services).
     REFRESH_SECONDS = 60.0
     AGE_TICK_SECONDS = 15.0
@@ -122,7 +123,8 @@ class HomeScreen(PageScreen):
     @work(exclusive=True, group="accueil:status", exit_on_error=False)
     async def _check(self) -> None:
         try:
-            report = await collect_status(self.ent_app.services, timer=self.ent_app.timer)
+            services = await self.ent_app.opened()
+            report = await collect_status(services, timer=self.ent_app.timer)
             self.checked = self.ent_app.clock()
             self.checks += 1
             self._show(report)
