@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.widgets import Checkbox
 
@@ -156,15 +158,17 @@ def test_single_user_modal(snap_compare, tmp_path):
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_settings_modal(snap_compare, tmp_path):
-    """v: the settings in force, read-only."""
+def test_settings_modal(snap_compare, tmp_path, monkeypatch):
+    """v: the settings in force, read-only (the state store as ``sqlite:///demo/state.db``: the
+    demo folder is given relative, so the picture never shows the temporary folder)."""
+    monkeypatch.chdir(tmp_path)
 
     async def run_before(pilot):
         await _open(pilot)
         await pilot.press("v")
         await expect(pilot, SettingsModal, selector="#settings-table")
 
-    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(make_demo_app(Path("demo")), terminal_size=(80, 24), run_before=run_before)
 
 
 def test_quit_confirmation_while_it_runs(snap_compare, tmp_path):
