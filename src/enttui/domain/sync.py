@@ -119,6 +119,10 @@ class DesiredUser:
     def fields(self) -> dict[str, str]:
         return {f: getattr(self, f) for f in USER_FIELDS}
 
+    def values(self) -> tuple[str, str, str, str, str]:
+        """The :data:`USER_FIELDS` values, in that order."""
+        return (self.username, self.idnumber, self.firstname, self.lastname, self.email)
+
     @property
     def transliterated(self) -> bool:
         """The username is not the login in lower case (see enttui.domain.usernames)."""

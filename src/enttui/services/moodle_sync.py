@@ -25,7 +25,7 @@ from sqlalchemy import Connection, String, Table, and_, bindparam, cast, delete,
 
 from enttui.domain import coherence_checks as coh
 from enttui.domain.role_plan import Assignment
-from enttui.domain.sync import CONTEXT_LEVELS, CohortChange, DesiredUser, MoodleCohort, MoodleUser
+from enttui.domain.sync import CONTEXT_LEVELS, USER_FIELDS, CohortChange, DesiredUser, MoodleCohort, MoodleUser
 from enttui.domain.sync import UserUpdate as PlannedUpdate
 from enttui.services.moodle import Moodle
 from enttui.services.moodle_site import CONTEXT_USER
@@ -38,6 +38,24 @@ DEFAULT_SESSION_TIMEOUT = 8 * 60 * 60  # Moodle's default $CFG->sessiontimeout
 def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def insert_many(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """``INSERT INTO table (columns) VALUES (...)`` for many rows, handed to the driver's
+    ``executemany`` as tuples (SQLAlchemy's per-row parameter processing costs as much as the
+    insert itself at 100,000 rows). Only the columns given are written: every other column takes
+    its server default, exactly the values Moodle's installer declares (``moodle_tables``)."""
+    if not rows:
+        return
+    prep = conn.dialect.identifier_preparer
+    names = ", ".join(prep.quote(c) for c in columns)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    if conn.dialect.paramstyle not in ("qmark", "format", "pyformat"):  # pragma: no cover - no such driver here
+        conn.execute(insert(table), [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    # identifiers quoted by the dialect, every value bound
+    sql = f"INSERT INTO {prep.format_table(table)} ({names}) VALUES ({', '.join([mark] * len(columns))})"  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def not_null_defaults(table: Table) -> dict[str, object]:
@@ -57,6 +75,27 @@ def not_null_defaults(table: Table) -> dict[str, object]:
         else:
             out[col.name] = str(raw) if raw is not None else ""
     return out
+
+
+# The columns a new user row sets (the others take their server default, see insert_many).
+USER_INSERT_COLUMNS: tuple[str, ...] = (
+    "auth",
+    "confirmed",
+    "mnethostid",
+    "password",
+    "lang",
+    "timecreated",
+    "timemodified",
+    *USER_FIELDS,
+)
+USER_USERNAME = USER_INSERT_COLUMNS.index("username")
+MEMBER_COLUMNS = ("cohortid", "userid", "timeadded")
+
+
+def user_insert_row(d: DesiredUser, *, auth: str, facts: SiteFacts, now: int) -> tuple[object, ...]:
+    """The values of :data:`USER_INSERT_COLUMNS` for a new user (as ``user_create_user()`` would:
+    confirmed, local host, the site's language, "not cached" password for an external auth)."""
+    return (auth, 1, facts.mnet, "not cached", facts.lang, now, now, *d.values())
 
 
 @dataclass(frozen=True)
@@ -165,34 +204,20 @@ class MoodleSyncStore:
         """Create users (with their user context) in one transaction; returns username → id of the
         rows this call created (a username taken meanwhile is left alone)."""
         u = self.t.user
-        template = not_null_defaults(u)
-        rows = [
-            {
-                **template,
-                "auth": auth,
-                "confirmed": 1,
-                "mnethostid": facts.mnet,
-                "password": "not cached",
-                "lang": facts.lang,
-                "timecreated": now,
-                "timemodified": now,
-                **d.fields(),
-            }
-            for d in users
-        ]
+        rows = [user_insert_row(d, auth=auth, facts=facts, now=now) for d in users]
 
         def work(conn: Connection) -> dict[str, int]:
-            names = [r["username"] for r in rows]
+            names = [d.username for d in users]
             taken: set[str] = set()
             for chunk in chunks(names):
                 q = select(u.c.username).where(u.c.mnethostid == facts.mnet, u.c.username.in_(chunk))
                 taken.update(conn.execute(q).scalars())
-            fresh = [r for r in rows if r["username"] not in taken]
+            fresh = [r for r in rows if r[USER_USERNAME] not in taken]
             if not fresh:
                 return {}
-            conn.execute(insert(u), fresh)
+            insert_many(conn, u, USER_INSERT_COLUMNS, fresh)
             created: dict[str, int] = {}
-            for chunk in chunks([r["username"] for r in fresh]):
+            for chunk in chunks([r[USER_USERNAME] for r in fresh]):
                 q = select(u.c.username, u.c.id).where(u.c.mnethostid == facts.mnet, u.c.username.in_(chunk))
                 created.update((n, int(i)) for n, i in conn.execute(q))
             self._add_user_contexts(conn, sorted(created.values()), facts)
@@ -206,9 +231,11 @@ class MoodleSyncStore:
             return
         ctx = self.t.context
         depth = facts.system_path.count("/") + 1
-        conn.execute(
-            insert(ctx),
-            [{"contextlevel": CONTEXT_USER, "instanceid": i, "depth": depth, "path": None, "locked": 0} for i in ids],
+        insert_many(
+            conn,
+            ctx,
+            ("contextlevel", "instanceid", "depth", "path", "locked"),
+            [(CONTEXT_USER, i, depth, None, 0) for i in ids],
         )
         for chunk in chunks(list(ids)):
             conn.execute(
@@ -309,13 +336,12 @@ class MoodleSyncStore:
                 q = select(cm.c.cohortid, cm.c.userid).where(cm.c.cohortid.in_(chunk))
                 existing |= {(int(c), int(u)) for c, u in conn.execute(q)}
             adds = [
-                {"cohortid": ids[ch.idnumber], "userid": uid, "timeadded": now}
+                (ids[ch.idnumber], uid, now)
                 for ch in batch
                 for uid in sorted(ch.add)
                 if (ids[ch.idnumber], uid) not in existing
             ]
-            if adds:
-                conn.execute(insert(cm), adds)
+            insert_many(conn, cm, MEMBER_COLUMNS, adds)
             return len(rows)
 
         return await self.moodle.run(work)
@@ -328,9 +354,8 @@ class MoodleSyncStore:
             for x in batch:
                 if x.values:
                     conn.execute(update(co).where(co.c.id == x.cohort_id).values(**x.values, timemodified=now))
-            adds = [{"cohortid": x.cohort_id, "userid": u, "timeadded": now} for x in batch for u in sorted(x.add)]
-            if adds:
-                conn.execute(insert(cm), adds)
+            adds = [(x.cohort_id, u, now) for x in batch for u in sorted(x.add)]
+            insert_many(conn, cm, MEMBER_COLUMNS, adds)
             removes = [{"c": x.cohort_id, "u": u} for x in batch for u in sorted(x.remove)]
             if removes:
                 stmt = delete(cm).where(and_(cm.c.cohortid == bindparam("c"), cm.c.userid == bindparam("u")))
@@ -409,22 +434,11 @@ class MoodleSyncStore:
     ) -> None:
         """Assign, and mark the users dirty, in one transaction."""
         ra = self.t.role_assignments
-        rows = [
-            {
-                "roleid": r,
-                "contextid": cx,
-                "userid": u,
-                "timemodified": now,
-                "modifierid": 0,
-                "component": component,
-                "itemid": 0,
-                "sortorder": 0,
-            }
-            for r, cx, u in keys
-        ]
+        columns = ("roleid", "contextid", "userid", "timemodified", "modifierid", "component", "itemid", "sortorder")
+        rows = [(r, cx, u, now, 0, component, 0, 0) for r, cx, u in keys]
 
         def work(conn: Connection) -> None:
-            conn.execute(insert(ra), rows)
+            insert_many(conn, ra, columns, rows)
             self._mark_dirty(conn, {u for _r, _c, u in keys}, facts, now)
 
         await self.moodle.run(work)
@@ -461,14 +475,12 @@ class MoodleSyncStore:
             )
             conn.execute(stmt, [{"n": n} for n in sorted(existing)])
         fresh = [n for n in names if n not in existing]
-        if fresh:
-            conn.execute(
-                insert(cf),
-                [
-                    {"flagtype": DIRTY_USERS, "name": n, "value": "1", "expiry": expiry, "timemodified": now}
-                    for n in fresh
-                ],
-            )
+        insert_many(
+            conn,
+            cf,
+            ("flagtype", "name", "value", "expiry", "timemodified"),
+            [(DIRTY_USERS, n, "1", expiry, now) for n in fresh],
+        )
 
     # -- the coherence checks ------------------------------------------------------------------
     async def coherence_users(self, auth: str) -> tuple[list[coh.MoodleAccount], list[str]]:
@@ -496,4 +508,13 @@ class MoodleSyncStore:
         return await self.moodle.read(work)
 
 
-__all__ = ["IN_CHUNK", "MoodleSyncStore", "SiteFacts", "chunks", "not_null_defaults"]
+__all__ = [
+    "IN_CHUNK",
+    "USER_INSERT_COLUMNS",
+    "MoodleSyncStore",
+    "SiteFacts",
+    "chunks",
+    "insert_many",
+    "not_null_defaults",
+    "user_insert_row",
+]
