@@ -160,8 +160,7 @@ async def test_per_school_counts_are_what_was_written(env, monkeypatch):
 
     # an update in Beta, a clash (error) in Alpha, a person gone (suspended: no school any more)
     people = sorted(
-        (dn, a)
-        for dn, a in await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTEleve)", ["*"])
+        (dn, a) for dn, a in await services.directory.search_all(sandbox.people_dn, "(objectClass=ENTEleve)", ["*"])
     )
     where = await school_of_login(services)
     beta_dn = next(dn for dn, a in people if where[a["ENTPersonLogin"][0].lower()] == BETA)

@@ -332,9 +332,7 @@ class MoodleSyncScreen(PageScreen):
         finally:
             self.running = False
         self.result = result
-        self.show_summary(
-            result.status, result.counts, result.phases, result.warnings, result.headline, result.schools
-        )
+        self.show_summary(result.status, result.counts, result.phases, result.warnings, result.headline, result.schools)
         if not options.simulate:
             self.ent_app.note_change()
 
