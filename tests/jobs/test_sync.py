@@ -458,7 +458,9 @@ async def test_cancel_is_honoured_in_every_phase(env, entity):
     assert {e: result.counts[e].created for e in order} == rows
     assert result.counts[entity].created == 1  # exactly the one batch committed before the stop
     recorded = await services.state.get_run(result.run_id)
-    assert recorded.counts == {k: v.as_dict() for k, v in result.counts.items()}
+    schools = result.schools.as_dict()
+    assert recorded.counts == {**{k: v.as_dict() for k, v in result.counts.items()}, "schools": schools}
+    assert schools[UAI]["users"]["created"] == result.counts["users"].created  # one school: all of them
     for e in order:
         assert await services.state.get_watermark(f"sync:{e}") is None
     again, sink2 = await sync(small)

@@ -6,8 +6,9 @@ import pytest
 
 from enttui.ui.screens.groupes import GroupesScreen, GroupMembersScreen
 from enttui.ui.screens.person import PersonScreen
-from enttui.ui.screens.utilisateurs import ClassPicker, UtilisateursScreen
+from enttui.ui.screens.utilisateurs import ClassPicker, SchoolPicker, UtilisateursScreen
 from support.fixtures_ui import make_demo_app, settle
+from support.perimetre_world import make_perimetre_app
 from support.snapshots import IDS, SIZES, expect, page
 
 _utilisateurs = page("utilisateurs", UtilisateursScreen)
@@ -74,6 +75,39 @@ def test_class_picker(snap_compare, tmp_path):
         await expect(pilot, ClassPicker, selector="#class-options")
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_school_picker(snap_compare, tmp_path):
+    """F9 in Utilisateurs on a périmètre of three schools, "coll" typed: the picker titled "Filtrer
+    par établissement", the typed line "coll", "Tous les établissements" then the two collèges left
+    (UAI and name), the first one highlighted, "2 sur 3 établissements · entrée choisit, échap
+    annule"; its footer échap Annuler. Behind it, the filter line "Établissement : tous · …"."""
+
+    async def run_before(pilot) -> None:
+        await _utilisateurs(pilot)
+        await pilot.press("f9")
+        await expect(pilot, SchoolPicker, selector="#school-options")
+        await pilot.press(*"coll")
+        await settle(pilot)
+        await expect(pilot, SchoolPicker, selector="#school-options")
+
+    assert snap_compare(make_perimetre_app(tmp_path / "w"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_list_filtered_by_school(snap_compare, tmp_path):
+    """F9, "beta", entrée: the filter line reads "Établissement : 0654321B Lycée [Beta] * · Profil :
+    tous · …" as typed (the brackets and the star are not markup), wrapped on two lines at 80×24; only
+    the people of that school, their count in the status line."""
+
+    async def run_before(pilot) -> None:
+        await _utilisateurs(pilot)
+        await pilot.press("f9")
+        await expect(pilot, SchoolPicker, selector="#school-options")
+        await pilot.press(*"beta", "enter")
+        await settle(pilot)
+        await expect(pilot, UtilisateursScreen)
+
+    assert snap_compare(make_perimetre_app(tmp_path / "w"), terminal_size=(80, 24), run_before=run_before)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=IDS)

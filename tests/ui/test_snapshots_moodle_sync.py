@@ -9,6 +9,7 @@ from textual.widgets import Checkbox
 
 from enttui.domain.sync import Counts
 from enttui.domain.sync_report import headline
+from enttui.domain.sync_schools import SchoolCounts
 from enttui.jobs.events import Phase, Progress, Trace
 from enttui.ui.screens.moodle_sync import LoginModal, MoodleSyncScreen, SettingsModal
 from enttui.ui.screens.trace import TraceScreen
@@ -124,6 +125,56 @@ def test_finished_summary(snap_compare, tmp_path, size):
             headline("interrompu", 1, simulate=False),
         )
         screen.query_one("#sync-summary").scroll_visible(animate=False)
+        await settle(pilot)
+        await expect(pilot, MoodleSyncScreen)
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=run_before)
+
+
+def _schools() -> SchoolCounts:
+    """Four schools with changes (one named with brackets), and the suspensions (no school)."""
+    schools = SchoolCounts(
+        names={
+            "0123456A": "Collège Jean Moulin",
+            "0654321B": "Lycée professionnel [Beta] * des métiers du bâtiment",
+            "0777777C": "Collège Gamma",
+            "0888888D": "Collège Delta",
+        }
+    )
+    for uai, users, cohorts, errors in (
+        ("0654321B", 1204, 31, 2),
+        ("0123456A", 12, 2, 0),
+        ("0777777C", 0, 1, 0),
+        ("0888888D", 3, 0, 1),
+    ):
+        schools.add(uai, "users", "created", users)
+        schools.add(uai, "users", "updated", users // 3)
+        schools.add(uai, "cohorts", "created", cohorts)
+        schools.add(uai, "users", "errors", errors)
+    schools.add("", "users", "suspended", 7)
+    return schools
+
+
+@pytest.mark.parametrize("size", SIZES, ids=IDS)
+def test_finished_summary_per_school(snap_compare, tmp_path, size):
+    """A finished run over a périmètre of several schools, scrolled to the end of the Bilan: "Par
+    établissement (5 établissements avec des changements)", a table UAI, Établissement (the long
+    name cut with "…" at 80×24, its "[Beta] *" as typed), Créés, Modifiés, Suspendus, Cohortes,
+    Erreurs (no Réactivés column: all zero); sorted by UAI, the rows with errors in red, "sans
+    établissement" last with the 7 suspended accounts; fitting 80 columns."""
+
+    async def run_before(pilot):
+        screen = await _open(pilot)
+        screen.show_summary(
+            "avec erreurs",
+            {"users": Counts(created=1219, updated=406, suspended=7, errors=3), "cohorts": Counts(created=34)},
+            {"users": "traité", "cohorts": "traité"},
+            [],
+            headline("avec erreurs", 3, simulate=False),
+            _schools(),
+        )
+        await settle(pilot)
+        screen.query_one("#sync-schools").scroll_visible(animate=False)
         await settle(pilot)
         await expect(pilot, MoodleSyncScreen)
 

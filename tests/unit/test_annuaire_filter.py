@@ -13,11 +13,13 @@ from enttui.domain.annuaire import (
     fold_login,
     mail_filter,
     people_filter,
+    school_filter,
+    school_label,
     target_filter,
     text_filter,
 )
 from enttui.domain.logins import login_base
-from enttui.domain.people import PROFILE_TARGETS, Target, resolve_target
+from enttui.domain.people import PROFILE_TARGETS, Structure, Target, resolve_target
 
 
 def _valid(filt: str) -> None:
@@ -138,3 +140,38 @@ def test_target_filter_is_consistent_with_resolve_target(prefer, profils, classe
 def test_every_profile_code_is_in_its_target_filter():
     for code, target in PROFILE_TARGETS.items():
         assert f"(ENTPersonProfils={code})" in target_filter(target)
+
+
+# -- the établissement filter (F9) -------------------------------------------------------------
+
+_ODD = Structure(dn="ou=05*4[B]\\2C(x),ou=structures,dc=ent,dc=test", uai="05*4[B]", name="Lycée [Beta] *")
+
+
+def test_school_filter_is_the_school_dn_escaped():
+    filt = school_filter(_ODD)
+    assert filt == "(ENTPersonStructRattach=ou=05\\2a4[B]\\5c2C\\28x\\29,ou=structures,dc=ent,dc=test)"
+    _valid(filt)
+    assert school_filter(None) is None
+    whole = people_filter(PeopleQuery(classe="3A", school=_ODD))
+    assert whole is not None and whole.startswith("(&(ENTPersonStructRattach=") and "$3A)" in whole
+    _valid(whole)
+
+
+def test_school_filter_matches_only_that_school():
+    """Evaluated by ldap3's in-memory directory: the ``*`` of the DN is a character, not a wildcard."""
+    other = "ou=0554[B]xx(x),ou=structures,dc=ent,dc=test"  # what the * would match as a wildcard
+    conn = ldap3.Connection(ldap3.Server("t"), client_strategy=ldap3.MOCK_SYNC)
+    for cn, school in (("in", _ODD.dn), ("out", other)):
+        conn.strategy.add_entry(
+            f"cn={cn},o=t", {"objectClass": ["ENTPerson"], "cn": [cn], "ENTPersonStructRattach": [school]}
+        )
+    conn.bind()
+    conn.search("o=t", school_filter(_ODD), attributes=["cn"])
+    assert [str(e.cn) for e in conn.entries] == ["in"]
+
+
+def test_describe_names_the_school():
+    assert PeopleQuery().describe().startswith("Établissement : tous · Profil : tous")
+    assert PeopleQuery(school=_ODD).describe().startswith("Établissement : 05*4[B] Lycée [Beta] * · ")
+    assert school_label(Structure(dn="ou=x", uai="0123456A")) == "0123456A"
+    assert school_label(Structure(dn="ou=x", uai="0123456A", name="0123456A")) == "0123456A"

@@ -34,6 +34,7 @@ async def cmd_reports(args: argparse.Namespace) -> int:
         prune_old_runs,
         run_as_dict,
         run_detail,
+        school_lines,
         trace_line_text,
     )
 
@@ -66,6 +67,8 @@ async def cmd_reports(args: argparse.Namespace) -> int:
         print(f"  Options : {options_text(r.options)}")
         for entity, what, value in count_rows(r.counts):
             print(f"  {entity or '—'} : {what} {value}")
+        for line in school_lines(r.counts):
+            print(f"  Par établissement : {line}")
         for t in detail.trace:
             print("  " + trace_line_text(t))
         return EXIT_OK

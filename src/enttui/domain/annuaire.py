@@ -14,6 +14,8 @@ Pure logic. Every value a person typed goes through :mod:`enttui.domain.ldapfilt
 - Activation: ``pwdReset: TRUE`` (or the configured attribute/value), or no ``userPassword`` at all,
   means "non activé".
 - E-mail: presence of ``mail``.
+- Établissement: one school of the périmètre, by its DN in ``ENTPersonStructRattach`` (the same
+  attribute as the périmètre filter, :meth:`enttui.services.directory.Directory.perimeter_filter`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TypedDict, Unpack
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain.folding import fold_accents
-from enttui.domain.people import CLASS_TARGETS, PROFILE_TARGETS, Target
+from enttui.domain.people import CLASS_TARGETS, PROFILE_TARGETS, Structure, Target
 
 __all__ = [
     "TARGET_CYCLE",
@@ -35,6 +37,8 @@ __all__ = [
     "fold_login",
     "mail_filter",
     "people_filter",
+    "school_filter",
+    "school_label",
     "target_filter",
     "text_filter",
 ]
@@ -66,6 +70,7 @@ class _QueryChanges(TypedDict, total=False):
     classe: str
     activated: bool | None
     has_mail: bool | None
+    school: Structure | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class PeopleQuery:
     classe: str = ""
     activated: bool | None = None
     has_mail: bool | None = None
+    school: Structure | None = None  # one school of the périmètre (None: every school)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -88,6 +94,7 @@ class PeopleQuery:
     def describe(self) -> str:
         """French one-liner of the filters (for the screen)."""
         parts = [
+            f"Établissement : {school_label(self.school) if self.school else 'tous'}",
             f"Profil : {self.target.label if self.target else 'tous'}",
             f"Classe : {self.classe or 'toutes'}",
             "Compte : " + {None: "tous", True: "activé", False: "non activé"}[self.activated],
@@ -194,6 +201,18 @@ def activation_filter(activated: bool | None, attribute: str = "pwdReset", value
     return lf.or_(lf.not_(has_password), flagged)
 
 
+def school_label(school: Structure) -> str:
+    """ "0123456A Collège Jean Moulin" (the UAI alone when the school has no name)."""
+    return f"{school.uai} {school.name}".strip() if school.name != school.uai else school.uai
+
+
+def school_filter(school: Structure | None) -> str | None:
+    """People attached to ``school`` (``ENTPersonStructRattach`` = its DN, escaped)."""
+    if school is None:
+        return None
+    return lf.eq("ENTPersonStructRattach", school.dn)
+
+
 def mail_filter(has_mail: bool | None) -> str | None:
     if has_mail is None:
         return None
@@ -209,6 +228,7 @@ def people_filter(
 ) -> str | None:
     """The whole query as one filter (None = everybody); the périmètre is ANDed by the service."""
     parts = [
+        school_filter(query.school),
         text_filter(query.text),
         target_filter(query.target, prefer) if query.target is not None else None,
         classe_filter(query.classe),

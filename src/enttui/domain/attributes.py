@@ -67,8 +67,10 @@ COUNT_ATTRIBUTES: tuple[str, ...] = ("objectClass", "ENTPersonProfils", "ENTElev
 # What the Moodle sync reads of a person (its main read, the retry list, the member lookups): the
 # Moodle user row (SYNC.md, "Comptes utilisateur"), whether the profile is synced, and the
 # ENTPersonFonctions role mapping. The périmètre (ENTPersonStructRattach) and the watermark
-# (modifyTimestamp) are only in the filters, which the server evaluates: neither is read. Cohort
-# names take the school from the group's cn and the structures, never from a person.
+# (modifyTimestamp) are in the filters, which the server evaluates; ENTPersonStructRattach is read
+# too only when the périmètre holds several schools (the sync's Bilan per school,
+# enttui.jobs.sync_run.SyncRun.person_attributes). Cohort names take the school from the group's cn
+# and the structures, never from a person.
 SYNC_PERSON_ATTRIBUTES: tuple[str, ...] = (
     "objectClass",  # the target when the profile is missing ([ent] profile_source): synced profiles
     "ENTPersonProfils",  # the target: synced profiles ([sync] profiles)

@@ -17,6 +17,7 @@ from typing import Any
 
 from enttui.domain.french import plural
 from enttui.domain.runs import RunKind, RunStatus
+from enttui.domain.sync_schools import SCHOOLS_KEY, SchoolCounts, school_line
 from enttui.jobs.destinations import prepare_destination, record_written
 from enttui.services.container import Services
 from enttui.services.localfiles import write_private
@@ -174,6 +175,8 @@ def count_rows(counts: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     ``{"cohorts": {"created": 26}}`` → ("Cohortes", "créées", "26"); flat ones have no entity."""
     rows: list[tuple[str, str, str]] = []
     for key, value in counts.items():
+        if key == SCHOOLS_KEY:  # a sync's Bilan per school: school_lines
+            continue
         if isinstance(value, Mapping):
             entity = ENTITY_LABELS.get(key, key)
             for sub, v in value.items():
@@ -181,6 +184,16 @@ def count_rows(counts: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         else:
             rows.append(("", count_label(key, _number(value)), _scalar(value)))
     return rows
+
+
+def school_lines(counts: Mapping[str, Any]) -> list[str]:
+    """A sync's Bilan per school, one line per school with something done ("0123456A Collège Alpha :
+    comptes 12 créés ; cohortes 2 créées"), "sans établissement" last; none for other runs."""
+    stored = counts.get(SCHOOLS_KEY)
+    if not isinstance(stored, Mapping):
+        return []
+    schools = SchoolCounts.from_dict(stored)
+    return [school_line(schools, uai) for uai in schools.schools()]
 
 
 def counts_lines(counts: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -317,6 +330,11 @@ def run_report_text(run: RunRecord, trace: Sequence[TraceLine]) -> str:
     lines.extend(f"  {entity or '—'} : {value} {what}" for entity, what, value in rows)
     if not rows:
         lines.append("  —")
+    per_school = school_lines(run.counts)
+    if per_school:
+        lines.append("")
+        lines.append(f"Par établissement ({plural(len(per_school), 'établissement')}) :")
+        lines.extend(f"  {line}" for line in per_school)
     lines.append("")
     lines.append(f"Trace ({plural(len(trace), 'ligne')}) :")
     lines.extend(trace_line_text(t) for t in trace)

@@ -31,6 +31,7 @@ from enttui.domain.people import Person
 from enttui.domain.role_plan import parse_mapping
 from enttui.domain.sync import Counts, SyncOptions
 from enttui.domain.sync_report import PHASE_DONE, entity_line, headline, plural, total_errors
+from enttui.domain.sync_schools import SCHOOLS_KEY, SchoolCounts, school_line
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import (
     EXIT_ERRORS,
@@ -58,6 +59,7 @@ STATUS_SUCCESS = "réussi"
 STATUS_ERRORS = "avec erreurs"
 STATUS_INTERRUPTED = "interrompu"
 STATUS_SIMULATED = "simulé"
+SCHOOL_TRACE_LINES = 50  # per-school lines in the trace; all of them in the report and --json
 
 __all__ = [
     "LOCK_NAME",
@@ -82,6 +84,7 @@ class SyncResult:
     phases: dict[str, str] = field(default_factory=dict)  # entity → traité / interrompu / non traité
     warnings: list[str] = field(default_factory=list)
     headline: str = ""
+    schools: SchoolCounts = field(default_factory=SchoolCounts)  # the Bilan per school
 
     @property
     def errors(self) -> int:
@@ -99,6 +102,7 @@ class SyncResult:
             "phases": dict(self.phases),
             "warnings": list(self.warnings),
             "summary": self.summary,
+            "schools": self.schools.as_dict(),
         }
 
 
@@ -279,12 +283,19 @@ class SyncJob:
         warnings = [f"Attention : {w}" for w in run.warnings]
         for line in lines:
             run.trace("info", "", line)
+        schools = run.schools.schools()
+        for uai in schools[:SCHOOL_TRACE_LINES]:
+            run.trace("info", "", f"Par établissement : {school_line(run.schools, uai)}")
+        if len(schools) > SCHOOL_TRACE_LINES:
+            more = plural(len(schools) - SCHOOL_TRACE_LINES, "autre établissement", "autres établissements")
+            run.trace("info", "", f"Par établissement : … et {more} (le bilan complet : rapport, --json)")
         summary = "\n".join([head, *lines, *warnings])
         run.trace("info", "", head)
         with contextlib.suppress(EnttuiError):
             await run.flush()
         if run.run_id is not None:
-            counts = {k: v.as_dict() for k, v in run.counts.items()}
+            counts: dict[str, Any] = {k: v.as_dict() for k, v in run.counts.items()}
+            counts[SCHOOLS_KEY] = run.schools.as_dict()
             await run.state.finish_run(run.run_id, status, counts, summary)
         code = EXIT_ERRORS if (self._has_errors() or status == STATUS_INTERRUPTED) else EXIT_OK
         return SyncResult(
@@ -297,6 +308,7 @@ class SyncJob:
             dict(run.phases),
             list(run.warnings),
             head,
+            run.schools,
         )
 
     # -- body ----------------------------------------------------------------------------------
@@ -312,6 +324,7 @@ class SyncJob:
                 "les comptes synchronisés ne pourront pas se connecter. Activez-la dans Moodle "
                 "(Administration du site › Plugins › Authentification)."
             )
+        run.set_schools(await run.directory.structures())
         await self._read_people()
         if "users" in run.counts:
             await sync_users(run)

@@ -66,6 +66,7 @@ async def sync_cohorts(run: SyncRun) -> None:
         )
     groups = [group_from_entry(dn, attrs) for dn, attrs in entries]
     groups.sort(key=lambda g: (g.cn.lower(), g.dn))
+    run.note_groups(groups)
     members = await resolve_members(run, [m for g in groups for m in g.members], "cohorts")
     labels = school_labels(await run.directory.structures())
     desired = [_desired(run, g, members, labels, locked, single) for g in groups]
@@ -179,6 +180,8 @@ async def _write(run: SyncRun, cp: plan.CohortPlan) -> bool:
         )
         if ok:
             c.created += created or 0
+            for ch in batch if created == len(batch) else ():  # (an idnumber already there: not counted)
+                run.count_cohort("created", ch.idnumber)
             for ch in batch:
                 memberships = memberships or bool(ch.add)
                 count = plural(len(ch.add), "membre", "membres")
@@ -193,6 +196,7 @@ async def _write(run: SyncRun, cp: plan.CohortPlan) -> bool:
         if ok:
             c.updated += len(batch)
             for x in batch:
+                run.count_cohort("updated", x.idnumber)
                 memberships = memberships or bool(x.add or x.remove)
                 run.trace("change", "cohorts", _change_line(x))
         done += len(batch)
@@ -202,6 +206,7 @@ async def _write(run: SyncRun, cp: plan.CohortPlan) -> bool:
         ok, _ = await run.write("cohorts", partial(run.store.vanish_cohort, cohort.id, now), 1, simulated=lambda: None)
         if ok:
             c.removed += 1
+            run.count_cohort("removed", cohort.idnumber)
             memberships = memberships or bool(members)
             gone = plural(len(members), "membre retiré", "membres retirés")
             run.trace("change", "cohorts", f"cohorte « {cohort.name} » : groupe disparu, {gone}, masquée")

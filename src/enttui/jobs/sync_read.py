@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from enttui.domain import ldapfilter as lf
-from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES
 from enttui.domain.dn import InvalidDn, dn_key, lookup_key
 from enttui.domain.people import Person, format_ldap_time
 from enttui.errors import DirectoryError, EnttuiError, IncompleteReadError
@@ -48,13 +47,15 @@ async def since_filter(run: SyncRun, entities: Iterable[str]) -> str | None:
 async def read_people(run: SyncRun, filt: str | None, entity: str | None = None) -> list[Person]:
     """People of the périmètre (and ``[sync] user_filter``) matching ``filt``, synced profiles only.
 
-    Every person read of the sync asks for :data:`SYNC_PERSON_ATTRIBUTES` (this one, the retry list
-    and the member lookups alike): the other ``Person`` fields stay empty.
+    Every person read of the sync asks for ``run.person_attributes`` (this one, the retry list and
+    the member lookups alike): :data:`~enttui.domain.attributes.SYNC_PERSON_ATTRIBUTES`, plus
+    ``ENTPersonStructRattach`` when the périmètre holds several schools (the Bilan per school); the
+    other ``Person`` fields stay empty.
     """
     people: list[Person] = []
     full = lf.and_(run.cfg.user_filter or None, filt)
     try:
-        async for page in run.directory.iter_people(full or None, attributes=SYNC_PERSON_ATTRIBUTES):
+        async for page in run.directory.iter_people(full or None, attributes=run.person_attributes):
             people.extend(p for p in page if run.wanted(p))
             run.emit(Progress("users", 0, None))
             run.check_stop()
@@ -79,7 +80,7 @@ async def read_retried_people(run: SyncRun) -> list[Person] | None:
         return None
     dns = [e.dn for e in entries]
     try:
-        found = await run.directory.lookup_people(dns, filt=await person_filter(run), attributes=SYNC_PERSON_ATTRIBUTES)
+        found = await run.directory.lookup_people(dns, filt=await person_filter(run), attributes=run.person_attributes)
     except EnttuiError as exc:
         run.incomplete.add("people")
         run.error("users", f"relecture des comptes en reprise impossible : {exc.message}")
@@ -199,7 +200,7 @@ async def resolve_members(run: SyncRun, members: Iterable[str], entity: str) -> 
                     result.complete = False
             else:
                 found = await run.directory.lookup_people(
-                    missing, filt=await person_filter(run), attributes=SYNC_PERSON_ATTRIBUTES
+                    missing, filt=await person_filter(run), attributes=run.person_attributes
                 )
                 extra = list(found.people.values())
                 for dn, why in found.invalid:

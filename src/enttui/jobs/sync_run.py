@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
+from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES, with_attribute
 from enttui.domain.dn import lookup_key
 from enttui.domain.french import plural
-from enttui.domain.people import Person
+from enttui.domain.people import Group, Person, Structure
 from enttui.domain.sync import ENTITY_LABELS, Counts, DesiredUser, MoodleUser, SyncOptions, desired_user
 from enttui.domain.sync_report import PHASE_CANCELLED, PHASE_DONE, PHASE_NOT_REACHED
+from enttui.domain.sync_schools import SCHOOL_ENTITIES, SchoolCounts, cohort_uai
 from enttui.domain.usernames import UsernameRule
 from enttui.errors import EnttuiError
 from enttui.jobs.events import Event, EventSink, Phase, Trace
@@ -74,6 +76,16 @@ class SyncRun:
         self.owned_by_id: dict[str, int] = {}  # idnumber -> Moodle id of owned users
         self.owned_by_name: dict[str, int] = {}  # username -> Moodle id of owned users
         self.created_dns: list[str] = []  # people whose Moodle user this run created
+        # The Bilan per school (enttui.domain.sync_schools). One school in the périmètre: everyone
+        # read is of that school; several: the people reads also ask for ENTPersonStructRattach.
+        self.schools = SchoolCounts()
+        self.person_attributes = SYNC_PERSON_ATTRIBUTES
+        if len(self.config.ent.uai) > 1:
+            self.person_attributes = with_attribute(SYNC_PERSON_ATTRIBUTES, "ENTPersonStructRattach")
+        self._school_by_dn: dict[str, str] = {}  # lookup_key of a school's DN → UAI
+        self._only_school = ""  # the UAI when the périmètre holds one school
+        self._group_school: dict[str, str] = {}  # lookup_key of a group's DN → UAI
+        self.user_dns: dict[str, str] = {}  # Moodle username → the DN of its person (the users phase)
         self._pending: list[tuple[str, str, str]] = []
         self._sim_id = 0
 
@@ -87,8 +99,11 @@ class SyncRun:
         self._pending.append((level, label, text))  # the store keeps the first lines and counts the rest
 
     def error(self, entity: str, text: str, dn: str = "") -> None:
-        """An error line; with ``dn``, the entry goes to the retry list of ``entity``."""
+        """An error line; with ``dn``, the entry goes to the retry list of ``entity`` (and the error
+        to the entry's school in the Bilan per school)."""
         self.counts[entity].errors += 1
+        if dn and entity in SCHOOL_ENTITIES:
+            self.schools.add(self.school_of_dn(dn), entity, "errors")
         self.trace("error", entity, text)
         if dn and not self.opts.user_login:
             self.retry_failed[entity].append((dn, text))
@@ -153,6 +168,43 @@ class SyncRun:
         """A stand-in Moodle id for a user a simulation would create."""
         self._sim_id -= 1
         return self._sim_id
+
+    # -- schools (the Bilan per school) --------------------------------------------------------
+    def set_schools(self, structures: Iterable[Structure]) -> None:
+        """The schools of the périmètre (read once; the directory keeps them)."""
+        found = list(structures)
+        self.schools.names = {s.uai: s.name for s in found}
+        self._school_by_dn = {lookup_key(s.dn): s.uai for s in found}
+        self._only_school = found[0].uai if len(found) == 1 else ""
+
+    def school_of(self, p: Person) -> str:
+        """A person's school (UAI), "" when none of the périmètre is known for it."""
+        if self._only_school:
+            return self._only_school
+        for dn in p.struct_dns:
+            uai = self._school_by_dn.get(lookup_key(dn))
+            if uai:
+                return uai
+        return ""
+
+    def school_of_dn(self, dn: str) -> str:
+        """The school of a person read by this run, or of a group (its cn's UAI); "" otherwise."""
+        key = lookup_key(dn)
+        person = self.by_key.get(key)
+        if person is not None:
+            return self.school_of(person)
+        return self._group_school.get(key, "")
+
+    def school_of_user(self, username: str) -> str:
+        return self.school_of_dn(self.user_dns.get(username, ""))
+
+    def note_groups(self, groups: Iterable[Group]) -> None:
+        for g in groups:
+            if g.uai in self.schools.names:
+                self._group_school[lookup_key(g.dn)] = g.uai
+
+    def count_cohort(self, key: str, idnumber: str) -> None:
+        self.schools.add(cohort_uai(idnumber, self.cfg.cohort_prefix, self.schools.names), "cohorts", key)
 
     # -- people and owned users ----------------------------------------------------------------
     def wanted(self, p: Person) -> bool:

@@ -57,6 +57,8 @@ async def sync_users(run: SyncRun) -> None:
     opts, cfg = run.opts, run.cfg
     run.begin("users", "Comptes utilisateur : calcul des différences")
     desired = [d for d in (run.desired(p) for p in run.people) if d is not None]
+    for d in desired:  # the Bilan per school: whose username is whose
+        run.user_dns.setdefault(d.username, d.dn)
     full = run.people_full and opts.force and not opts.user_login
     names = None if full else {d.username for d in desired if not d.problem}
     ids = {d.idnumber for d in desired if not d.problem}
@@ -133,6 +135,7 @@ async def _create(run: SyncRun, inserts: Sequence[plan.DesiredUser], progress: _
             if uid is None:
                 continue
             run.counts["users"].created += 1
+            run.schools.add(run.school_of_dn(d.dn), "users", "created")
             run.owned_by_name[d.username] = uid
             if d.idnumber:
                 run.owned_by_id.setdefault(d.idnumber, uid)
@@ -160,12 +163,14 @@ async def _update(run: SyncRun, updates: Sequence[plan.UserUpdate], progress: _P
                 run.trace("change", "users", f"renommage de {upd.renamed_from} en {upd.username}")
             if upd.revive:
                 c.revived += 1
+                run.schools.add(run.school_of_user(upd.username), "users", "revived")
                 run.trace("change", "users", f"réactivation de {upd.username} (de retour dans l'annuaire)")
             fields = sorted(set(upd.changes) - {"username", "suspended"})
             if fields:
                 run.trace("change", "users", f"mise à jour de {upd.username} : {', '.join(fields)}")
             if set(upd.changes) - {"suspended"}:
                 c.updated += 1
+                run.schools.add(run.school_of_user(upd.username), "users", "updated")
         progress.step(len(batch))
 
 
@@ -185,6 +190,7 @@ async def _suspend(run: SyncRun, suspends: Sequence[plan.MoodleUser], progress: 
         if ok:
             for m in batch:
                 run.counts["users"].suspended += 1
+                run.schools.add("", "users", "suspended")  # gone from the directory: no school
                 run.trace("change", "users", f"suspension de {m.username} (absent de l'annuaire)")
         progress.step(len(batch))
 

@@ -53,6 +53,7 @@ __all__ = [
     "PeopleSearch",
     "PersonDetails",
     "ResultCount",
+    "class_names_of",
     "format_count",
 ]
 
@@ -609,7 +610,21 @@ class Annuaire:
                 counts[target] += 1
         return GroupSummary(key, name, kind, uai, dn, description, tuple(members), counts, unknown)
 
-    async def class_names(self) -> list[str]:
-        """Class names of the périmètre (for the "classe" filter)."""
-        names = {g.name for g in await self.directory.groups() if g.kind == "classe"}
-        return sorted(names, key=lambda n: (len(n), n))
+    async def class_names(self, uai: str | None = None) -> list[str]:
+        """Class names of the périmètre, or of the school ``uai`` (for the "classe" filter)."""
+        return class_names_of(await self.classes(), uai)
+
+    async def classes(self) -> list[tuple[str, str]]:
+        """``(uai, name)`` of every class of the périmètre (one read; the cn is ``<UAI>$<name>``)."""
+        return sorted({(g.uai, g.name) for g in await self.directory.groups() if g.kind == "classe"})
+
+    async def schools(self) -> list[Structure]:
+        """The schools of the périmètre, sorted by UAI (for the "établissement" filter)."""
+        return await self.directory.structures()
+
+
+def class_names_of(classes: Iterable[tuple[str, str]], uai: str | None = None) -> list[str]:
+    """The class names of ``classes`` (``(uai, name)`` pairs), of the school ``uai`` only when given,
+    shortest first ("3A" before "3A-bis"), each once."""
+    names = {name for u, name in classes if uai is None or u == uai}
+    return sorted(names, key=lambda n: (len(n), n))

@@ -24,6 +24,7 @@ from enttui.jobs.reports import (
     options_text,
     prune_old_runs,
     run_detail,
+    school_lines,
 )
 from enttui.services.state import RunRecord
 from enttui.ui.screens.base import DetailScreen, PageScreen
@@ -32,6 +33,8 @@ from enttui.ui.widgets.export import default_export_name, export_flow
 from enttui.ui.widgets.prose import Prose
 from enttui.ui.widgets.tables import Col, EntTable
 from enttui.ui.widgets.trace import TraceBuffer, TraceEntry, TracePane
+
+SCHOOL_LINES = 8  # a sync's Bilan per school in the header (the export holds every school)
 
 STATUS_STYLES: dict[str, str] = {
     RunStatus.SUCCESS: "green",
@@ -202,6 +205,14 @@ class RunDetailScreen(DetailScreen):
             if entity:
                 head.append(f"{entity} : ", style="bold")
             head.append(line)
+        per_school = school_lines(r.counts)
+        if per_school:
+            head.append("\nPar établissement :", style="bold")
+            for line in per_school[:SCHOOL_LINES]:
+                head.append(f"\n  {line}")
+            if len(per_school) > SCHOOL_LINES:
+                more = plural(len(per_school) - SCHOOL_LINES, "autre établissement", "autres établissements")
+                head.append(f"\n  … et {more} : x exporte le rapport complet")
         if r.summary:
             head.append(f"\n{r.summary}", style="italic")
         yield Prose(head, id="run-header")

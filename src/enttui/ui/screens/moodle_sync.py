@@ -17,7 +17,8 @@ from textual.worker import Worker
 
 from enttui.domain import ldapfilter as lf
 from enttui.domain.sync import ENTITY_LABELS, Counts, SyncOptions
-from enttui.domain.sync_report import PHASE_DONE, entity_line, total_errors
+from enttui.domain.sync_report import PHASE_DONE, entity_line, number, total_errors
+from enttui.domain.sync_schools import SchoolCounts
 from enttui.jobs.events import Event, Phase, Progress, Trace
 from enttui.ui.quitting import wait_worker
 from enttui.ui.screens.base import PageScreen
@@ -40,6 +41,45 @@ OPTION_LABELS: dict[str, str] = {
     "no_cohort_lock": "Désactiver le verrou de cohortes automatiques",
 }
 TRACE_MAX_LINES = 2000
+SCHOOL_ROWS = 300  # rows of the Bilan per school on screen (the report and --json hold every school)
+# The Bilan per school: (header, [(entity, count key)…]) per column; a column of zeros is left out.
+SCHOOL_COLUMNS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Créés", (("users", "created"),)),
+    ("Modifiés", (("users", "updated"),)),
+    ("Réactivés", (("users", "revived"),)),
+    ("Suspendus", (("users", "suspended"),)),
+    ("Cohortes", (("cohorts", "created"), ("cohorts", "updated"), ("cohorts", "removed"))),
+    ("Erreurs", (("users", "errors"), ("cohorts", "errors"))),
+)
+
+
+def school_table(schools: SchoolCounts, limit: int = SCHOOL_ROWS) -> Table | None:
+    """The Bilan per school: one row per school with something done (by UAI, "sans établissement"
+    last), the accounts created / modified / revived / suspended, the cohorts changed and the errors;
+    the columns that are all zero are left out. None when nothing was counted."""
+    uais = schools.schools()
+    if not uais:
+        return None
+
+    def value(uai: str, parts: tuple[tuple[str, str], ...]) -> int:
+        return sum(schools.get(uai, entity, key) for entity, key in parts)
+
+    columns = [(title, parts) for title, parts in SCHOOL_COLUMNS if any(value(u, parts) for u in uais)]
+    table = Table(box=None, padding=(0, 1, 0, 0), expand=True, show_edge=False, header_style="bold")
+    table.add_column("UAI", no_wrap=True)
+    table.add_column("Établissement", no_wrap=True, overflow="ellipsis", ratio=1)
+    for title, _parts in columns:
+        table.add_column(title, justify="right", no_wrap=True)
+    for uai in uais[:limit]:
+        errors = value(uai, SCHOOL_COLUMNS[-1][1])
+        name = schools.names.get(uai, "") if uai else "sans établissement"
+        table.add_row(
+            Text(uai or "—"),
+            Text(name),
+            *(Text(number(value(uai, parts))) for _title, parts in columns),
+            style="red" if errors else "",
+        )
+    return table
 
 
 def headline_with_hint(headline: str, errors: int) -> str:
@@ -127,7 +167,10 @@ class MoodleSyncScreen(PageScreen):
         "confirmation. Les inscriptions aux cours par cohorte suivent au prochain passage de la tâche "
         "« enrol_cohort_sync » du cron de Moodle (toutes les heures).\n"
         "La trace défile sous les barres de progression : t la montre en plein écran (recherche avec /), "
-        "e va à la première erreur. Le bilan dit, par entité, ce qui a été fait."
+        "e va à la première erreur. Le bilan dit, par entité, ce qui a été fait, puis, par établissement "
+        "(UAI et nom ; seuls ceux qui ont changé), les comptes créés, modifiés, réactivés, suspendus, les "
+        "cohortes changées et les erreurs ; un compte suspendu n'est plus dans l'annuaire : il compte "
+        "« sans établissement »."
     )
     BINDINGS = [
         Binding("l", "launch", "Lancer", id="sync.launch", tooltip="Lancer la synchronisation"),
@@ -168,6 +211,8 @@ class MoodleSyncScreen(PageScreen):
                     yield Label(Text(""), id=f"progress-state-{entity}", classes="progress-state")
             yield TracePane(self.trace, id="sync-trace", title="Trace")
             yield Prose("", id="sync-summary")
+            yield Static(Text(""), id="sync-schools-title")
+            yield Static(Text(""), id="sync-schools")
 
     def on_mount(self) -> None:
         self.query_one("#ent-users", Case).focus()
@@ -245,6 +290,7 @@ class MoodleSyncScreen(PageScreen):
     def reset_view(self) -> None:
         self.trace.clear()
         self.query_one("#sync-summary", Prose).update("")
+        self._show_schools(SchoolCounts())
         for entity in ENTITY_LABELS:
             self.query_one(f"#progress-{entity}", ProgressBar).update(total=None, progress=0)
             self.query_one(f"#progress-state-{entity}", Label).update(Text(""))
@@ -286,7 +332,7 @@ class MoodleSyncScreen(PageScreen):
         finally:
             self.running = False
         self.result = result
-        self.show_summary(result.status, result.counts, result.phases, result.warnings, result.headline)
+        self.show_summary(result.status, result.counts, result.phases, result.warnings, result.headline, result.schools)
         if not options.simulate:
             self.ent_app.note_change()
 
@@ -302,8 +348,10 @@ class MoodleSyncScreen(PageScreen):
         phases: dict[str, str] | None = None,
         warnings: list[str] | None = None,
         headline: str = "",
+        schools: SchoolCounts | None = None,
     ) -> None:
-        """The headline (with the number of errors), one line per entity, the warnings."""
+        """The headline (with the number of errors), one line per entity, the warnings, then the
+        Bilan per school (when given)."""
         phases = phases or {}
         self.set_status(headline_with_hint(headline or f"Terminé : {status}", total_errors(counts)))
         for entity in counts:
@@ -325,3 +373,19 @@ class MoodleSyncScreen(PageScreen):
         for warning in warnings or []:
             bilan.append(f"\nAttention : {warning}", style="bold")
         self.query_one("#sync-summary", Prose).update(bilan)
+        self._show_schools(schools or SchoolCounts())
+
+    def _show_schools(self, schools: SchoolCounts) -> None:
+        """The Bilan per school below the lines per entity (only the schools with changes)."""
+        uais = schools.schools()
+        table = school_table(schools)
+        title = self.query_one("#sync-schools-title", Static)
+        body = self.query_one("#sync-schools", Static)
+        title.display = body.display = table is not None
+        if table is None:
+            return
+        with_changes = f"{number(len(uais))} établissement{'s' if len(uais) > 1 else ''} avec des changements"
+        more = len(uais) - SCHOOL_ROWS
+        tail = f" ; les {number(SCHOOL_ROWS)} premiers ici, tous dans le rapport et --json" if more > 0 else ""
+        title.update(Text(f"Par établissement ({with_changes}{tail})", style="bold"))
+        body.update(table)

@@ -20,8 +20,10 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from enttui.domain.annuaire import TARGET_CYCLE, TRISTATE_CYCLE, PeopleQuery
-from enttui.services.annuaire import Annuaire, PeoplePager
+from enttui.domain.annuaire import TARGET_CYCLE, TRISTATE_CYCLE, PeopleQuery, school_label
+from enttui.domain.folding import fold_accents
+from enttui.domain.people import Structure
+from enttui.services.annuaire import Annuaire, PeoplePager, class_names_of
 from enttui.ui.screens.base import PageScreen
 from enttui.ui.widgets.footer import KeyFooter
 from enttui.ui.widgets.people_table import PeoplePanel
@@ -29,6 +31,7 @@ from enttui.ui.widgets.tables import EntTable
 
 DEBOUNCE_SECONDS = 0.25
 ALL_CLASSES = "\x00all"
+ALL_SCHOOLS = "\x00all"
 
 
 _T = TypeVar("_T")
@@ -71,6 +74,96 @@ class ClassPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def _folded(text: str) -> str:
+    return fold_accents(text.lower())
+
+
+class SchoolPicker(ModalScreen[Structure | None]):
+    """Pick a school of the périmètre (or every school); escape leaves the filter as it was.
+
+    Hundreds of schools: the focus stays in the line at the top, where typing keeps the schools
+    whose UAI or name contains every word typed (accents and case ignored); the arrows and the page
+    keys move in the list below, entrée takes the highlighted line.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Annuler", id="schools.cancel", tooltip="Garder le filtre actuel"),
+        Binding("down", "move(1)", "Suivant", id="schools.down", tooltip="Établissement suivant", show=False),
+        Binding("up", "move(-1)", "Précédent", id="schools.up", tooltip="Établissement précédent", show=False),
+        Binding("pagedown", "move(10)", "Page suiv.", id="schools.next", tooltip="Dix plus bas", show=False),
+        Binding("pageup", "move(-10)", "Page préc.", id="schools.previous", tooltip="Dix plus haut", show=False),
+    ]
+
+    def __init__(self, schools: list[Structure], current: Structure | None) -> None:
+        super().__init__(classes="school-picker")
+        self._school_list = schools
+        self._current = current
+        self._shown: list[Structure] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(Text("Filtrer par établissement"), classes="dialog-title")
+            yield Input(placeholder="Filtrer : UAI ou nom (tapez)", id="school-filter")
+            yield OptionList(id="school-options")
+            yield Label(Text(""), id="school-count", classes="muted")
+        yield KeyFooter()
+
+    def on_mount(self) -> None:
+        self.query_one("#school-options", OptionList).can_focus = False
+        self._fill("")
+        self.query_one("#school-filter", Input).focus()
+
+    def _fill(self, typed: str) -> None:
+        words = _folded(typed).split()
+        self._shown = [s for s in self._school_list if all(w in _folded(f"{s.uai} {s.name}") for w in words)]
+        options = self.query_one("#school-options", OptionList)
+        options.clear_options()
+        options.add_option(Option(Text("Tous les établissements"), id=ALL_SCHOOLS))
+        options.add_options(Option(Text(school_label(s)), id=f"s:{i}") for i, s in enumerate(self._shown))
+        highlighted = 0
+        if self._current is not None and self._current in self._shown:
+            highlighted = self._shown.index(self._current) + 1
+        elif words and self._shown:
+            highlighted = 1  # the first school that matches what was typed
+        options.highlighted = highlighted
+        total = len(self._school_list)
+        count = f"{len(self._shown)} sur {total}" if words else str(total)
+        self.query_one("#school-count", Label).update(
+            Text(f"{count} établissement{'s' if total > 1 else ''} · entrée choisit, échap annule")
+        )
+
+    @on(Input.Changed, "#school-filter")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._fill(event.value)
+
+    @on(Input.Submitted, "#school-filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        options = self.query_one("#school-options", OptionList)
+        if options.highlighted is not None:
+            self._choose(options.get_option_at_index(options.highlighted).id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._choose(event.option.id)
+
+    def _choose(self, option_id: str | None) -> None:
+        if not option_id or option_id == ALL_SCHOOLS:
+            self.dismiss(Structure(dn="", uai=""))  # "every school" (None means: cancelled)
+            return
+        self.dismiss(self._shown[int(option_id[2:])])
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one("#school-options", OptionList)
+        last = options.option_count - 1
+        current = options.highlighted if options.highlighted is not None else 0
+        options.highlighted = max(0, min(last, current + step))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class UtilisateursScreen(PageScreen):
     PAGE_KEY = "utilisateurs"
     HELP = (
@@ -78,7 +171,10 @@ class UtilisateursScreen(PageScreen):
         "tapées dans la liste vont dans la ligne de recherche (/ y va aussi) ; chaque mot doit se retrouver, "
         "les accents et les majuscules sont indifférents. Entrée revient à la liste.\n"
         "Filtres (touches F, jamais des lettres) : F4 profil, F5 classe, F6 compte activé ou non, "
-        "F7 avec ou sans adresse e-mail, F8 tout effacer.\n"
+        "F7 avec ou sans adresse e-mail, F9 établissement, F8 tout effacer.\n"
+        "F9 ouvre la liste des établissements du périmètre (UAI et nom) : tapez une partie de l'UAI ou du "
+        "nom pour la réduire, flèches pour choisir, entrée pour filtrer ; « Tous les établissements » "
+        "enlève ce filtre. Un établissement choisi, F5 ne propose que ses classes.\n"
         "Les résultats arrivent page par page depuis l'annuaire : pg.suiv / pg.préc tournent les pages "
         "(chaque appui compte), début / fin vont à la première / dernière ligne. Entrée ouvre la fiche de "
         "la personne ; échap revient à la liste, recherche et curseur gardés."
@@ -91,6 +187,9 @@ class UtilisateursScreen(PageScreen):
         Binding("f6", "cycle_activated", "Activé", id="utilisateurs.activation", tooltip="Compte activé ou non"),
         Binding("f7", "cycle_mail", "E-mail", id="utilisateurs.mail", tooltip="Avec ou sans adresse e-mail"),
         Binding("f8", "clear_filters", "Effacer", id="utilisateurs.clear", tooltip="Effacer recherche et filtres"),
+        Binding(
+            "f9", "pick_school", "Établissement", id="utilisateurs.etablissement", tooltip="Filtrer par établissement"
+        ),
         Binding("pagedown", "page(1)", "Page suiv.", id="utilisateurs.next", tooltip="Page suivante", priority=True),
         Binding(
             "pageup", "page(-1)", "Page préc.", id="utilisateurs.previous", tooltip="Page précédente", priority=True
@@ -103,7 +202,8 @@ class UtilisateursScreen(PageScreen):
         self.query_state = PeopleQuery()
         self._annuaire: Annuaire | None = None
         self._debounce: Timer | None = None
-        self._class_names: list[str] | None = None
+        self._class_pairs: list[tuple[str, str]] | None = None  # (uai, class name) of the périmètre
+        self._school_list: list[Structure] | None = None
 
     @property
     def annuaire(self) -> Annuaire:
@@ -222,9 +322,37 @@ class UtilisateursScreen(PageScreen):
 
     @work(exclusive=True, group="utilisateurs:classes", exit_on_error=False)
     async def _pick_class(self) -> None:
-        if self._class_names is None:
-            self._class_names = await self.annuaire.class_names()
-        self.app.push_screen(ClassPicker(self._class_names, self.query_state.classe), self._class_chosen)
+        if self._class_pairs is None:
+            self._class_pairs = await self.annuaire.classes()
+        school = self.query_state.school
+        names = class_names_of(self._class_pairs, school.uai if school else None)
+        self.app.push_screen(ClassPicker(names, self.query_state.classe), self._class_chosen)
+
+    def action_pick_school(self) -> None:
+        self._pick_school()
+
+    @work(exclusive=True, group="utilisateurs:schools", exit_on_error=False)
+    async def _pick_school(self) -> None:
+        if self._school_list is None:
+            self._school_list = await self.annuaire.schools()
+        self.app.push_screen(SchoolPicker(self._school_list, self.query_state.school), self._school_chosen)
+
+    def _school_chosen(self, chosen: Structure | None) -> None:
+        if chosen is None:
+            return
+        school = chosen if chosen.dn else None
+        if school == self.query_state.school:
+            return
+        query = self.query_state.with_(school=school)
+        known = self._class_pairs
+        if (
+            school is not None
+            and query.classe
+            and known is not None
+            and query.classe not in class_names_of(known, school.uai)
+        ):
+            query = query.with_(classe="")  # not a class of that school
+        self._filters_changed(query)
 
     def _class_chosen(self, chosen: str | None) -> None:
         if chosen is not None and chosen != self.query_state.classe:
