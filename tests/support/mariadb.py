@@ -16,6 +16,7 @@ What it shares with the PostgreSQL harness is in :mod:`support.dbserver`.
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from support.dbserver import DATABASE, PASSWORD, USER, PrivateDbServer, ServerMissing, free_port, which
 
@@ -30,6 +31,12 @@ class MariaDBServer(PrivateDbServer):
     NAME = "mariadbd"
     DIR_PREFIX = "enttui-mariadb-"
     LOG = "err.log"
+
+    def __init__(self, base_dir: str | Path | None = None, *, buffer_pool: str = "64M") -> None:
+        """``buffer_pool``: InnoDB's buffer pool (64M for tests; the benchmarks size it like a
+        Moodle server that holds the site in memory)."""
+        super().__init__(base_dir)
+        self.buffer_pool = buffer_pool
 
     @property
     def socket(self) -> str:
@@ -78,7 +85,7 @@ class MariaDBServer(PrivateDbServer):
             f"--log-error={self.log_path}",
             "--skip-name-resolve",
             "--skip-log-bin",
-            "--innodb-buffer-pool-size=64M",
+            f"--innodb-buffer-pool-size={self.buffer_pool}",
             "--innodb-flush-log-at-trx-commit=2",
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",

@@ -153,13 +153,14 @@ def format_ldap_time(moment: datetime) -> str:
 
 def _first(attrs: Mapping[str, Sequence[str]], name: str) -> str:
     """The first value of ``name`` in attributes keyed in lower case (:func:`_lowered`)."""
-    values = attrs.get(name.lower()) or ()
+    values = attrs.get(name.lower())
     return str(values[0]) if values else ""
 
 
 def _all(attrs: Mapping[str, Sequence[str]], name: str) -> tuple[str, ...]:
     """Every value of ``name`` in attributes keyed in lower case (:func:`_lowered`)."""
-    return tuple(str(v) for v in (attrs.get(name.lower()) or ()))
+    values = attrs.get(name.lower())
+    return tuple(map(str, values)) if values else ()
 
 
 def normalise_attrs(attrs: Mapping[str, object]) -> dict[str, list[str]]:
