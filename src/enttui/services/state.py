@@ -20,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -86,6 +86,11 @@ SIMULATED = RunStatus.SIMULATED
 LEVELS = ("info", "detail", "change", "warning", "error")
 
 STALE_AFTER = timedelta(days=1)
+# One journal row, inserted or brought up to date (SQLite >= 3.24; the unique key is (run_id, item_key)).
+_JOURNAL_UPSERT = (
+    "INSERT INTO enttui_journal (run_id, item_key, status, detail, at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, item_key) DO UPDATE SET status = excluded.status, detail = excluded.detail, at = excluded.at"
+)
 _CHUNK = 500
 
 
@@ -134,7 +139,7 @@ class StateStore(SyncMarks):
     """Runs, traces, audit, watermarks, identifier files and per-run journals."""
 
     _upgrade_audited = False
-    _journal_sql: tuple[str, Callable[[datetime], Any]] | bool | None = None  # see _journal_upsert
+    _journal_sql: tuple[str, Callable[[datetime], Any]] | Literal[False] | None = None  # see _journal_upsert
 
     async def open(self) -> None:
         """Open (see :meth:`StoreBase.open`); an upgrade of an existing store goes to the audit."""
@@ -508,15 +513,9 @@ class StateStore(SyncMarks):
             if self._is_sqlite and sqlite3.sqlite_version_info >= (3, 24):
                 dialect = self.engine.dialect
                 process = journal_table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-                j = journal_table.name
-                found = (
-                    f"INSERT INTO {j} (run_id, item_key, status, detail, at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (run_id, item_key) DO UPDATE SET "
-                    "status = excluded.status, detail = excluded.detail, at = excluded.at",
-                    process if process is not None else (lambda value: value),
-                )
+                found = (_JOURNAL_UPSERT, process if process is not None else (lambda value: value))
             self._journal_sql = found or False
-        return self._journal_sql or None
+        return self._journal_sql if isinstance(self._journal_sql, tuple) else None
 
     async def journal_latest(self, kind: str, key_prefix: str) -> dict[str, str]:
         """The latest status of every journal key starting with ``key_prefix``, across the runs of
