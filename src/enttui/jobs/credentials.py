@@ -60,6 +60,7 @@ class Work:
     motif: str = ""  # the file's reason when it goes to the file whatever happens
     again: bool = False  # a resume sets it again: the killed run may have set it already
     check_activated: bool = False  # activated since the plan: by its owner, or half-set by the killed run
+    password: str = field(default="", repr=False)  # derived once when its batch is set (never shown)
 
 
 @dataclass
@@ -174,6 +175,12 @@ class CredentialRun:
     def password(self, p: Person) -> str:
         return derive_password(self.secret, dn_key(p.dn), self._length)
 
+    def password_of(self, w: Work) -> str:
+        """The work's password, derived once (the batch that sets it keeps it for the delivery)."""
+        if not w.password:
+            w.password = self.password(w.person)
+        return w.password
+
     def row(self, p: Person, password: str, motif: str) -> idfiles.IdRow:
         return idfiles.IdRow(
             uai=uai_of(self.ctx, p),
@@ -232,7 +239,7 @@ class CredentialRun:
 
     async def _set_batch(self, batch: list[Work], passwords: PasswordSetter) -> list[Work] | None:
         """Set the batch's passwords; returns the works whose password is set (None: stop)."""
-        items = [(w.person.dn, self.password(w.person)) for w in batch]
+        items = [(w.person.dn, self.password_of(w)) for w in batch]
         try:
             outcomes: list[DirectoryError | None] = await passwords.set_passwords(items)
         except DirectoryError as exc:

@@ -462,7 +462,7 @@ class _Diffusion(credentials.CredentialRun):
         """Send one message (its "sending" is committed); returns its ``mailed`` item (committed
         with a later "sending")."""
         p = w.person
-        password = self.password(p) if w.kind == journal.CREDENTIALS else ""
+        password = self.password_of(w) if w.kind == journal.CREDENTIALS else ""
         if w.kind == journal.INFORMATION:
             template = self.templates.information
         elif p.target is Target.PARENT:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import os
 import quopri
 import re
@@ -135,6 +136,26 @@ def _header(name: str, value: str, to: str) -> str:
     return value if value.isascii() else Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
+@functools.lru_cache(maxsize=32)
+def _sender_parts(sender: str, message_id_domain: str | None) -> tuple[str, str, str]:
+    """``From`` header value, envelope address and Message-ID domain of a sender (the same for every
+    message of a run: computed once). Raises :class:`MailRefused` as :func:`render_message` would."""
+    from_name, from_addr = parseaddr(sender)
+    if not from_addr:
+        raise ValueError("no sender address")
+    domain = message_id_domain or from_addr.rpartition("@")[2] or "enttui.invalid"
+    return (
+        formataddr((from_name, from_addr), charset="utf-8"),
+        from_addr,
+        re.sub(r"[^A-Za-z0-9.-]", "", domain) or "enttui.invalid",
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _subject_header(subject: str) -> str:
+    return _header("Subject", subject, "")
+
+
 def render_message(
     sender: str,
     to: str,
@@ -149,17 +170,24 @@ def render_message(
     a name or an address read from the directory."""
     for name, value in (("From", sender), ("To", to)):
         _header(name, value, to)
-    from_name, from_addr = parseaddr(sender)
     to_name, to_addr = parseaddr(to)
+    try:
+        from_header, from_addr, msgid_domain = _sender_parts(sender, message_id_domain)
+    except ValueError:
+        from_header = from_addr = msgid_domain = ""
     if not to_addr or "@" not in to_addr or not from_addr:
         raise MailRefused(f"Message impossible à construire pour « {to} » : adresse invalide", recipient=to)
-    domain = message_id_domain or from_addr.rpartition("@")[2] or "enttui.invalid"
+    try:
+        subject_header = _subject_header(subject)
+    except MailRefused:
+        _header("Subject", subject, to)  # the same refusal, naming the recipient
+        raise
     head = (
-        f"From: {formataddr((from_name, from_addr), charset='utf-8')}\r\n"
+        f"From: {from_header}\r\n"
         f"To: {formataddr((to_name, to_addr), charset='utf-8')}\r\n"
-        f"Subject: {_header('Subject', subject, to)}\r\n"
+        f"Subject: {subject_header}\r\n"
         f"Date: {format_datetime(date or datetime.now().astimezone())}\r\n"
-        f"Message-ID: {make_msgid(domain=re.sub(r'[^A-Za-z0-9.-]', '', domain) or 'enttui.invalid')}\r\n"
+        f"Message-ID: {make_msgid(domain=msgid_domain)}\r\n"
         "MIME-Version: 1.0\r\n"
         'Content-Type: text/plain; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"

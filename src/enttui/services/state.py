@@ -18,9 +18,9 @@ import getpass
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -86,6 +86,11 @@ SIMULATED = RunStatus.SIMULATED
 LEVELS = ("info", "detail", "change", "warning", "error")
 
 STALE_AFTER = timedelta(days=1)
+# One journal row, inserted or brought up to date (SQLite >= 3.24; the unique key is (run_id, item_key)).
+_JOURNAL_UPSERT = (
+    "INSERT INTO enttui_journal (run_id, item_key, status, detail, at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id, item_key) DO UPDATE SET status = excluded.status, detail = excluded.detail, at = excluded.at"
+)
 _CHUNK = 500
 
 
@@ -134,6 +139,7 @@ class StateStore(SyncMarks):
     """Runs, traces, audit, watermarks, identifier files and per-run journals."""
 
     _upgrade_audited = False
+    _journal_sql: tuple[str, Callable[[datetime], Any]] | Literal[False] | None = None  # see _journal_upsert
 
     async def open(self) -> None:
         """Open (see :meth:`StoreBase.open`); an upgrade of an existing store goes to the audit."""
@@ -439,13 +445,30 @@ class StateStore(SyncMarks):
     # -- per-run journal (resumable jobs) --------------------------------------------------
 
     async def journal_set(self, run_id: int, items: Sequence[tuple[str, str, str]]) -> None:
-        """Upsert ``(item_key, status, detail)``; never put a password in ``detail``."""
+        """Upsert ``(item_key, status, detail)``; never put a password in ``detail``.
+
+        On SQLite (3.24 or later) one prepared ``INSERT … ON CONFLICT DO UPDATE`` runs for all the
+        items (a diffusion commits thousands of small batches: about 0.1 ms each instead of about
+        1 ms through a SELECT of the existing keys and an UPDATE built by SQLAlchemy); other
+        databases take the portable path. Same transaction either way (``BEGIN IMMEDIATE``).
+        """
         if not items:
             return
         at = self.now()
         latest: dict[str, tuple[str, str]] = {}
         for key, status, detail in items:
-            latest[key] = (status, redact(detail or ""))
+            latest[key] = (status, redact(detail) if detail else "")
+        upsert = self._journal_upsert()
+        if upsert is not None:
+            sql, at_bind = upsert
+            stamp = at_bind(at)
+            rows = [(run_id, k, s, d, stamp) for k, (s, d) in latest.items()]
+
+            def fast(conn: Connection) -> None:
+                conn.connection.driver_connection.executemany(sql, rows)  # type: ignore[union-attr]
+
+            await self._run(fast, write=True, what="écriture du journal de reprise")
+            return
 
         def do(conn: Connection) -> None:
             keys = list(latest)
@@ -481,6 +504,18 @@ class StateStore(SyncMarks):
             if "IntegrityError" not in (exc.detail or ""):
                 raise
             await self._run(do, write=True, what="écriture du journal de reprise")  # lost an insert race: once more
+
+    def _journal_upsert(self) -> tuple[str, Callable[[datetime], Any]] | None:
+        """The SQLite upsert of journal rows and the converter of its ``at`` (None: not SQLite,
+        or a SQLite older than 3.24, without ``ON CONFLICT``)."""
+        if self._journal_sql is None:
+            found: tuple[str, Callable[[datetime], Any]] | None = None
+            if self._is_sqlite and sqlite3.sqlite_version_info >= (3, 24):
+                dialect = self.engine.dialect
+                process = journal_table.c.at.type.dialect_impl(dialect).bind_processor(dialect)
+                found = (_JOURNAL_UPSERT, process if process is not None else (lambda value: value))
+            self._journal_sql = found or False
+        return self._journal_sql if isinstance(self._journal_sql, tuple) else None
 
     async def journal_latest(self, kind: str, key_prefix: str) -> dict[str, str]:
         """The latest status of every journal key starting with ``key_prefix``, across the runs of
