@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from enttui.config import default_demo_root, demo_config
-from enttui.services.container import Services, private_dir, utc_now
+from enttui.services.container import Services, import_services, private_dir, utc_now
 
 if TYPE_CHECKING:
     from enttui.config import Config
@@ -30,7 +30,7 @@ async def demo_services(root: Path | None = None, *, clock: Callable[[], datetim
     event loop stays free (the console draws its first screen meanwhile)."""
     root = private_dir(root or default_demo_root())
     config = demo_config(root)
-    await asyncio.to_thread(_import_services)
+    await asyncio.to_thread(_import_demo)
 
     from enttui.demo.moodle_seed import seed_demo_moodle
     from enttui.services.mailer import OutboxMailer
@@ -56,14 +56,13 @@ async def demo_services(root: Path | None = None, *, clock: Callable[[], datetim
     return Services(config=config, directory=directory, state=state, moodle=moodle, mailer=mailer, clock=clock)
 
 
-def _import_services() -> None:
-    """Import what the demo world opens (ldap3, SQLAlchemy, aiosmtplib…) off the event loop."""
+def _import_demo() -> None:
+    """Import what the demo world opens (ldap3, SQLAlchemy, aiosmtplib…) off the event loop: the
+    services' modules as for a real site, and the demo's own."""
     import enttui.demo.moodle_seed
-    import enttui.demo.world
-    import enttui.services.directory
-    import enttui.services.mailer
-    import enttui.services.moodle
-    import enttui.services.state  # noqa: F401
+    import enttui.demo.world  # noqa: F401
+
+    import_services()
 
 
 def _load_world(config: Config) -> tuple[Directory, list[Person]]:

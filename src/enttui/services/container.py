@@ -63,7 +63,7 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
     """
     from enttui.errors import EnttuiError
 
-    await asyncio.to_thread(_import_services)  # ldap3, SQLAlchemy, aiosmtplib: off the event loop
+    await asyncio.to_thread(import_services)  # ldap3, SQLAlchemy, aiosmtplib: off the event loop
     from enttui.services.directory import Directory
     from enttui.services.mailer import make_mailer
     from enttui.services.moodle import Moodle
@@ -91,7 +91,7 @@ async def open_services(config: Config, *, clock: Callable[[], datetime] = utc_n
     return services
 
 
-def _import_services() -> None:
+def import_services() -> None:
     """Import the services' modules and their drivers (the console draws its screen meanwhile)."""
     import enttui.services.directory
     import enttui.services.mailer

@@ -269,14 +269,16 @@ class EmbeddedDirectory(Directory):
             raise LdapFailed({"result": 32, "description": "noSuchObject", "message": "incorrect base object"})
         every = "*" in wanted
         out: list[Entry] = []
+        current: list[Any] = [{}, {}]  # the entry under test: its name → key map, its values
+
+        def get(name: str) -> Any:
+            key = current[0].get(name)
+            return None if key is None else current[1][key]
+
         for dn in candidates:
             entry = dit[dn]
-            keymap, store = entry._case_insensitive_keymap, entry._store
-
-            def get(name: str, keymap: dict[str, str] = keymap, store: dict[str, Any] = store) -> Any:
-                key = keymap.get(name)
-                return None if key is None else store[key]
-
+            current[0], current[1] = entry._case_insensitive_keymap, entry._store
+            store = current[1]
             if predicate(get):
                 raw = {
                     name: values

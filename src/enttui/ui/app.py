@@ -191,7 +191,7 @@ class EntApp(App[int]):
         self._pending = None  # the last page asked for wins
         if key == self._current and isinstance(self.screen, PageScreen):
             return
-        if self._services is None and not getattr(screen_class(key), "SHOWN_BEFORE_SERVICES", False):
+        if self._services is None and not screen_class(key).SHOWN_BEFORE_SERVICES:
             # Opened once the services are (see _open_behind).
             self._pending = (key, remember)
             if self._current is not None:  # asked for from a page: say why it does not open yet

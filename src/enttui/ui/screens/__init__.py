@@ -8,7 +8,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from textual.screen import Screen
+    from enttui.ui.screens.base import PageScreen
 
 SCREENS: dict[str, str] = {
     "accueil": "home:HomeScreen",
@@ -25,8 +25,8 @@ SCREENS: dict[str, str] = {
 }
 
 
-def screen_class(key: str) -> type[Screen]:
+def screen_class(key: str) -> type[PageScreen]:
     """The screen class of the page ``key`` (its module imported now if it was not yet)."""
     module, _, name = SCREENS[key].partition(":")
-    cls: type[Screen] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    cls: type[PageScreen] = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     return cls
