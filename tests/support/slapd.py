@@ -164,7 +164,7 @@ class Slapd:
         self.structures_dn = f"ou=structures,{suffix}"
         self._process: subprocess.Popen[bytes] | None = None
         self._loaded = False
-        self._pending: list[str] = []
+        self._pending: list[str | Path] = []
         if ldif_paths_or_text is not None:
             items = (
                 [ldif_paths_or_text] if isinstance(ldif_paths_or_text, (str, os.PathLike)) else list(ldif_paths_or_text)
@@ -198,10 +198,9 @@ class Slapd:
 
     def add_ldif(self, ldif: str | os.PathLike[str]) -> None:
         """Queue LDIF (a path or LDIF text) for the offline load; loaded now if the DB exists and slapd is stopped."""
-        text = ldif if isinstance(ldif, str) and ("\n" in ldif or ldif.startswith("dn:")) else None
-        if text is None:
-            text = Path(ldif).read_text(encoding="utf-8")
-        self._pending.append(text)
+        is_text = isinstance(ldif, str) and ("\n" in ldif or ldif.startswith("dn:"))
+        # a file is handed to slapadd as it is (a million people is a 1 GB file: never read here)
+        self._pending.append(ldif if is_text else Path(ldif))
         if self._loaded and not self.running:
             self._flush_pending()
 
@@ -278,10 +277,13 @@ ppolicy_hash_cleartext
         self.conf_path.write_text(conf, encoding="utf-8")
         return self.conf_path
 
-    def _slapadd(self, text: str) -> None:
+    def _slapadd(self, ldif: str | Path) -> None:
         slapadd = find_binary("slapadd")
-        ldif_path = self.workdir / f"load-{time.monotonic_ns()}.ldif"
-        ldif_path.write_text(text, encoding="utf-8")
+        if isinstance(ldif, Path):
+            ldif_path, temporary = ldif, False
+        else:
+            ldif_path, temporary = self.workdir / f"load-{time.monotonic_ns()}.ldif", True
+            ldif_path.write_text(ldif, encoding="utf-8")
         try:
             proc = subprocess.run(
                 [slapadd, "-q", "-f", str(self.conf_path), "-l", str(ldif_path)],
@@ -290,7 +292,8 @@ ppolicy_hash_cleartext
                 check=False,
             )
         finally:
-            ldif_path.unlink(missing_ok=True)
+            if temporary:
+                ldif_path.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise SlapdStartError(f"slapadd a échoué ({proc.returncode}) :\n{proc.stderr[-4000:]}")
 
