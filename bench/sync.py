@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,7 +86,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(gen, env=env, capture_output=True, text=True, check=True)  # noqa: ASYNC221
     print(f"Monde généré en {time.perf_counter() - t0:.1f} s : {done.stderr.strip()}")
-    slapd = Slapd(tmp / "slapd", BASE, [str(head), str(ldif)]).start()
+    slapd = Slapd(tmp / "slapd", BASE, [str(head), str(ldif)], maxsize=max(1 << 30, people * 12 * 1024)).start()
     try:
         db = MariaDBServer(tmp, buffer_pool=buffer_pool or buffer_pool_for(people)).start()
     except BaseException:
@@ -210,6 +211,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
     finally:
         db.stop()
         slapd.stop()
+        shutil.rmtree(tmp, ignore_errors=True)  # a million people: ~1 GB of LDIF, the slapd and MariaDB data
 
 
 if __name__ == "__main__":

@@ -147,6 +147,7 @@ class Slapd:
         service_password: str = "enttui-service-pw",
         schema_file: str | os.PathLike[str] | None = None,
         extra_db_config: str = "",
+        maxsize: int = 1 << 30,
     ) -> None:
         self.workdir = Path(workdir)
         self.suffix = suffix
@@ -157,6 +158,7 @@ class Slapd:
         self.service_password = service_password
         self.schema_file = Path(schema_file) if schema_file else ENT_SCHEMA
         self.extra_db_config = extra_db_config  # slapd.conf lines for the database, before limits/ACLs
+        self.maxsize = maxsize  # the mdb map (bytes): 1 GiB holds ~250,000 people with their indexes
         self.port = free_port()
         self.ldaps_port = free_port() if tls else None
         self.people_dn = f"ou=people,{suffix}"
@@ -239,7 +241,7 @@ timelimit unlimited
 index_substr_any_len 3
 {tls_lines}
 database mdb
-maxsize 1073741824
+maxsize {self.maxsize}
 dbnosync
 suffix "{self.suffix}"
 rootdn "{self.admin_dn}"
