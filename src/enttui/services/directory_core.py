@@ -293,6 +293,8 @@ class DirectoryCore:
 
         The pages come from ldap3 or, with ``[ldap] reader``, from python-ldap (:mod:`.ldap_c_reader`):
         same requests, same entries, and this same loop (failover, incomplete reads) for both.
+        The next page is asked for before a page is handed over: the server (and the reader's
+        network wait) works while the caller handles the page.
         """
         size = page_size or self._ldap.page_size
         attrs = list(attributes) or [ldap3.NO_ATTRIBUTES]
@@ -321,11 +323,16 @@ class DirectoryCore:
             in_flight = False
             return got
 
+        ahead: asyncio.Task[tuple[list[Entry], bytes | None]] | None = None  # the next page, asked for
         try:
             while True:
                 try:
                     try:
-                        entries, cookie = await fetch(cookie)
+                        if ahead is not None:
+                            entries, cookie = await ahead
+                            ahead = None
+                        else:
+                            entries, cookie = await fetch(cookie)
                     except _PAGE_LOST as exc:
                         if read or cookie is not None:
                             raise self._incomplete(read, f"connexion perdue ({exc})") from None
@@ -347,11 +354,22 @@ class DirectoryCore:
                 except Exception as exc:  # noqa: BLE001 - a failed page is an incomplete read
                     raise self._incomplete(read, f"{type(exc).__name__}: {exc}") from None
                 read += len(entries)
+                if cookie:
+                    ahead = asyncio.ensure_future(fetch(cookie))
                 if entries:
                     yield entries
                 if not cookie:
                     break
         finally:
+            if ahead is not None:
+                if not ahead.done():
+                    ahead.cancel()  # its thread finishes on its own; in_flight stays set: conn is dropped
+                elif ahead.cancelled() or ahead.exception() is not None:
+                    if conn is not None:  # (a lost connection was already released as broken)
+                        release(conn, broken=True)
+                    in_flight, conn = False, None
+                else:
+                    cookie = ahead.result()[1]  # the server's paging moved on: abandon at its cookie
             if in_flight:
                 # Cancelled while a worker thread still uses the connection: never hand it to anyone
                 # else (the thread finishes on its own; the connection is then dropped).
