@@ -238,9 +238,9 @@ def main() -> None:
             )
             n = write_ldif(generate(spec), out)
         t_gen = time.perf_counter() - start
-        server = Slapd(work / "slapd", BASE, str(ldif))
+        server = Slapd(work / "slapd", BASE, str(ldif), maxsize=max(1 << 30, args.people * 12 * 1024))
         start = time.perf_counter()
-        server.start(timeout=60)
+        server.start(timeout=600)
         t_load = time.perf_counter() - start
         try:
             print(f"Annuaire généré : {n} entrées ({args.people} personnes visées, {args.schools} établissements)")
