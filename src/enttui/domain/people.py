@@ -258,44 +258,66 @@ def person_from_entry(
     inactive_value: str = "TRUE",
 ) -> Person:
     """Build a :class:`Person` from a directory entry (attribute names case-insensitive)."""
-    a = _lowered(attrs)
-    object_classes = _all(a, "objectClass")
-    profils = _all(a, "ENTPersonProfils")
-    parents = list(_all(a, "ENTEleveParents"))
-    for rel in _all(a, "ENTElevePersRelEleve"):
-        parent_dn = rel.split("$", 1)[0].strip()
-        if parent_dn and lookup_key(parent_dn) not in {lookup_key(p) for p in parents}:
-            parents.append(parent_dn)
-    inactive = {v.upper() for v in _all(a, inactive_attribute)}
+    a = {k.lower(): v for k, v in attrs.items()}
+    get = a.get
+
+    def every(key: str) -> tuple[str, ...]:  # key in lower case
+        values = get(key)
+        return tuple(map(str, values)) if values else ()
+
+    def first(key: str) -> str:
+        values = get(key)
+        return str(values[0]) if values else ""
+
+    object_classes = every("objectclass")
+    profils = every("entpersonprofils")
+    parents = every("enteleveparents")
+    relations = get("entelevepersreleleve")
+    if relations:
+        known = {lookup_key(p) for p in parents}
+        extra = []
+        for rel in map(str, relations):
+            parent_dn = rel.split("$", 1)[0].strip()
+            if parent_dn and lookup_key(parent_dn) not in known:
+                known.add(lookup_key(parent_dn))
+                extra.append(parent_dn)
+        parents += tuple(extra)
+    inactive = get(inactive_attribute.lower())
     # Only whether a password is there: the hash itself is never kept (nor asked for by the lists).
-    has_password = bool(a.get("userpassword"))  # (keys are in lower case: _lowered)
-    services = _all(a, "ENTAuxNonEnsEtabService")
+    has_password = bool(get("userpassword"))
+    service = get("entauxnonensetabservice")
+    classes = get("enteleveclasses")
+    groups = get("entelevegroupes")
+    teacher_classes = get("entauxensclasses")
+    teacher_groups = get("entauxensgroupes")
+    created = get("createtimestamp")
+    modified = get("modifytimestamp")
     return Person(
         dn=dn,
-        login=_first(a, "ENTPersonLogin"),
-        sn=_first(a, "sn"),
-        given_name=_first(a, "givenName"),
-        display_name=_first(a, "displayName"),
-        uid=_first(a, "uid"),
-        mail=_first(a, "mail"),
-        jointures=_all(a, "ENTPersonJointure"),
+        login=first("entpersonlogin"),
+        sn=first("sn"),
+        given_name=first("givenname"),
+        display_name=first("displayname"),
+        uid=first("uid"),
+        mail=first("mail"),
+        jointures=every("entpersonjointure"),
         profils=profils,
         object_classes=object_classes,
         target=resolve_target(profils, object_classes, prefer),
-        struct_dns=_all(a, "ENTPersonStructRattach"),
-        classes=tuple(class_name(v) for v in _all(a, "ENTEleveClasses")),
-        groups=tuple(class_name(v) for v in _all(a, "ENTEleveGroupes")),
-        parent_dns=tuple(parents),
-        child_dns=_all(a, "ENTAuxPersRelEleveEleve"),
-        teacher_classes=tuple(class_name(v) for v in _all(a, "ENTAuxEnsClasses")),
-        teacher_groups=tuple(class_name(v) for v in _all(a, "ENTAuxEnsGroupes")),
-        fonctions=_all(a, "ENTPersonFonctions"),
-        birth_date=_first(a, "ENTPersonDateNaissance"),
-        service=services[0] if services else "",
-        activated=has_password and inactive_value.upper() not in inactive,
+        struct_dns=every("entpersonstructrattach"),
+        classes=tuple(class_name(str(v)) for v in classes) if classes else (),
+        groups=tuple(class_name(str(v)) for v in groups) if groups else (),
+        parent_dns=parents,
+        child_dns=every("entauxpersreleleveeleve"),
+        teacher_classes=tuple(class_name(str(v)) for v in teacher_classes) if teacher_classes else (),
+        teacher_groups=tuple(class_name(str(v)) for v in teacher_groups) if teacher_groups else (),
+        fonctions=every("entpersonfonctions"),
+        birth_date=first("entpersondatenaissance"),
+        service=str(service[0]) if service else "",
+        activated=has_password and not (inactive and inactive_value.upper() in {str(v).upper() for v in inactive}),
         has_password=has_password,
-        created=parse_ldap_time(_first(a, "createTimestamp")),
-        modified=parse_ldap_time(_first(a, "modifyTimestamp")),
+        created=parse_ldap_time(str(created[0])) if created else None,
+        modified=parse_ldap_time(str(modified[0])) if modified else None,
     )
 
 
