@@ -231,12 +231,8 @@ class MoodleSyncStore:
             return
         ctx = self.t.context
         depth = facts.system_path.count("/") + 1
-        insert_many(
-            conn,
-            ctx,
-            ("contextlevel", "instanceid", "depth", "path", "locked"),
-            [(CONTEXT_USER, i, depth, None, 0) for i in ids],
-        )
+        # path NULL and locked 0 are the columns' defaults; path is set just below
+        insert_many(conn, ctx, ("contextlevel", "instanceid", "depth"), [(CONTEXT_USER, i, depth) for i in ids])
         for chunk in chunks(list(ids)):
             conn.execute(
                 update(ctx)
