@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from sys import intern
 
 from enttui.domain.dn import lookup_key
 
@@ -269,8 +270,10 @@ def person_from_entry(
         values = get(key)
         return str(values[0]) if values else ""
 
-    object_classes = every("objectclass")
-    profils = every("entpersonprofils")
+    # a few distinct values shared by everyone: one string each, not one per person (a million
+    # people hold ~4 of them each)
+    object_classes = tuple(map(intern, map(str, get("objectclass") or ())))
+    profils = tuple(map(intern, map(str, get("entpersonprofils") or ())))
     parents = every("enteleveparents")
     relations = get("entelevepersreleleve")
     if relations:
@@ -311,7 +314,7 @@ def person_from_entry(
         child_dns=every("entauxpersreleleveeleve"),
         teacher_classes=tuple(class_name(str(v)) for v in teacher_classes) if teacher_classes else (),
         teacher_groups=tuple(class_name(str(v)) for v in teacher_groups) if teacher_groups else (),
-        fonctions=every("entpersonfonctions"),
+        fonctions=tuple(map(intern, map(str, get("entpersonfonctions") or ()))),
         birth_date=first("entpersondatenaissance"),
         service=str(service[0]) if service else "",
         activated=has_password and not (inactive and inactive_value.upper() in {str(v).upper() for v in inactive}),
