@@ -151,15 +151,24 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 
+NO_SCHOOL = "sans établissement"  # the school of a finding whose entry has none (or an unknown one)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     dn: str
     login: str
     name: str
     detail: str
+    uai: str = ""  # the entry's school: a person's attachment, a group's cn <UAI>$<name>; "" when unknown
+
+    @property
+    def school(self) -> str:
+        """The UAI, or "sans établissement"."""
+        return self.uai or NO_SCHOOL
 
     def as_dict(self) -> dict[str, str]:
-        return {"dn": self.dn, "login": self.login, "name": self.name, "detail": self.detail}
+        return {"dn": self.dn, "login": self.login, "name": self.name, "detail": self.detail, "uai": self.uai}
 
 
 @dataclass(slots=True)

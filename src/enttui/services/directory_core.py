@@ -288,11 +288,14 @@ class DirectoryCore:
         *,
         page_size: int | None = None,
         scope: str = "SUBTREE",
+        prefetch: bool = False,
     ) -> AsyncGenerator[list[Entry], None]:
         """Paged search (RFC 2696), one page per thread hop; never silently truncated.
 
         The pages come from ldap3 or, with ``[ldap] reader``, from python-ldap (:mod:`.ldap_c_reader`):
         same requests, same entries, and this same loop (failover, incomplete reads) for both.
+        ``prefetch``: the next page is asked for (in its worker thread) before a page is handed out,
+        so that the caller's work on a page overlaps the server's on the next (one more page in memory).
         """
         size = page_size or self._ldap.page_size
         attrs = list(attributes) or [ldap3.NO_ATTRIBUTES]
@@ -321,11 +324,16 @@ class DirectoryCore:
             in_flight = False
             return got
 
+        ahead: asyncio.Future[tuple[list[Entry], bytes | None]] | None = None  # the prefetched page
         try:
             while True:
                 try:
                     try:
-                        entries, cookie = await fetch(cookie)
+                        if ahead is not None:
+                            task, ahead = ahead, None
+                            entries, cookie = await task
+                        else:
+                            entries, cookie = await fetch(cookie)
                     except _PAGE_LOST as exc:
                         if read or cookie is not None:
                             raise self._incomplete(read, f"connexion perdue ({exc})") from None
@@ -347,11 +355,18 @@ class DirectoryCore:
                 except Exception as exc:  # noqa: BLE001 - a failed page is an incomplete read
                     raise self._incomplete(read, f"{type(exc).__name__}: {exc}") from None
                 read += len(entries)
+                if prefetch and cookie:
+                    ahead = asyncio.ensure_future(fetch(cookie))
                 if entries:
                     yield entries
                 if not cookie:
                     break
         finally:
+            if ahead is not None:
+                if not ahead.done():
+                    ahead.cancel()  # the worker thread goes on: in_flight stays set, conn is dropped below
+                elif not ahead.cancelled() and ahead.exception() is None:
+                    cookie = ahead.result()[1]  # the page fetched ahead moved the paging on
             if in_flight:
                 # Cancelled while a worker thread still uses the connection: never hand it to anyone
                 # else (the thread finishes on its own; the connection is then dropped).
