@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from enttui.domain.coherence_checks import CHECKS, CheckResult, Finding, MoodleAccount
-from enttui.domain.dn import lookup_key
+from enttui.domain.dn import DnKeys, lookup_key
 from enttui.domain.folding import fold_accents
 from enttui.domain.french import plural
 from enttui.domain.people import (
@@ -53,12 +53,29 @@ _MOODLE_DETAIL = {t: f"profil {t.label}, pas de compte Moodle" for t in Target}
 _CACHE_MAX = 200_000  # entries of the per-value caches (structure DNs, class values) before a reset
 
 
-class _Lower(dict[str, str]):
-    """Attribute names as the server spells them → lower case (a handful of distinct names)."""
-
-    def __missing__(self, key: str) -> str:
-        value = self[key] = key.lower()
-        return value
+# The person attributes the checks use, spelled as they are asked for (domain/attributes.py).
+_SPELLED = frozenset(
+    (
+        "objectClass",
+        "sn",
+        "givenName",
+        "displayName",
+        "mail",
+        "ENTPersonLogin",
+        "ENTPersonJointure",
+        "ENTPersonProfils",
+        "ENTPersonStructRattach",
+        "ENTPersonDateNaissance",
+        "ENTEleveClasses",
+        "ENTEleveParents",
+        "ENTElevePersRelEleve",
+        "ENTEleveMajeur",
+        "ENTAuxPersRelEleveEleve",
+        "createTimestamp",
+        "userPassword",
+        "pwdReset",
+    )
+)
 
 
 def _targets_of_classes(lowered: frozenset[str]) -> set[Target]:
@@ -137,7 +154,7 @@ class CoherenceAnalyzer:
         self.never_activated_days = never_activated_days
         self._cutoff = format_ldap_time(now - timedelta(days=never_activated_days))[:14]
         self.prefer = prefer
-        self.inactive_attribute = inactive_attribute.lower()
+        self.inactive_attribute = inactive_attribute
         self.inactive_value = inactive_value.upper()
         self.synced_targets = set(synced_targets) if synced_targets is not None else {t.value for t in Target}
         self.structures: list[Structure] = []
@@ -146,14 +163,18 @@ class CoherenceAnalyzer:
         self.moodle_usernames: set[str] = set()
         self.moodle_skipped = "Moodle n'est pas configuré."
         self.out = {spec.id: CheckResult(spec) for spec in CHECKS}
-        self._names = _Lower()
+        self._keys = DnKeys()
+        # Attribute names: lower case → the spelling the checks use (for servers that spell them otherwise).
+        self._inactive_name = inactive_attribute
+        self._spelled = _SPELLED | {inactive_attribute}
+        self._spellings = {n.lower(): n for n in self._spelled}
         # structures
         self._struct_by_key: dict[str, Structure] = {}  # DN key → structure
         self._uai_by_id: dict[str, str] = {}  # UAI / jointure / SIREN (upper) → UAI
         self._struct_of_value: dict[str, Structure | None] = {}  # a DN as spelled → its structure
         # groups
         self._group_keys: dict[str, int] = {}  # DN key → index in self.groups
-        self._member_keys: list[tuple[str, ...]] = []
+        self._group_dns: set[str] = set()  # as the server spells them
         self._class_keys: set[tuple[str, str]] = set()
         self._class_of_value: dict[tuple[str, str], str | None] = {}  # (class value, person's UAI) → detail
         # people: columns, one row per person
@@ -162,7 +183,10 @@ class CoherenceAnalyzer:
         self._name: list[str] = []
         self._uai: list[str] = []
         self._flags = bytearray()
-        self._index: dict[str, int] = {}  # DN key → row
+        # DN as the server spells it → row. Links and members nearly always spell a DN the same way;
+        # the comparison keys (domain/dn.py) of every person are computed only when one does not.
+        self._index: dict[str, int] = {}
+        self._key_index: dict[str, int] | None = None
         self._targets = bytearray()  # index in _TARGETS
         # Links not resolved yet: row * 64 + the kind of the other end, and the value as spelled.
         self._pending_rows = array("q")
@@ -175,8 +199,8 @@ class CoherenceAnalyzer:
         self._expect_moodle = expect_moodle
         self._moodle_missing: list[int] = []  # rows without a Moodle account (known once Moodle is read)
         self._moodle_rows: list[int] = []  # rows to check against Moodle when its users come
-        self._detail_cache: dict[tuple[str, int, bool], str] = {}
-        self._day_cache: dict[str, str] = {}
+        self._detail_cache: dict[tuple[int, int, int, int, bool], str] = {}
+        self._offsets: dict[str, timedelta] = {}  # hour of creation (UTC) → the local zone's offset
         self._results: list[CheckResult] | None = None
 
     @property
@@ -198,8 +222,8 @@ class CoherenceAnalyzer:
         for dn, attrs in entries:
             g = group_from_entry(dn, attrs)
             self._group_keys[lookup_key(dn)] = len(self.groups)
+            self._group_dns.add(dn)
             self.groups.append(g)
-            self._member_keys.append(tuple(lookup_key(m) for m in g.members))
             if g.kind == "classe" and g.uai:
                 self._class_keys.add((g.uai.upper(), g.name.strip().lower()))
         self._class_of_value.clear()
@@ -215,76 +239,77 @@ class CoherenceAnalyzer:
             return s
 
     def add_people(self, entries: Iterable[Entry]) -> None:
-        names = self._names
         perimeter = self.perimeter
         prefer = self.prefer
-        out = self.out
         index = self._index
         dns, logins, full_names, uais, flags_col = self._dn, self._login, self._name, self._uai, self._flags
+        targets_col = self._targets
         structure = self._structure
-        inactive_attr, inactive_value = self.inactive_attribute, self.inactive_value
+        first_login, first_jointure, first_birth = self._logins, self._jointures, self._births
+        inactive_attr, inactive_value = self._inactive_name, self.inactive_value
         synced = self.synced_targets
         username = self.usernames.username
         expect_moodle = self._expect_moodle
         moodle = self.moodle_usernames if self.moodle_users is not None else None
         add = self._add
+        dup = self._dup
+        spelled, canonical = self._spelled, self._canonical
         intern = sys.intern
         for dn, attrs in entries:
-            a = {names[k]: v for k, v in attrs.items()}
-            get = a.get
+            # The server spells attribute names as the schema does, which is how they are asked for;
+            # any other spelling is translated (once per entry, only then).
+            get = attrs.get if attrs.keys() <= spelled else {canonical(k): v for k, v in attrs.items()}.get
             row = len(dns)
-            v = get("entpersonlogin")
+            v = get("ENTPersonLogin")
             login = v[0] if v else ""
             v = get("sn")
             sn = v[0] if v else ""
-            v = get("givenname")
+            v = get("givenName")
             given = v[0] if v else ""
             name = f"{sn} {given}" if sn and given else sn or given
             if not name:
-                v = get("displayname")
+                v = get("displayName")
                 name = (v[0] if v else "") or login
             target, flags, contradiction = _person_kind(
-                tuple(get("entpersonprofils") or _EMPTY), tuple(get("objectclass") or _EMPTY), prefer
+                tuple(get("ENTPersonProfils") or _EMPTY), tuple(get("objectClass") or _EMPTY), prefer
             )
             # Attachment: the school (its UAI), whether it is of the périmètre.
-            struct_dns = get("entpersonstructrattach") or _EMPTY
+            struct_dns = get("ENTPersonStructRattach") or _EMPTY
             uai = ""
             found = attached = False
             for sdn in struct_dns:
-                s = structure(sdn)
-                if s is not None:
+                st = structure(sdn)
+                if st is not None:
                     found = True
-                    in_perimeter = perimeter is None or s.uai.upper() in perimeter
+                    in_perimeter = perimeter is None or st.uai.upper() in perimeter
                     if not uai or (in_perimeter and not attached):
-                        uai = intern(s.uai.upper())
+                        uai = intern(st.uai.upper())
                     attached = attached or in_perimeter
             concerned = attached or not found
             if concerned:
                 flags |= _CONCERNED
-            v = get("entelevemajeur")
+            v = get("ENTEleveMajeur")
             if v and v[0].upper() == "O":
                 flags |= _MAJEUR
-            key = lookup_key(dn)
-            index.setdefault(key, row)
+            index.setdefault(dn, row)
+            if self._key_index is not None:
+                self._key_index.setdefault(self._keys(dn), row)
             dns.append(dn)
             logins.append(login)
             full_names.append(name)
             uais.append(uai)
             flags_col.append(flags)
-            self._targets.append(_TARGET_CODES[target])
+            targets_col.append(_TARGET_CODES[target])
             if not found:
-                add(
-                    "dangling_struct",
-                    dn,
-                    login,
-                    name,
-                    uai,
-                    "aucun établissement de rattachement" if not struct_dns else "introuvable : " + ", ".join(struct_dns),
-                )
+                detail = "aucun établissement de rattachement"
+                if struct_dns:
+                    detail = "introuvable : " + ", ".join(struct_dns)
+                add("dangling_struct", dn, login, name, uai, detail)
             # Duplicates (the whole directory; reported in results() when one of them is concerned).
             if login:
                 login_key = _shared_lower(login)
-                self._dup("login", self._logins, login_key, row)
+                if first_login.setdefault(login_key, row) != row:
+                    dup("login", first_login, login_key, row)
                 if expect_moodle:
                     name_in_moodle = username(login)[0]
                     if name_in_moodle != login_key:
@@ -294,29 +319,32 @@ class CoherenceAnalyzer:
                             self._moodle_rows.append(row)
                         elif name_in_moodle not in moodle:
                             self._moodle_missing.append(row)
-            for j in get("entpersonjointure") or _EMPTY:
+            for j in get("ENTPersonJointure") or _EMPTY:
                 j = j.strip().upper()
-                if j:
-                    self._dup("jointure", self._jointures, j, row)
-            v = get("entpersondatenaissance")
-            birth = v[0].strip() if v else ""
-            if birth and sn:
-                self._dup("birth", self._births, f"{_name_key(sn)}|{_name_key(given)}|{birth}", row)
+                if j and first_jointure.setdefault(j, row) != row:
+                    dup("jointure", first_jointure, j, row)
+            v = get("ENTPersonDateNaissance")
+            if v and sn:
+                birth = v[0].strip()
+                if birth:
+                    key = f"{_name_key(sn)}|{_name_key(given)}|{birth}"
+                    if first_birth.setdefault(key, row) != row:
+                        dup("birth", first_birth, key, row)
             # Parent <-> child links: resolved now when the other end is known, else in results().
             if flags & _STUDENT:
-                links = list(get("enteleveparents") or _EMPTY)
-                for rel in get("entelevepersreleleve") or _EMPTY:
-                    pdn = rel.split("$", 1)[0].strip()
-                    if pdn:
-                        links.append(pdn)
-                self._link(row, links, _PARENT)
+                links = get("ENTEleveParents") or _EMPTY
+                rels = get("ENTElevePersRelEleve")
+                if rels:
+                    links = [*links, *(r.split("$", 1)[0].strip() for r in rels)]
+                if links:
+                    self._link(row, links, _PARENT)
             if flags & _PARENT:
-                self._link(row, get("entauxpersreleleveeleve") or _EMPTY, _STUDENT)
+                self._link(row, get("ENTAuxPersRelEleveEleve") or _EMPTY, _STUDENT)
             if not concerned:
                 continue
             # The checks of one person.
             if flags & _STUDENT:
-                for value in get("enteleveclasses") or _EMPTY:
+                for value in get("ENTEleveClasses") or _EMPTY:
                     detail = self._class_problem(value, struct_dns)
                     if detail is not None:
                         add("class_not_in_school", dn, login, name, uai, detail)
@@ -326,47 +354,51 @@ class CoherenceAnalyzer:
                 v = get("mail")
                 if not v or not v[0].strip():
                     add("no_mail", dn, login, name, uai, _PROFILE_DETAIL[target])
-            v = get("createtimestamp")
-            created_raw = v[0] if v else ""
-            if created_raw and created_raw[:14] <= self._cutoff:
-                has_password = bool(get("userpassword"))
+            v = get("createTimestamp")
+            if v and v[0][:14] <= self._cutoff:
+                has_password = bool(get("userPassword"))
                 inactive = get(inactive_attr)
-                activated = has_password and (not inactive or all(x.upper() != inactive_value for x in inactive))
-                if not activated:
-                    detail = self._never_activated(created_raw, has_password)
+                if not has_password or (inactive and any(x.upper() == inactive_value for x in inactive)):
+                    detail = self._never_activated(v[0], has_password)
                     if detail is not None:
                         add("never_activated", dn, login, name, uai, detail)
+
+    def _canonical(self, name: str) -> str:
+        return self._spellings.get(name.lower(), name)
 
     def _add(self, check: str, dn: str, login: str, name: str, uai: str, detail: str) -> None:
         self.out[check].findings.append(Finding(dn, login, name, detail, uai))
 
     def _dup(self, kind: str, first: dict[str, int], key: str, row: int) -> None:
-        seen = first.setdefault(key, row)
-        if seen != row:
-            rows = self._dups[kind].setdefault(key, [seen])
-            if rows[-1] != row:
-                rows.append(row)
+        """``row`` has a ``key`` that ``first[key]`` had before it."""
+        rows = self._dups[kind].setdefault(key, [first[key]])
+        if rows[-1] != row:
+            rows.append(row)
 
     def _link(self, row: int, values: Iterable[str], other: int) -> None:
         """Links of ``row`` (a student's parents or a parent's children) to people of kind ``other``."""
         index, flags = self._index, self._flags
-        seen: set[str] = set()
-        keys: set[str] = set()
         for value in values:
-            if value in seen:  # the same DN twice (ENTEleveParents and ENTElevePersRelEleve)
-                continue
-            seen.add(value)
-            key = lookup_key(value)
-            if key in keys:
-                continue
-            keys.add(key)
-            j = index.get(key)
-            if j is None:
+            j = index.get(value)
+            if j is None:  # not read yet, spelled otherwise, or nowhere: results() will tell
                 self._pending_rows.append(row * 64 + other)
                 self._pending_values.append(value)
             elif flags[j] & other:
                 flags[row] |= _HAS_PARENT if other == _PARENT else _HAS_CHILD
                 flags[j] |= _HAS_CHILD if other == _PARENT else _HAS_PARENT
+
+    def _row_of(self, value: str) -> int | None:
+        """The person a DN names, however it is spelled (None: nobody)."""
+        row = self._index.get(value)
+        if row is not None:
+            return row
+        if self._key_index is None:
+            keys = self._keys
+            by_key: dict[str, int] = {}
+            for i, dn in enumerate(self._dn):
+                by_key.setdefault(keys(dn), i)
+            self._key_index = by_key
+        return self._key_index.get(self._keys(value))
 
     def _class_problem(self, value: str, struct_dns: Sequence[str]) -> str | None:
         """Why a student's class value names no class of its school (None when it does)."""
@@ -404,16 +436,18 @@ class CoherenceAnalyzer:
         if created is None:
             return None
         days = (self.now - created).days
-        minute = created_raw[:12]  # the local day is the same within a minute (whatever the zone)
-        when = self._day_cache.get(minute)
-        if when is None:
-            if len(self._day_cache) > _CACHE_MAX:
-                self._day_cache.clear()
-            when = self._day_cache[minute] = created.astimezone().strftime("%d/%m/%Y")
-        cache_key = (when, days, has_password)
+        # The local day: the zone's offset is the same within an hour (kept per hour of creation).
+        hour = created_raw[:10]
+        offset = self._offsets.get(hour)
+        if offset is None:
+            if len(self._offsets) > _CACHE_MAX:
+                self._offsets.clear()
+            offset = self._offsets[hour] = created.astimezone().utcoffset() or timedelta(0)
+        local = created + offset
+        cache_key = (local.year, local.month, local.day, days, has_password)
         detail = self._detail_cache.get(cache_key)
         if detail is None:
-            detail = f"créé le {when}, non activé depuis {days} jours"
+            detail = f"créé le {local.day:02d}/{local.month:02d}/{local.year}, non activé depuis {days} jours"
             if not has_password:
                 detail += " (aucun mot de passe)"
             if len(self._detail_cache) > _CACHE_MAX:
@@ -439,18 +473,22 @@ class CoherenceAnalyzer:
             return self._results
         out = self.out
         flags = self._flags
-        index = self._index
         dns = self._dn
 
         def finding(row: int, detail: str) -> Finding:
             return Finding(dns[row], self._login[row], self._name[row], detail, self._uai[row])
 
         # Links whose other end came later (or never).
+        told: set[tuple[int, str]] = set()
         for code, value in zip(self._pending_rows, self._pending_values, strict=True):
             row, other = divmod(code, 64)
-            j = index.get(lookup_key(value))
+            j = self._row_of(value)
             student = other == _PARENT  # the link of a student to a parent
             if j is None:
+                told_key = (row, self._keys(value))
+                if told_key in told:  # the same missing DN twice (ENTEleveParents and ENTElevePersRelEleve)
+                    continue
+                told.add(told_key)
                 if flags[row] & _CONCERNED:
                     check, what = ("dangling_parent", "parent") if student else ("dangling_child", "enfant")
                     out[check].findings.append(finding(row, f"{what} introuvable : {value}"))
@@ -483,19 +521,32 @@ class CoherenceAnalyzer:
 
     def _groups(self, out: dict[str, CheckResult]) -> None:
         """Group members that point nowhere, empty classes."""
-        index, group_keys, structures, perimeter = self._index, self._group_keys, self._struct_by_key, self.perimeter
-        for g, keys in zip(self.groups, self._member_keys, strict=True):
+        group_keys, structures, perimeter = self._group_keys, self._struct_by_key, self.perimeter
+        index, group_dns, keys_of = self._index, self._group_dns, self._keys
+        for g in self.groups:
             uai = g.uai.upper()
             if perimeter is not None and uai and uai not in perimeter:
                 continue
             own = lookup_key(g.dn)
-            missing = [
-                m
-                for m, k in zip(g.members, keys, strict=True)
-                if k not in index and k not in group_keys and k not in structures
-            ]
-            # Members that count: people and nested groups (not the group itself, a usual placeholder).
-            existing = any(k != own and (k in index or k in group_keys) for k in keys)
+            missing: list[str] = []
+            existing = False  # members that count: people and nested groups (not the group itself)
+            for m in g.members:
+                if m in index:
+                    existing = True
+                    continue
+                if m == g.dn:
+                    continue
+                if m in group_dns:
+                    existing = True
+                    continue
+                if self._row_of(m) is not None:
+                    existing = True
+                    continue
+                k = keys_of(m)
+                if k in group_keys:
+                    existing = existing or k != own
+                elif k not in structures:
+                    missing.append(m)
             if missing:
                 shown = ", ".join(missing[:2]) + (f" (+{len(missing) - 2})" if len(missing) > 2 else "")
                 label = plural(len(missing), "membre introuvable", "membres introuvables")
