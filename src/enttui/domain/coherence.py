@@ -345,9 +345,9 @@ class CoherenceAnalyzer:
             # The checks of one person.
             if flags & _STUDENT:
                 for value in get("ENTEleveClasses") or _EMPTY:
-                    detail = self._class_problem(value, struct_dns)
-                    if detail is not None:
-                        add("class_not_in_school", dn, login, name, uai, detail)
+                    problem = self._class_problem(value, struct_dns)
+                    if problem is not None:
+                        add("class_not_in_school", dn, login, name, uai, problem)
             if contradiction is not None:
                 add("profile_contradiction", dn, login, name, uai, contradiction)
             if target.gets_ent_credentials:
@@ -359,9 +359,9 @@ class CoherenceAnalyzer:
                 has_password = bool(get("userPassword"))
                 inactive = get(inactive_attr)
                 if not has_password or (inactive and any(x.upper() == inactive_value for x in inactive)):
-                    detail = self._never_activated(v[0], has_password)
-                    if detail is not None:
-                        add("never_activated", dn, login, name, uai, detail)
+                    late = self._never_activated(v[0], has_password)
+                    if late is not None:
+                        add("never_activated", dn, login, name, uai, late)
 
     def _canonical(self, name: str) -> str:
         return self._spellings.get(name.lower(), name)
@@ -557,9 +557,7 @@ class CoherenceAnalyzer:
 
     def _duplicates(self, result: CheckResult, kind: str) -> None:
         flags, dns, logins, names = self._flags, self._dn, self._login, self._name
-        groups = [
-            (key, rows) for key, rows in self._dups[kind].items() if any(flags[r] & _CONCERNED for r in rows)
-        ]
+        groups = [(key, rows) for key, rows in self._dups[kind].items() if any(flags[r] & _CONCERNED for r in rows)]
         groups.sort(key=lambda item: item[0])
         seen: set[int] = set()
         for key, rows in groups:

@@ -26,7 +26,9 @@ from typing import Any
 from enttui.domain import ldapfilter as lf
 from enttui.domain.attributes import COHERENCE_PERSON_ATTRIBUTES, GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
 from enttui.domain.coherence import CoherenceAnalyzer
-from enttui.domain.coherence_checks import BLOQUANT, CheckResult
+from enttui.domain.coherence_checks import BLOQUANT, NO_SCHOOL, CheckResult, SchoolSummary
+from enttui.domain.coherence_checks import by_school as summarise_by_school
+from enttui.domain.coherence_checks import for_school as findings_of_school
 from enttui.domain.csv_write import csv_bytes
 from enttui.domain.french import plural
 from enttui.domain.usernames import UsernameRule
@@ -38,7 +40,7 @@ from enttui.services.localfiles import write_private
 from enttui.services.moodle_sync import MoodleSyncStore
 
 ENTITY = "coherence"
-CSV_COLUMNS = ("Contrôle", "Gravité", "DN", "Identifiant", "Nom", "Détail")
+CSV_COLUMNS = ("UAI", "Contrôle", "Gravité", "DN", "Identifiant", "Nom", "Détail")
 
 
 @dataclass(slots=True)
@@ -57,6 +59,28 @@ class CoherenceReport:
     @property
     def total_findings(self) -> int:
         return sum(c.count for c in self.checks)
+
+    def by_school(self) -> list[SchoolSummary]:
+        """The findings per school (UAI), the school with the most blocking findings first."""
+        return summarise_by_school(self.checks)
+
+    def for_school(self, uai: str) -> CoherenceReport:
+        """The same report with only the findings of school ``uai`` ("" = of no known school)."""
+        return CoherenceReport(
+            findings_of_school(self.checks, uai),
+            self.checked_at,
+            self.duration,
+            dict(self.read),
+            self.moodle,
+            self.schools,
+        )
+
+    def school_label(self, uai: str) -> str:
+        """``0123456A (Collège Jean Moulin)``, or "sans établissement"."""
+        if not uai:
+            return NO_SCHOOL
+        name = self.schools.get(uai, "")
+        return f"{uai} ({name})" if name else uai
 
     def check(self, check_id: str) -> CheckResult:
         for c in self.checks:
@@ -79,6 +103,7 @@ class CoherenceReport:
             "read": dict(self.read),
             "moodle": self.moodle or "ok",
             "checks": checks,
+            "schools": [{**s.as_dict(), "name": self.schools.get(s.uai, "")} for s in self.by_school()],
         }
 
 
@@ -202,7 +227,7 @@ def _extra_attributes(inactive_attribute: str) -> tuple[str, ...]:
 
 def coherence_csv(checks: Sequence[CheckResult]) -> bytes:
     """``;``-separated, every field quoted, UTF-8 with BOM (French Excel), formulas neutralised."""
-    rows = ((c.title, c.severity, f.dn, f.login, f.name, f.detail) for c in checks for f in c.findings)
+    rows = ((f.school, c.title, c.severity, f.dn, f.login, f.name, f.detail) for c in checks for f in c.findings)
     return csv_bytes(CSV_COLUMNS, rows)
 
 
