@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, ProgressBar, Static
 
-from enttui.domain.coherence_checks import BLOQUANT, INFORMATION, CheckResult, Finding
+from enttui.domain.coherence_checks import BLOQUANT, INFORMATION, NO_SCHOOL, CheckResult, Finding
 from enttui.domain.french import plural
 from enttui.jobs.coherence import CoherenceReport, run_coherence, write_coherence_report
 from enttui.jobs.events import Event, Phase, Progress
@@ -149,9 +149,9 @@ class CoherenceScreen(PageScreen):
         if self.school is None:
             self._set_status(f"Contrôlé le {when} : {plural(people, 'personne')} ; {verdict}.")
         else:
-            shown = full.school_label(self.school)
+            shown = f"Établissement {full.school_label(self.school)}" if self.school else "Entrées sans établissement"
             findings = plural(report.total_findings, "constat")
-            self._set_status(f"Établissement {shown} : {findings} ; {verdict} (u : suivant, e : bilan).")
+            self._set_status(f"{shown} : {findings} ; {verdict} (u : suivant, e : bilan).")
         self._explain()
 
     def action_schools(self) -> None:
@@ -214,7 +214,11 @@ class CoherenceScreen(PageScreen):
         if not c.findings:
             self.notify(c.skipped or "Aucune entrée concernée.", title=c.title, markup=False)
             return
-        school = self.full_report.school_label(self.school) if self.full_report and self.school is not None else ""
+        school = ""
+        if self.full_report is not None and self.school == "":
+            school = NO_SCHOOL
+        elif self.full_report is not None and self.school is not None:
+            school = f"établissement {self.full_report.school_label(self.school)}"
         self.app.push_screen(FindingsScreen(c, self.trail(), school=school))
 
     def action_export(self) -> None:
@@ -255,7 +259,7 @@ class FindingsScreen(DetailScreen):
     ) -> None:
         super().__init__(trail, classes="findings-screen")
         self.check = check
-        self.school = school  # the school the findings are limited to (its label), "" for all
+        self.school = school  # which school the findings are limited to, in words; "" for all
 
     def crumb(self) -> str:
         return self.check.title
@@ -264,7 +268,7 @@ class FindingsScreen(DetailScreen):
         c = self.check
         count = Text(f"{plural(c.count, 'entrée')} · gravité : {c.severity}")
         if self.school:
-            count.append(f" · établissement {self.school}")
+            count.append(f" · {self.school}")
         yield Static(count, id="findings-count", classes="muted")
         table = EntTable(FINDING_COLUMNS, id="findings")
         for i, f in enumerate(c.findings):
