@@ -239,3 +239,24 @@ async def test_moodle_down_skips_its_checks_without_failing_the_report(ldap_sand
     assert report.moodle.startswith("Moodle ne répond pas")
     assert report.check("moodle_not_in_directory").skipped
     assert dataclasses.is_dataclass(report)
+
+
+def test_the_collector_pause_nests_and_restores():
+    import gc
+
+    from enttui.jobs.coherence import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # a second report at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()
