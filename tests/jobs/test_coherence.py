@@ -99,6 +99,62 @@ async def test_each_check_finds_exactly_the_injected_entries(ldap_sandbox, state
     assert json.dumps(report.as_dict(), ensure_ascii=False)
 
 
+def expected_school(entries, dn: str) -> str:
+    """The UAI a finding about ``dn`` must carry: a person's attachment school, a group's cn prefix."""
+    by_dn = {d.lower(): a for d, a in entries}
+    uai_of_struct = {d.lower(): a["ENTStructureUAI"][0] for d, a in entries if "ENTStructureUAI" in a}
+    attrs = by_dn[dn.lower()]
+    if "groupOfNames" in attrs["objectClass"]:
+        return attrs["cn"][0].split("$", 1)[0]
+    for sdn in attrs.get("ENTPersonStructRattach", []):
+        if sdn.lower() in uai_of_struct:
+            return uai_of_struct[sdn.lower()]
+    return ""
+
+
+async def test_findings_carry_the_school_of_their_entry(ldap_sandbox, state_store, tmp_path):
+    """Each kind of injected defect is attributed to the school of its entry (both schools get
+    some), "sans établissement" when the entry's school is unknown; the summary and the CSV agree."""
+    entries = world(ldap_sandbox.base_dn)
+    injected = bench.inject_defects(entries, ldap_sandbox.base_dn, per_check=4)
+    ldap_sandbox.add(entries)
+    services = await services_for(ldap_sandbox, state_store)
+    try:
+        report = await run_coherence(services)
+    finally:
+        await services.directory.close()
+    assert report.schools == {"0000001A": "Collège 0000001A", "0000002B": "Collège 0000002B"}
+    seen: dict[str, set[str]] = {}
+    for check_id, dns in injected.items():
+        wanted = {d.lower(): expected_school(entries, d) for d in dns}
+        got = {f.dn.lower(): f.uai for f in report.check(check_id).findings}
+        assert got == wanted, check_id
+        seen[check_id] = set(got.values())
+    assert seen["dangling_struct"] == {""}  # a school that does not exist: none
+    assert seen["empty_class"] == set(UAIS)  # the empty classes are spread over both schools
+    assert set().union(*seen.values()) == {*UAIS, ""}
+    # the summary: one line per school, counts per check that add up to the report's
+    summary = {s.uai: s for s in report.by_school()}
+    assert set(summary) == {*UAIS, ""}
+    for c in report.checks:
+        assert sum(s.counts.get(c.id, 0) for s in summary.values()) == c.count, c.id
+    blocking = [s.blocking for s in report.by_school()]
+    assert blocking == sorted(blocking, reverse=True)
+    assert summary[""].label == "sans établissement"
+    assert summary[""].counts["dangling_struct"] == len(injected["dangling_struct"])
+    # one school's report, its CSV with the UAI column, the JSON's schools
+    only = report.for_school("0000002B")
+    assert only.total_findings == summary["0000002B"].total
+    assert all(f.uai == "0000002B" for c in only.checks for f in c.findings)
+    path = tmp_path / "b.csv"
+    assert export_coherence_csv(only, path) == only.total_findings
+    lines = path.read_bytes().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith('"UAI";"Contrôle";')
+    assert all(line.startswith('"0000002B";') for line in lines[1:])
+    doc = report.as_dict()
+    assert [s["uai"] for s in doc["schools"]] == [s.uai for s in report.by_school()]
+
+
 async def test_a_clean_school_gives_zero_findings(ldap_sandbox, state_store):
     entries = world(ldap_sandbox.base_dn, students=120)
     for _dn, a in entries:  # everyone can receive mail: even the informational checks are empty
@@ -183,3 +239,24 @@ async def test_moodle_down_skips_its_checks_without_failing_the_report(ldap_sand
     assert report.moodle.startswith("Moodle ne répond pas")
     assert report.check("moodle_not_in_directory").skipped
     assert dataclasses.is_dataclass(report)
+
+
+def test_the_collector_pause_nests_and_restores():
+    import gc
+
+    from enttui.jobs.coherence import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():  # a second report at the same time
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: it stays off
+    finally:
+        gc.enable()

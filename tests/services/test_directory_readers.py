@@ -196,6 +196,27 @@ async def test_a_read_stopped_early_leaves_the_reader_usable(world: World, reade
         await directory.close()
 
 
+@pytest.mark.parametrize("reader", READERS)
+async def test_prefetch_gives_the_same_pages_and_can_stop_early(world: World, reader: str) -> None:
+    """prefetch=True (the next page asked for while a page is handed out): the same pages; a read
+    stopped while the next page is on its way leaves the reader usable."""
+    directory = world.directory(reader, page_size=97)
+    try:
+        plain = await read_all(directory, PEOPLE, PERSON, ["uid", "sn"])
+        ahead = await read_all(directory, PEOPLE, PERSON, ["uid", "sn"], prefetch=True)
+        assert ahead == plain and len(plain) > 7
+        for stop_after in (1, 3):
+            seen = 0
+            async for _page in directory.iter_pages(PEOPLE, PERSON, ["uid"], prefetch=True):
+                seen += 1
+                if seen == stop_after:
+                    break
+            again = await read_all(directory, PEOPLE, PERSON, ["uid", "sn"], prefetch=True)
+            assert again == plain
+    finally:
+        await directory.close()
+
+
 async def test_a_perimeter_of_300_schools(slapd_factory: Callable[..., Slapd]) -> None:
     """A region: 300 UAIs in [ent] uai (the périmètre filter names 300 schools): both readers find
     every school and every person of the generated world, the same ones."""

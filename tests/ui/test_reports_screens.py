@@ -236,3 +236,79 @@ async def test_coherence_person_opens_in_the_directory_view(demo_app):
             assert opened[0] == app.screen.check.findings[0].dn
         else:  # fallback: the entry's attributes in a plain-text modal
             assert "ENTPersonLogin" in str(app.screen.query_one("#dialog-message").content)
+
+
+async def test_coherence_per_school_summary_and_filter_by_keys(demo_app):
+    """e: the per-school summary; enter on a school: the report shows only its findings; u: the next
+    school, then every school again; the keys are palette commands too."""
+    from enttui.ui.commands import ScreenActionCommands
+    from enttui.ui.screens.coherence_schools import SchoolsScreen
+
+    app = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_page(pilot, "coherence")
+        screen = app.screen
+        assert isinstance(screen, CoherenceScreen)
+        # one person attached to a school that does not exist: "sans établissement"
+        base = app.services.config.ldap.base_dn
+        app.services.directory.load_entries(
+            [
+                (
+                    f"uid=perdu,ou=people,{base}",
+                    {
+                        "objectClass": ["top", "person", "organizationalPerson", "inetOrgPerson", "ENTPerson"],
+                        "uid": ["perdu"],
+                        "cn": ["Perdu Paul"],
+                        "sn": ["Perdu"],
+                        "givenName": ["Paul"],
+                        "ENTPersonLogin": ["paul.perdu"],
+                        "ENTPersonJointure": ["ENT$perdu"],
+                        "ENTPersonStructRattach": [f"ENTStructureSIREN=99999999999999,ou=structures,{base}"],
+                        "mail": ["paul.perdu@example.org"],
+                    },
+                )
+            ]
+        )
+        await pilot.press("r")
+        await wait_for(
+            pilot,
+            lambda: screen.report is not None and screen.report.check("dangling_struct").count == 1,
+            "the report with the person of no school",
+        )
+        full = screen.report
+        assert full is not None
+        summary = full.by_school()
+        assert [s.uai for s in summary] == ["0123456A", ""]  # the blocked school first
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, SchoolsScreen) and app.screen.query("#schools"), "summary")
+        schools = app.screen
+        table = schools.query_one("#schools", DataTable)
+        assert table.row_count == 3  # Tous, 0123456A, sans établissement
+        assert "Collège Jean Moulin" in str(table.get_row_at(1)[4])
+        await pilot.press("down", "down")
+        detail = str(schools.query_one("#school-detail").render())
+        assert "sans établissement" in detail and "Établissement de rattachement introuvable 1" in detail
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen, "back on the report")
+        assert screen.school == ""
+        counts = {c.id: c.count for c in screen.report.checks}
+        # its school unknown, and no Moodle account either
+        assert counts["dangling_struct"] == counts["directory_not_in_moodle"] == 1 and sum(counts.values()) == 2
+        status = str(screen.query_one("#coherence-status").render())
+        assert "Entrées sans établissement : 2 constats" in status
+        await pilot.press("down", "down", "down", "enter")  # dangling_struct: its one entry, with its school
+        await wait_for(pilot, lambda: isinstance(app.screen, FindingsScreen), "the findings")
+        assert app.screen.query_one("#findings", DataTable).row_count == 1
+        assert "1 entrée · gravité : à corriger · sans établissement" in str(
+            app.screen.query_one("#findings-count").render()
+        )
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen, "back on the report")
+        await pilot.press("u")  # after the last school: every school again
+        assert screen.school is None and screen.report is full
+        await pilot.press("u")
+        assert screen.school == "0123456A"
+        assert screen.report.total_findings == summary[0].total
+        assert "Établissement 0123456A (Collège Jean Moulin) :" in str(screen.query_one("#coherence-status").render())
+        titles = [title for title, *_ in ScreenActionCommands(screen)._commands()]
+        assert "Établissements (e)" in titles and "Étab. suivant (u)" in titles

@@ -10,6 +10,7 @@ from textual.widgets import Input
 
 from enttui.ui.screens.alimentation import AlimentationScreen, RunDetailScreen
 from enttui.ui.screens.coherence import CoherenceScreen, FindingsScreen
+from enttui.ui.screens.coherence_schools import SchoolsScreen
 from enttui.ui.screens.trace import TraceScreen
 from enttui.ui.widgets.export import ExportModal
 from enttui.ui.widgets.modals import MessageModal
@@ -116,7 +117,8 @@ def test_export_path_refused(snap_compare, tmp_path):
 @pytest.mark.parametrize("size", SIZES, ids=IDS)
 def test_coherence_report(snap_compare, tmp_path, size):
     """All 16 checks on screen at 80×24 with their whole names, severity and count (right-aligned),
-    the explanation of the highlighted check below; footer o Entrées, r Relancer, x, i."""
+    the explanation of the highlighted check below; footer o Entrées, r Relancer, x, i (and F1 Aide
+    "+7": e Établissements and u Étab. suivant are among the keys in the help and the palette)."""
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=size, run_before=_coherence)
 
 
@@ -130,6 +132,24 @@ def test_coherence_findings(snap_compare, tmp_path):
         await pilot.press("down", "enter")
         await settle(pilot)
         await expect(pilot, FindingsScreen)
+
+    assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_coherence_schools(snap_compare, tmp_path):
+    """e on the report: "Vous êtes ici : … > Rapports de cohérence > Par établissement", "1
+    établissement avec des constats, les plus bloqués d'abord.", the table UAI, Bloq., À corr., Info.,
+    Établissement with the row "Tous" then 0123456A (4 bloquants, Collège Jean Moulin) highlighted, and
+    below it the counts of each of its 12 failing checks, down to "Utilisateurs de l'annuaire absents de
+    Moodle 1552"; footer f Filtrer."""
+
+    async def run_before(pilot):
+        await _coherence(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await expect(pilot, SchoolsScreen, selector="#schools")
+        await pilot.press("down")
+        await settle(pilot)
 
     assert snap_compare(make_demo_app(tmp_path / "demo"), terminal_size=(80, 24), run_before=run_before)
 

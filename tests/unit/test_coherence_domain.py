@@ -252,6 +252,68 @@ def test_moodle_cross_checks():
     assert not results["directory_not_in_moodle"].skipped
 
 
+def test_findings_carry_the_school_and_any_attribute_spelling_works():
+    """A person's finding carries its attachment school (the périmètre's first when several), a
+    group's its cn prefix, an unknown school nothing; names spelled in another case give the same."""
+    people = family()
+    people[2][1]["ENTPersonProfils"] = ["National_ELV"]  # contradiction, school 1
+    people.append(person("lost", "ENTAuxPersExt", ENTPersonStructRattach=f"ENTStructureSIREN=9,ou=s,{BASE}"))
+    people.append(person("both", "ENTAuxPersExt", ENTPersonStructRattach=[S2, S1], mail=None))
+    gdn = f"cn=0000001A$VIDE,ou=groups,{BASE}"
+    groups = [
+        group("6A", [dn("eleve"), dn("prof")]),
+        (gdn, {"objectClass": ["groupOfNames", "ENTClasse"], "cn": ["0000001A$VIDE"], "member": [gdn]}),
+    ]
+    results = analyse(people, groups)
+    schools = {cid: {f.dn: f.uai for f in r.findings} for cid, r in results.items()}
+    assert schools["profile_contradiction"] == {dn("prof"): "0000001A"}
+    assert schools["dangling_struct"] == {dn("lost"): ""}
+    assert schools["no_mail"] == {dn("both"): "0000001A"}  # of the périmètre, although listed second
+    assert schools["empty_class"] == {gdn: "0000001A"}
+    assert results["dangling_struct"].findings[0].school == "sans établissement"
+    lowered = [(d, {k.lower(): v for k, v in a.items()}) for d, a in people]
+    again = analyse(lowered, groups)
+    assert {k: [f.as_dict() for f in r.findings] for k, r in again.items()} == {
+        k: [f.as_dict() for f in r.findings] for k, r in results.items()
+    }
+
+
+def test_by_school_puts_the_most_blocked_first():
+    from enttui.domain.coherence_checks import CheckResult, Finding, by_school, for_school
+
+    spec = {c.id: c for c in CHECKS}
+    results = [
+        CheckResult(spec["duplicate_login"], [Finding("a", "", "", "", "B"), Finding("b", "", "", "", "B")]),
+        CheckResult(spec["empty_class"], [Finding("c", "", "", "", "A"), Finding("d", "", "", "", "")]),
+        CheckResult(spec["no_mail"], [Finding("e", "", "", "", "A"), Finding("f", "", "", "", "C")]),
+    ]
+    summary = by_school(results)
+    assert [s.uai for s in summary] == ["B", "A", "", "C"]
+    assert summary[0].counts == {"duplicate_login": 2} and summary[0].blocking == 2
+    assert (summary[1].to_fix, summary[1].information, summary[1].total) == (1, 1, 2)
+    assert [r.count for r in for_school(results, "A")] == [0, 1, 1]
+
+
+def test_dn_keys_match_lookup_key():
+    from enttui.domain.dn import DnKeys
+
+    keys = DnKeys()
+    for value in (
+        "uid=F0801,ou=people,dc=ent,dc=test",
+        "UID=F0801, OU=People,dc=x",
+        "uid=jean.dupont,ou=people,dc=x",
+        "uid=Éa,ou=P,dc=x",
+        "cn=Dupont\\2C Jean,dc=x",
+        "uid=x,ou=a+cn=b,dc=x",
+        "uid=x,,dc=x",
+        "uid=x,ou=bad\\",
+        "uid=ab",
+        "",
+    ):
+        assert keys(value) == lookup_key(value), value
+        assert keys(value) == lookup_key(value), value  # the parent's key now from the cache
+
+
 def test_dn_normalisation():
     """The checks compare DNs by the one key of enttui.domain.dn (case, spaces, escapes)."""
     assert lookup_key(" UID=A, OU=People ,dc=X") == "uid=a,ou=people,dc=x"
@@ -321,7 +383,7 @@ def test_csv_is_excel_friendly_and_neutralised(tmp_path: Path):
     assert data.startswith("\ufeff".encode())
     text = data.decode("utf-8-sig")
     lines = text.splitlines()
-    assert lines[0] == '"Contrôle";"Gravité";"DN";"Identifiant";"Nom";"Détail"'
+    assert lines[0] == '"UAI";"Contrôle";"Gravité";"DN";"Identifiant";"Nom";"Détail"'
     assert '"\'=ELEVE"' in text and '"\'+cmd @x"' in text
     assert "\"'-1;2" in text
     assert neutralise("-3") == "'-3" and neutralise("a=b") == "a=b"

@@ -1,5 +1,9 @@
 """enttui check [--json] [--nagios]: the coherence report, headless (exit status 1 when a blocking check fails).
 
+After the checks, the counts per school (UAI; "sans établissement" for entries of no known school),
+the school with the most blocking findings first (``--details``: per check too); ``--json`` holds
+them in ``schools``.
+
 ``--nagios`` prints one Nagios plugin line instead (CRITICAL when a blocking check fails, WARNING
 when a check "à corriger" fails) and exits 0/1/2/3 as that convention says.
 """
@@ -73,7 +77,19 @@ async def cmd_check(args: argparse.Namespace) -> int:
             if args.details:
                 for f in c.findings:
                     who = f.login or f.dn
-                    print(f"  {'':<12} {'':>6}    · {f.name} ({who}) : {f.detail}")
+                    print(f"  {'':<12} {'':>6}    · [{f.school}] {f.name} ({who}) : {f.detail}")
+        schools = report.by_school()
+        if schools:
+            print("Par établissement (bloquants, à corriger, information) :")
+            for s in schools:
+                print(
+                    f"  {s.label:<18} {s.blocking:>6} {s.to_fix:>6} {s.information:>6}  "
+                    f"{report.schools.get(s.uai, '')}".rstrip()
+                )
+                if args.details:
+                    for c in report.checks:
+                        if s.counts.get(c.id):
+                            print(f"  {'':<18} {s.counts[c.id]:>6}  {c.title}")
         verdict_text = "Au moins un contrôle bloquant échoue." if report.blocking_failed else "Aucun contrôle bloquant."
         print(verdict_text)
     sys.stdout.flush()

@@ -101,10 +101,9 @@ PLAN_PERSON_ATTRIBUTES: tuple[str, ...] = (
 # What the coherence checks read of a person (one paged read of the whole people branch).
 COHERENCE_PERSON_ATTRIBUTES: tuple[str, ...] = (
     "objectClass",
-    "cn",
     "sn",
     "givenName",
-    "displayName",
+    "displayName",  # the name shown when sn and givenName are missing
     "mail",
     "ENTPersonLogin",
     "ENTPersonJointure",

@@ -151,15 +151,24 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 
+NO_SCHOOL = "sans établissement"  # the school of a finding whose entry has none (or an unknown one)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     dn: str
     login: str
     name: str
     detail: str
+    uai: str = ""  # the entry's school: a person's attachment, a group's cn <UAI>$<name>; "" when unknown
+
+    @property
+    def school(self) -> str:
+        """The UAI, or "sans établissement"."""
+        return self.uai or NO_SCHOOL
 
     def as_dict(self) -> dict[str, str]:
-        return {"dn": self.dn, "login": self.login, "name": self.name, "detail": self.detail}
+        return {"dn": self.dn, "login": self.login, "name": self.name, "detail": self.detail, "uai": self.uai}
 
 
 @dataclass(slots=True)
@@ -218,3 +227,55 @@ class MoodleAccount:
 
 def blocking_failed(results: Iterable[CheckResult]) -> bool:
     return any(r.severity == BLOQUANT and r.failed for r in results)
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolSummary:
+    """The findings of one school (UAI; "" for entries of no known school), per check and severity."""
+
+    uai: str
+    counts: dict[str, int]  # check id → findings of this school (checks with none left out)
+    blocking: int = 0
+    to_fix: int = 0
+    information: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.uai or NO_SCHOOL
+
+    @property
+    def total(self) -> int:
+        return self.blocking + self.to_fix + self.information
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "uai": self.uai,
+            "label": self.label,
+            "bloquant": self.blocking,
+            "a_corriger": self.to_fix,
+            "information": self.information,
+            "total": self.total,
+            "counts": dict(self.counts),
+        }
+
+
+def by_school(results: Iterable[CheckResult]) -> list[SchoolSummary]:
+    """One summary per school that has findings: the most blocking findings first, then the most
+    findings "à corriger", then the most findings; "sans établissement" after the schools at a tie."""
+    counts: dict[str, dict[str, int]] = {}
+    severity: dict[str, list[int]] = {}
+    slot = {BLOQUANT: 0, A_CORRIGER: 1, INFORMATION: 2}
+    for r in results:
+        s = slot.get(r.severity, 2)
+        for f in r.findings:
+            per = counts.setdefault(f.uai, {})
+            per[r.id] = per.get(r.id, 0) + 1
+            severity.setdefault(f.uai, [0, 0, 0])[s] += 1
+    out = [SchoolSummary(uai, counts[uai], *severity[uai]) for uai in counts]
+    out.sort(key=lambda x: (-x.blocking, -x.to_fix, -x.total, x.uai == "", x.uai))
+    return out
+
+
+def for_school(results: Iterable[CheckResult], uai: str) -> list[CheckResult]:
+    """The results with only the findings of school ``uai`` ("" = entries of no known school)."""
+    return [CheckResult(r.spec, [f for f in r.findings if f.uai == uai], r.skipped) for r in results]

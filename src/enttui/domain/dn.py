@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["InvalidDn", "dn_key", "dn_key_or_none", "lookup_key", "same_dn"]
+__all__ = ["DnKeys", "InvalidDn", "dn_key", "dn_key_or_none", "lookup_key", "same_dn"]
 
 # The common spelling: attr=value pairs, no escape, space, quote, '+' or '=' inside a value.
 _PLAIN = re.compile(r'[^=,\\ +"#;<>]+=[^=,\\ +"#;<>]*(?:,[^=,\\ +"#;<>]+=[^=,\\ +"#;<>]*)*')
@@ -154,3 +154,29 @@ def same_dn(a: str, b: str) -> bool:
     if ka is None or kb is None:
         return a == b
     return ka == kb
+
+
+class DnKeys:
+    """:func:`lookup_key` for many DNs under few parents (a million people under ``ou=people``): the
+    parent's key is computed once and kept, a simple RDN (``uid=F0801``: letters and digits on both
+    sides) is only lower-cased; anything else goes through :func:`lookup_key`. Same keys."""
+
+    __slots__ = ("_parents",)
+    MAX_PARENTS = 10_000
+
+    def __init__(self) -> None:
+        self._parents: dict[str, str] = {}
+
+    def __call__(self, dn: str) -> str:
+        rdn, sep, parent = dn.partition(",")
+        if sep:
+            attr, _, value = rdn.partition("=")
+            if value.isalnum() and attr.isalnum():
+                key = self._parents.get(parent)
+                if key is None:
+                    if len(self._parents) >= self.MAX_PARENTS:
+                        self._parents.clear()
+                    key = self._parents[parent] = lookup_key(parent)
+                if key and not key.startswith("\x00"):
+                    return f"{rdn.lower()},{key}"
+        return lookup_key(dn)

@@ -214,7 +214,7 @@ async def run_export(
         head = (BOM if fmt.bom else "") + csv_lines([fmt.header], fmt.delimiter)
         await asyncio.to_thread(write_all, fd, head.encode("utf-8"))
         sink(Phase("export", "Lecture de l'annuaire"))
-        async for page in directory.iter_pages(base, query, EXPORT_ATTRIBUTES):
+        async for page in directory.iter_pages(base, query, EXPORT_ATTRIBUTES, prefetch=True):
             out: list[list[str]] = []
             for dn, attrs in page:
                 person = person_from_entry(

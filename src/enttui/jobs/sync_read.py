@@ -55,7 +55,7 @@ async def read_people(run: SyncRun, filt: str | None, entity: str | None = None)
     people: list[Person] = []
     full = lf.and_(run.cfg.user_filter or None, filt)
     try:
-        async for page in run.directory.iter_people(full or None, attributes=run.person_attributes):
+        async for page in run.directory.iter_people(full or None, attributes=run.person_attributes, prefetch=True):
             people.extend(p for p in page if run.wanted(p))
             run.emit(Progress("users", 0, None))
             run.check_stop()
@@ -107,7 +107,7 @@ async def read_entries(run: SyncRun, key: str, base: str, filt: str, attrs: Sequ
     """A paged read; an incomplete one is an error line and marks ``key`` incomplete."""
     out: list[Entry] = []
     try:
-        async for page in run.directory.iter_pages(base, filt, attrs):
+        async for page in run.directory.iter_pages(base, filt, attrs, prefetch=True):
             out.extend(page)
             run.check_stop()
     except DirectoryError as exc:

@@ -133,7 +133,7 @@ class Directory(DirectoryWrites):
         return self._perimeter
 
     async def iter_people(
-        self, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES
+        self, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES, *, prefetch: bool = False
     ) -> AsyncIterator[list[Person]]:
         """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page.
 
@@ -142,10 +142,10 @@ class Directory(DirectoryWrites):
         the lists are in :mod:`enttui.domain.attributes`); the fields of :class:`Person` whose
         attributes were not read are empty. ``has_password`` and ``activated`` need ``userPassword``
         (without it both are False), and ``activated`` also ``[ldap] inactive_attribute`` (without it,
-        any account with a password counts as activated).
+        any account with a password counts as activated). ``prefetch``: see :meth:`iter_pages`.
         """
         full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
-        async for page in self.iter_pages(self._people_base(), full, attributes):
+        async for page in self.iter_pages(self._people_base(), full, attributes, prefetch=prefetch):
             yield [self._person(dn, attrs) for dn, attrs in page]
 
     async def person(self, dn: str) -> Person | None:

@@ -288,13 +288,17 @@ class DirectoryCore:
         *,
         page_size: int | None = None,
         scope: str = "SUBTREE",
+        prefetch: bool = False,
     ) -> AsyncGenerator[list[Entry], None]:
         """Paged search (RFC 2696), one page per thread hop; never silently truncated.
 
         The pages come from ldap3 or, with ``[ldap] reader``, from python-ldap (:mod:`.ldap_c_reader`):
         same requests, same entries, and this same loop (failover, incomplete reads) for both.
-        The next page is asked for before a page is handed over: the server (and the reader's
-        network wait) works while the caller handles the page.
+        ``prefetch``: the next page is asked for (in its worker thread) before a page is handed out,
+        so that the caller's work on a page overlaps the server's on the next (one more page in
+        memory). For the big reads that go to the end (the sync, the plans, the reports, exports);
+        not for a read stopped after its first pages (a page asked for would be wasted, and a read
+        closed while a page is in flight drops its connection).
         """
         size = page_size or self._ldap.page_size
         attrs = list(attributes) or [ldap3.NO_ATTRIBUTES]
@@ -354,7 +358,7 @@ class DirectoryCore:
                 except Exception as exc:  # noqa: BLE001 - a failed page is an incomplete read
                     raise self._incomplete(read, f"{type(exc).__name__}: {exc}") from None
                 read += len(entries)
-                if cookie:
+                if prefetch and cookie:
                     ahead = asyncio.ensure_future(fetch(cookie))
                 if entries:
                     yield entries

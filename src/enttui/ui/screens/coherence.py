@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, ProgressBar, Static
 
-from enttui.domain.coherence_checks import BLOQUANT, INFORMATION, CheckResult, Finding
+from enttui.domain.coherence_checks import BLOQUANT, INFORMATION, NO_SCHOOL, CheckResult, Finding
 from enttui.domain.french import plural
 from enttui.jobs.coherence import CoherenceReport, run_coherence, write_coherence_report
 from enttui.jobs.events import Event, Phase, Progress
@@ -23,7 +23,13 @@ from enttui.ui.widgets.tables import Col, EntTable
 SEVERITY_STYLES = {BLOQUANT: "bold red", "à corriger": "yellow", INFORMATION: "dim"}
 PROGRESS_LABELS = {"structures": "établissements", "groups": "groupes", "people": "personnes"}
 COLUMNS = (Col("Gravité", 10), Col("Nb", 3, justify="right"), Col("Contrôle", 30))
-FINDING_COLUMNS = (Col("Nom", 12), Col("Identifiant", 12), Col("Détail", 20), Col("DN", 10, extra=True))
+FINDING_COLUMNS = (
+    Col("Nom", 12),
+    Col("Identifiant", 12),
+    Col("Détail", 20),
+    Col("UAI", 8, extra=True),
+    Col("DN", 10, extra=True),
+)
 
 
 def severity_text(severity: str) -> Text:
@@ -38,19 +44,39 @@ class CoherenceScreen(PageScreen):
         "est configuré, les écarts entre Moodle et l'annuaire.\n"
         "Gravité : bloquant (à corriger d'urgence), à corriger, information.\n"
         "Sous la liste, l'explication du contrôle sélectionné (i la montre en entier). Entrée (ou o) liste les "
-        "entrées concernées ; x exporte tout le rapport en CSV ; r relance les contrôles.\n"
-        "En ligne de commande : enttui check [--json] (statut 1 si un contrôle bloquant échoue)."
+        "entrées concernées ; x exporte le rapport en CSV (avec la colonne UAI) ; r relance les contrôles.\n"
+        "Par établissement : e montre le bilan de chaque établissement (UAI), les plus bloqués d'abord, et "
+        "entrée y choisit celui dont on ne voit plus que les constats ; u passe à l'établissement suivant "
+        "(puis à tous). Les entrées sans établissement connu forment « sans établissement ».\n"
+        "En ligne de commande : enttui check [--json] (statut 1 si un contrôle bloquant échoue ; les "
+        "nombres par établissement suivent les contrôles)."
     )
     BINDINGS = [
         Binding("o", "open", "Entrées", id="coherence.open", tooltip="Lister les entrées concernées (ou entrée)"),
         Binding("r", "run", "Relancer", id="coherence.run", tooltip="Relancer tous les contrôles"),
         Binding("x", "export", "Export CSV", id="coherence.export", tooltip="Exporter tout le rapport en CSV"),
         Binding("i", "explain", "Explication", id="coherence.explain", tooltip="L'explication complète du contrôle"),
+        Binding(
+            "e",
+            "schools",
+            "Établissements",
+            id="coherence.schools",
+            tooltip="Le bilan par établissement (UAI) ; entrée n'y montre que les constats de l'un d'eux",
+        ),
+        Binding(
+            "u",
+            "next_school",
+            "Étab. suivant",
+            id="coherence.school",
+            tooltip="Ne montrer que les constats de l'établissement suivant (puis de tous)",
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__(name="coherence")
-        self.report: CoherenceReport | None = None
+        self.full_report: CoherenceReport | None = None  # every school
+        self.report: CoherenceReport | None = None  # what is shown: every school, or the one chosen
+        self.school: str | None = None  # the UAI the findings are limited to ("" = of no known school)
 
     def compose_body(self) -> ComposeResult:
         yield Static(Text("Contrôles en cours…"), id="coherence-status", classes="muted")
@@ -94,7 +120,16 @@ class CoherenceScreen(PageScreen):
         self.action_run()
 
     def _show(self, report: CoherenceReport) -> None:
-        self.report = report
+        self.full_report = report
+        if self.school is not None and self.school not in {s.uai for s in report.by_school()}:
+            self.school = None  # that school has no finding any more
+        self._render_report()
+
+    def _render_report(self) -> None:
+        full = self.full_report
+        if full is None:
+            return
+        report = self.report = full if self.school is None else full.for_school(self.school)
         self.query_one("#coherence-progress", ProgressBar).display = False
         table = self.query_one("#checks", EntTable)
         cursor = table.cursor_row
@@ -111,8 +146,38 @@ class CoherenceScreen(PageScreen):
         when = report.checked_at.astimezone().strftime("%d/%m/%Y à %H:%M")
         verdict = "au moins un contrôle bloquant échoue" if report.blocking_failed else "aucun contrôle bloquant"
         people = report.read.get("people", 0)
-        self._set_status(f"Contrôlé le {when} : {plural(people, 'personne')} ; {verdict}.")
+        if self.school is None:
+            self._set_status(f"Contrôlé le {when} : {plural(people, 'personne')} ; {verdict}.")
+        else:
+            shown = f"Établissement {full.school_label(self.school)}" if self.school else "Entrées sans établissement"
+            findings = plural(report.total_findings, "constat")
+            self._set_status(f"{shown} : {findings} ; {verdict} (u : suivant, e : bilan).")
         self._explain()
+
+    def action_schools(self) -> None:
+        if self.full_report is None:
+            self.notify("Le rapport n'est pas encore établi.", markup=False)
+            return
+        from enttui.ui.screens.coherence_schools import SchoolsScreen
+
+        self.app.push_screen(SchoolsScreen(self.full_report, self.school, self.trail()), self.choose_school)
+
+    def choose_school(self, uai: str | None) -> None:
+        """Show only the findings of school ``uai`` (None: every school)."""
+        self.school = uai
+        self._render_report()
+
+    def action_next_school(self) -> None:
+        if self.full_report is None:
+            self.notify("Le rapport n'est pas encore établi.", markup=False)
+            return
+        order: list[str | None] = [s.uai for s in self.full_report.by_school()]
+        if not order:
+            self.notify("Aucun constat : rien à répartir par établissement.", markup=False)
+            return
+        order.append(None)
+        at = order.index(self.school) if self.school in order else len(order) - 1
+        self.choose_school(order[(at + 1) % len(order)])
 
     def _current(self) -> CheckResult | None:
         if self.report is None:
@@ -149,7 +214,12 @@ class CoherenceScreen(PageScreen):
         if not c.findings:
             self.notify(c.skipped or "Aucune entrée concernée.", title=c.title, markup=False)
             return
-        self.app.push_screen(FindingsScreen(c, self.trail()))
+        school = ""
+        if self.full_report is not None and self.school == "":
+            school = NO_SCHOOL
+        elif self.full_report is not None and self.school is not None:
+            school = f"établissement {self.full_report.school_label(self.school)}"
+        self.app.push_screen(FindingsScreen(c, self.trail(), school=school))
 
     def action_export(self) -> None:
         if self.report is None:
@@ -167,9 +237,10 @@ class CoherenceScreen(PageScreen):
         async def write(text: str, overwrite: bool) -> None:
             written.append(await write_coherence_report(services, report, text, overwrite=overwrite))
 
-        if await export_flow(
-            self, "Exporter le rapport de cohérence (CSV)", default_export_name("coherence", self, "csv"), write
-        ):
+        title = "Exporter le rapport de cohérence (CSV)"
+        if self.school is not None and self.full_report is not None:
+            title = f"Exporter les constats de {self.full_report.school_label(self.school)} (CSV)"
+        if await export_flow(self, title, default_export_name("coherence", self, "csv"), write):
             path, rows = written[-1]
             self.notify(f"{plural(rows, 'ligne')} exportée{'s' if rows > 1 else ''} dans {path} (0600).", markup=False)
 
@@ -183,9 +254,12 @@ class FindingsScreen(DetailScreen):
         Binding("x", "export", "Export CSV", id="findings.export", tooltip="Exporter ces entrées en CSV"),
     ]
 
-    def __init__(self, check: CheckResult, trail: tuple[str, ...] = ("Annuaire", "Administration")) -> None:
+    def __init__(
+        self, check: CheckResult, trail: tuple[str, ...] = ("Annuaire", "Administration"), *, school: str = ""
+    ) -> None:
         super().__init__(trail, classes="findings-screen")
         self.check = check
+        self.school = school  # which school the findings are limited to, in words; "" for all
 
     def crumb(self) -> str:
         return self.check.title
@@ -193,10 +267,12 @@ class FindingsScreen(DetailScreen):
     def compose_body(self) -> ComposeResult:
         c = self.check
         count = Text(f"{plural(c.count, 'entrée')} · gravité : {c.severity}")
+        if self.school:
+            count.append(f" · {self.school}")
         yield Static(count, id="findings-count", classes="muted")
         table = EntTable(FINDING_COLUMNS, id="findings")
         for i, f in enumerate(c.findings):
-            table.add_row(Text(f.name), Text(f.login), Text(f.detail), Text(f.dn), key=str(i))
+            table.add_row(Text(f.name), Text(f.login), Text(f.detail), Text(f.school), Text(f.dn), key=str(i))
         yield table
 
     def on_mount(self) -> None:
