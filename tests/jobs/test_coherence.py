@@ -244,7 +244,7 @@ async def test_moodle_down_skips_its_checks_without_failing_the_report(ldap_sand
 def test_the_collector_pause_nests_and_restores():
     import gc
 
-    from enttui.jobs.coherence import collector_paused
+    from enttui.jobs.collector import collector_paused
 
     assert gc.isenabled()
     with collector_paused():

@@ -43,6 +43,7 @@ from enttui.errors import (
     MoodleError,
     UsageError,
 )
+from enttui.jobs.collector import collector_paused
 from enttui.jobs.events import EventSink, Phase, null_sink
 from enttui.jobs.status import transport_warnings
 from enttui.jobs.sync_cohorts import sync_cohorts
@@ -222,7 +223,8 @@ class SyncJob:
                     "",
                     "Mode simulation : le plan est calculé, rien n'est écrit (ni Moodle, ni points de reprise)",
                 )
-            await self._body()
+            with collector_paused():  # a million people kept: no full collection per page (jobs/collector.py)
+                await self._body()
         except Stop:
             status = STATUS_INTERRUPTED
             run.cancelled()
