@@ -20,7 +20,9 @@ them into a private slapd (offline ``slapadd``) and an empty Moodle schema on a 
 Targets (issue "Regional scale"): full run of 100,000 people ≤ 12 s on 2 cores, peak memory
 ≤ 400 MB; no-change ≤ 5 % and 1 % changed ≤ 10 % of a full run. At 1,000,000 people: full ≤ 3 min,
 no-change ≤ 10 s, peak ≤ 2 GB.
-Usage: ``.venv/bin/python bench/sync.py [--people 100000] [--schools 5] [--reader python-ldap]``.
+Usage: ``.venv/bin/python bench/sync.py [--people 100000] [--schools 5] [--reader python-ldap] [--workdir DIR]``
+(``--workdir``: the generated directory is kept there and reused by the next run with the same folder;
+the 1 % run changes ``sn`` of 1 % of the people in it).
 """
 
 from __future__ import annotations
@@ -73,22 +75,34 @@ def buffer_pool_for(people: int) -> str:
     return f"{min(4096, max(256, people // 100))}M"
 
 
-async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: str = "") -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="enttui-bench-sync-"))
+async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: str = "", workdir: str = "") -> None:
+    tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="enttui-bench-sync-"))
+    tmp.mkdir(parents=True, exist_ok=True)
     spec = big_spec(people, schools, BASE)
     head, ldif = tmp / "containers.ldif", tmp / "world.ldif"
-    t0 = time.perf_counter()
-    with head.open("w", encoding="utf-8") as out:
-        existing = {f"ou={ou},{BASE}" for ou in ("people", "groups", "structures")}
-        write_ldif([c for c in containers(BASE) if c[0] not in existing], out)
-    gen = [sys.executable, str(ROOT / "scripts" / "gen_ldif.py"), "--people", str(people), "--schools", str(schools)]
-    gen += ["--base", BASE, "--no-containers", "-o", str(ldif)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run(gen, env=env, capture_output=True, text=True, check=True)  # noqa: ASYNC221
-    print(f"Monde généré en {time.perf_counter() - t0:.1f} s : {done.stderr.strip()}")
-    slapd = Slapd(tmp / "slapd", BASE, [str(head), str(ldif)], maxsize=max(1 << 30, people * 12 * 1024)).start()
+    maxsize = max(1 << 30, people * 12 * 1024)
+    if (tmp / "slapd" / "db" / "data.mdb").exists():  # --workdir of an earlier run: its directory as it is
+        slapd = Slapd(tmp / "slapd", BASE, maxsize=maxsize)
+        slapd._loaded = True  # the database is there: configure and start only
+        slapd.write_config()
+        slapd.start(timeout=600)
+        print(f"Annuaire repris de {tmp / 'slapd'} ({people} personnes, {schools} établissements)")
+    else:
+        t0 = time.perf_counter()
+        with head.open("w", encoding="utf-8") as out:
+            existing = {f"ou={ou},{BASE}" for ou in ("people", "groups", "structures")}
+            write_ldif([c for c in containers(BASE) if c[0] not in existing], out)
+        gen = [sys.executable, str(ROOT / "scripts" / "gen_ldif.py"), "--people", str(people)]
+        gen += ["--schools", str(schools), "--base", BASE, "--no-containers", "-o", str(ldif)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        done = subprocess.run(gen, env=env, capture_output=True, text=True, check=True)  # noqa: ASYNC221
+        print(f"Monde généré en {time.perf_counter() - t0:.1f} s : {done.stderr.strip()}")
+        t0 = time.perf_counter()
+        slapd = Slapd(tmp / "slapd", BASE, [str(head), str(ldif)], maxsize=maxsize).start(timeout=600)
+        print(f"Chargement slapadd + démarrage : {time.perf_counter() - t0:.1f} s")
     try:
         db = MariaDBServer(tmp, buffer_pool=buffer_pool or buffer_pool_for(people)).start()
+        db_dir = db.dir
     except BaseException:
         slapd.stop()
         raise
@@ -211,7 +225,10 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
     finally:
         db.stop()
         slapd.stop()
-        shutil.rmtree(tmp, ignore_errors=True)  # a million people: ~1 GB of LDIF, the slapd and MariaDB data
+        if workdir:  # kept for the next run (its MariaDB is made afresh each run)
+            shutil.rmtree(db_dir, ignore_errors=True)
+        else:  # a million people: ~1 GB of LDIF, the slapd and MariaDB data
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
@@ -220,5 +237,8 @@ if __name__ == "__main__":
     parser.add_argument("--schools", type=int, default=5)
     parser.add_argument("--reader", choices=["ldap3", "python-ldap", "auto"], default="ldap3")
     parser.add_argument("--buffer-pool", default="", help="InnoDB buffer pool (default: ~10 kB a person, 256M–4G)")
+    parser.add_argument(
+        "--workdir", default="", help="folder kept between runs: its directory is generated once, then reused"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.schools, args.reader, args.buffer_pool))
+    asyncio.run(main(args.people, args.schools, args.reader, args.buffer_pool, args.workdir))

@@ -62,10 +62,22 @@ async def sync_roles(run: SyncRun) -> None:
             run.error("roles", spec, dn)
         else:
             specs.append(spec)
-    members = await resolve_members(run, [m for s in specs for m in s.members], "roles")
     role_ids = await run.store.role_ids()
     contexts = await run.store.contexts_by_idnumber(
         {s.key for s in specs if s.level == "coursecat"}, {s.key for s in specs if s.level == "course"}
+    )
+    # Only the members of the groups that will be applied are resolved: a group whose role or
+    # context is missing is an error line and skipped whatever its members (a region's retry list
+    # can hold thousands of them; resolving their members read the whole périmètre each run).
+    members = await resolve_members(
+        run,
+        [
+            m
+            for s in specs
+            if s.role in role_ids and (s.level == "system" or (s.level, s.key) in contexts)
+            for m in s.members
+        ],
+        "roles",
     )
     desired: set[plan.Assignment] = set()
     pairs: set[tuple[int, int]] = set()
