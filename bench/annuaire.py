@@ -12,7 +12,8 @@ Loads a generated directory (default 100,000 people, 5 schools) into a private s
 - the console's memory after browsing: the real console (EntApp, headless) on that directory,
   searching and paging through 20 pages and opening people (target ≤ 250 MB RSS).
 
-Usage: ``.venv/bin/python bench/annuaire.py [--people 100000] [--schools 5]`` (slapd with the
+Usage: ``.venv/bin/python bench/annuaire.py [--people 100000] [--schools 5] [--reuse DIR/slapd]``
+(``--reuse``: the directory loaded by ``bench/sync.py --workdir DIR`` with the same people and schools) (slapd with the
 indexes of the test server: ``eq,sub`` on cn, sn, givenName, displayName, ENTPersonLogin,
 ENTEleveClasses, ENTAuxEnsClasses, ``pres`` on mail, ``index_substr_any_len 3``; see
 ``tests/support/slapd.py``).
@@ -225,20 +226,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--schools", type=int, default=5)
+    parser.add_argument(
+        "--reuse", default="", help="slapd folder of an earlier run (e.g. DIR/slapd of bench/sync.py --workdir DIR)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="enttui-bench-annuaire-") as tmp:
         work = Path(tmp)
         spec = big_spec(args.people, args.schools, BASE)
-        start = time.perf_counter()
-        ldif = work / "world.ldif"
-        with ldif.open("w", encoding="utf-8") as out:
-            out.write(
-                f"dn: ou=roles,ou=groups,{BASE}\nobjectClass: top\nobjectClass: organizationalUnit\nou: roles\n\n"
-            )
-            n = write_ldif(generate(spec), out)
-        t_gen = time.perf_counter() - start
-        server = Slapd(work / "slapd", BASE, str(ldif), maxsize=max(1 << 30, args.people * 12 * 1024))
+        maxsize = max(1 << 30, args.people * 12 * 1024)
+        n, t_gen = 0, 0.0
+        if args.reuse:  # the folder of a directory loaded by an earlier benchmark (bench/sync.py --workdir)
+            server = Slapd(Path(args.reuse), BASE, maxsize=maxsize)
+            server._loaded = True  # configure and start only
+            server.write_config()
+        else:
+            start = time.perf_counter()
+            ldif = work / "world.ldif"
+            with ldif.open("w", encoding="utf-8") as out:
+                out.write(
+                    f"dn: ou=roles,ou=groups,{BASE}\nobjectClass: top\nobjectClass: organizationalUnit\nou: roles\n\n"
+                )
+                n = write_ldif(generate(spec), out)
+            t_gen = time.perf_counter() - start
+            server = Slapd(work / "slapd", BASE, str(ldif), maxsize=maxsize)
         start = time.perf_counter()
         server.start(timeout=600)
         t_load = time.perf_counter() - start
