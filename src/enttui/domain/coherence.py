@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
+from enttui.domain.attributes import COHERENCE_PERSON_ATTRIBUTES
 from enttui.domain.coherence_checks import CHECKS, CheckResult, Finding, MoodleAccount
 from enttui.domain.dn import DnKeys, lookup_key
 from enttui.domain.folding import fold_accents
@@ -54,28 +55,7 @@ _CACHE_MAX = 200_000  # entries of the per-value caches (structure DNs, class va
 
 
 # The person attributes the checks use, spelled as they are asked for (domain/attributes.py).
-_SPELLED = frozenset(
-    (
-        "objectClass",
-        "sn",
-        "givenName",
-        "displayName",
-        "mail",
-        "ENTPersonLogin",
-        "ENTPersonJointure",
-        "ENTPersonProfils",
-        "ENTPersonStructRattach",
-        "ENTPersonDateNaissance",
-        "ENTEleveClasses",
-        "ENTEleveParents",
-        "ENTElevePersRelEleve",
-        "ENTEleveMajeur",
-        "ENTAuxPersRelEleveEleve",
-        "createTimestamp",
-        "userPassword",
-        "pwdReset",
-    )
-)
+_SPELLED = frozenset((*COHERENCE_PERSON_ATTRIBUTES, "pwdReset"))
 
 
 def _targets_of_classes(lowered: frozenset[str]) -> set[Target]:
