@@ -48,6 +48,7 @@ __all__ = [
 
 ACTION_LABELS = {"create": "création", "update": "modification", "unchanged": "inchangé", "error": "erreur"}
 CONCURRENCY = 4
+WRITE_BATCH = 200  # writes sent together; the progress and the cancellation go by batch
 TRACE_BATCH = 500
 
 
@@ -292,8 +293,8 @@ async def _apply(
                 counts["unchanged"] += 1
         done = total - len(writes)
         sink(Progress("import", done, total))
-        for start in range(0, len(writes), 200):
-            batch = writes[start : start + 200]
+        for start in range(0, len(writes), WRITE_BATCH):
+            batch = writes[start : start + WRITE_BATCH]
             for _r, outcome, text in await asyncio.gather(*(one(r) for r in batch)):
                 counts[outcome] += 1
                 await trace("error" if outcome == "errors" else "change", text)
