@@ -5,7 +5,8 @@ result: *création*, *modification* (with what changes), *inchangé*, or *erreur
 reasons; one bad row never hides the others. Rows are keyed on the jointure (``ENT$<key>``), so a
 second run of the same file changes nothing (idempotent). The apply re-plans against the
 directory as it is at that moment, writes, and is recorded as a run of kind ``import`` (it appears
-in "Rapports d'alimentation", with its trace and counts).
+in "Rapports d'alimentation", with its trace and counts). Cancelled, it starts no new write, waits
+for those under way and reports exactly what was written.
 
 An empty cell clears the attribute (the file is the truth for the columns it has); a column absent
 from the file leaves that attribute as it is.
