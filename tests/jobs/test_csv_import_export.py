@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
@@ -14,8 +15,10 @@ from enttui.config import Config, EntConfig
 from enttui.demo.ldif import strip_operational
 from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.people import Target
+from enttui.domain.runs import RunStatus
 from enttui.errors import DestinationExists, ValidationError
 from enttui.jobs import csv_export, csv_import, local_accounts
+from enttui.jobs.events import Progress
 from enttui.services.container import Services
 from enttui.services.directory import Directory
 from support.fixtures_state import state_config
@@ -243,3 +246,97 @@ async def test_custom_profile_saved_0600_and_used(services, tmp_path):
     await csv_export.delete_profile(services, "cdi")
     with pytest.raises(ValidationError):
         csv_export.resolve_format(services, "cdi")
+
+
+def many_rows(n: int) -> list[list[str]]:
+    return [["jointure", "nom", "prénom"]] + [[f"{3000 + i}", f"Nom{i:04d}", "Zoé"] for i in range(n)]
+
+
+@pytest.mark.parametrize("when", ["between-batches", "during-writes"])
+async def test_interrupted_import_reports_what_it_wrote_and_a_rerun_creates_the_rest(
+    services, tmp_path, monkeypatch, when
+):
+    """Cancelled between two batches (the screen's cancel on a progress event) or while writes are
+    under way: the run says exactly what the directory holds, each written row is traced, and the
+    same file imported again creates the others, none twice."""
+    monkeypatch.setattr(csv_import, "WRITE_BATCH", 20)
+    path = write(tmp_path / "many.csv", many_rows(150))
+    preview = await csv_import.preview_import(services, path)
+    assert preview.counts["create"] == 150
+    task: asyncio.Task | None = None
+
+    def sink(event: object) -> None:
+        if when == "between-batches" and isinstance(event, Progress) and 0 < event.done < event.total:
+            assert task is not None
+            task.cancel()
+
+    if when == "during-writes":  # cancelled as the 30th add starts: the adds under way are in worker threads
+        add = services.directory.add
+        started = 0
+
+        async def add_then_cancel(dn: str, attrs: dict[str, list[str]]) -> None:
+            nonlocal started
+            started += 1
+            if started == 30:
+                assert task is not None
+                task.cancel()
+            await add(dn, attrs)
+
+        monkeypatch.setattr(services.directory, "add", add_then_cancel)
+
+    task = asyncio.ensure_future(csv_import.apply_import(services, preview, sink))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    monkeypatch.undo()
+    run = (await services.state.list_runs(kind="import"))[0]
+    assert run.status == "interrompu"
+    accounts = await local_accounts.find_by_jointures(services)
+    written = {k for k in accounts if k.startswith("3")}
+    assert 0 < len(written) < 150
+    assert run.counts["import"]["created"] == len(written) and run.counts["import"]["errors"] == 0
+    traced = {t.text.split(" : ")[1].split(" ")[0] for t in await services.state.trace(run.id) if "créé" in t.text}
+    assert traced == {f"ENT${k}" for k in written}
+
+    again = await csv_import.preview_import(services, path)
+    assert again.counts["unchanged"] == len(written) and again.counts["create"] == 150 - len(written)
+    result = await csv_import.apply_import(services, again)
+    assert result.counts["created"] == 150 - len(written) and result.status == RunStatus.SUCCESS
+    people = await services.directory.search_all(
+        services.config.ldap.people_dn, "(ENTPersonJointure=ENT$3*)", ["ENTPersonJointure", "ENTPersonLogin"]
+    )
+    assert len(people) == 150
+    assert len({p[1]["ENTPersonLogin"][0] for p in people}) == 150  # no login twice
+
+
+async def test_same_names_in_one_file_get_distinct_logins(services, tmp_path):
+    """Rows of the same name written at the same time still get the logins of the preview, each once."""
+    rows = [["jointure", "nom", "prénom"]] + [[f"{5000 + i}", "Quastreau", "Zébulon"] for i in range(8)]
+    preview = await csv_import.preview_import(services, write(tmp_path / "same.csv", rows))
+    planned = [r.login for r in preview.rows]
+    assert planned == ["zebulon.quastreau"] + [f"zebulon.quastreau{n}" for n in range(2, 9)]
+    result = await csv_import.apply_import(services, preview)
+    assert result.counts["created"] == 8
+    people = await services.directory.search_all(
+        services.config.ldap.people_dn, "(ENTPersonLogin=zebulon.quastreau*)", ["ENTPersonLogin"]
+    )
+    assert sorted(p[1]["ENTPersonLogin"][0] for p in people) == sorted(planned)
+
+
+async def test_apply_avoids_a_login_taken_since_the_preview(services, tmp_path):
+    """A login given to someone else between the preview and the apply is not given twice."""
+    path = write(tmp_path / "a.csv", [["jointure", "nom", "prénom"], ["4001", "Durand", "Inès"]])
+    preview = await csv_import.preview_import(services, path)
+    assert preview.rows[0].login == "ines.durand"
+    fields = preview.rows[0].row.fields
+    school = (await local_accounts.school_dns(services))[UAI]
+    dn, attrs = local_accounts.entry_for(services, fields, uid="Lmeanwhile", login="ines.durand", school_dn=school)
+    attrs["ENTPersonJointure"] = ["AC-GRIS$meanwhile"]
+    await services.directory.add(dn, attrs)
+    result = await csv_import.apply_import(services, preview)
+    assert result.counts["created"] == 1
+    trace = await services.state.trace(result.run_id)
+    assert any("ENT$4001 créé, identifiant ines.durand2" in t.text for t in trace)
+    people = await services.directory.search_all(
+        services.config.ldap.people_dn, "(ENTPersonLogin=ines.durand*)", ["ENTPersonLogin"]
+    )
+    assert sorted(p[1]["ENTPersonLogin"][0] for p in people) == ["ines.durand", "ines.durand2"]

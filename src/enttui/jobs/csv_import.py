@@ -5,7 +5,8 @@ result: *création*, *modification* (with what changes), *inchangé*, or *erreur
 reasons; one bad row never hides the others. Rows are keyed on the jointure (``ENT$<key>``), so a
 second run of the same file changes nothing (idempotent). The apply re-plans against the
 directory as it is at that moment, writes, and is recorded as a run of kind ``import`` (it appears
-in "Rapports d'alimentation", with its trace and counts).
+in "Rapports d'alimentation", with its trace and counts). Cancelled, it starts no new write, waits
+for those under way and reports exactly what was written.
 
 An empty cell clears the attribute (the file is the truth for the columns it has); a column absent
 from the file leaves that attribute as it is.
@@ -48,6 +49,7 @@ __all__ = [
 
 ACTION_LABELS = {"create": "création", "update": "modification", "unchanged": "inchangé", "error": "erreur"}
 CONCURRENCY = 4
+WRITE_BATCH = 200  # writes sent together; the progress and the cancellation go by batch
 TRACE_BATCH = 500
 
 
@@ -249,54 +251,74 @@ async def _apply(
     lock.set_run(run_id)
     pending: list[tuple[str, str, str]] = []
 
-    async def trace(level: str, text: str) -> None:
+    def note(level: str, text: str) -> None:
         pending.append((level, "import", text))
         sink(Trace(level, "import", text))
+
+    async def flush() -> None:
         if len(pending) >= TRACE_BATCH:
-            await services.state.add_trace(run_id, pending[:])
-            pending.clear()
+            lines = pending[:]
+            pending.clear()  # handed over before the await (its thread ends even if we are cancelled): never twice
+            await services.state.add_trace(run_id, lines)
 
     counts = {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "errors": 0}
     status = RunStatus.WITH_ERRORS
     try:
+        # One plan, against the directory as it is now: it reads every login once and gives each
+        # creation its login (the file's order, none twice); the writes use exactly those.
         plan = await plan_import(services, preview.path, preview.parsed, sink)
         counts["rows"] = len(plan.rows)
-        await trace("info", f"Import de {preview.describe_file()} : {plan.summary()}")
+        note("info", f"Import de {preview.describe_file()} : {plan.summary()}")
         schools = await local_accounts.school_dns(services)
-        taken = await local_accounts.all_logins(services) if any(r.action == "create" for r in plan.rows) else set()
         sem = asyncio.Semaphore(CONCURRENCY)
-        done = 0
+        stopping = False
         total = len(plan.rows)
-        sink(Phase("import", "Écriture dans l'annuaire"))
 
-        async def one(r: RowPlan) -> tuple[RowPlan, str, str]:
+        async def one(r: RowPlan) -> tuple[str, str]:
             async with sem:
+                if stopping:  # cancelled: no new write starts
+                    return "", ""
                 try:
                     if r.action == "create":
                         assert r.row is not None and r.row.fields is not None
-                        _dn, login = await local_accounts.create_local_account(
-                            services, r.row.fields, taken=taken, schools=schools, audit=False, lock=lock
+                        await local_accounts.create_planned_account(
+                            services, r.row.fields, login=r.login, schools=schools, lock=lock
                         )
-                        return r, "created", f"ligne {r.line} : {r.jointure} créé, identifiant {login}"
+                        return "created", f"ligne {r.line} : {r.jointure} créé, identifiant {r.login}"
                     await services.directory.modify(r.dn, r.changes)
-                    return r, "updated", f"ligne {r.line} : {r.jointure} ({r.login}) modifié : {r.detail}"
+                    return "updated", f"ligne {r.line} : {r.jointure} ({r.login}) modifié : {r.detail}"
                 except EnttuiError as exc:
-                    return r, "errors", f"ligne {r.line} : {r.jointure} : {exc.message}"
+                    return "errors", f"ligne {r.line} : {r.jointure} : {exc.message}"
 
         writes = [r for r in plan.rows if r.action in ("create", "update")]
         for r in plan.rows:
             if r.action == "error":
                 counts["errors"] += 1
-                await trace("error", f"ligne {r.line} : {r.label} : {r.detail}")
+                note("error", f"ligne {r.line} : {r.label} : {r.detail}")
             elif r.action == "unchanged":
                 counts["unchanged"] += 1
+        await flush()
+        sink(Phase("import", "Écriture dans l'annuaire"))
         done = total - len(writes)
         sink(Progress("import", done, total))
-        for start in range(0, len(writes), 200):
-            batch = writes[start : start + 200]
-            for _r, outcome, text in await asyncio.gather(*(one(r) for r in batch)):
-                counts[outcome] += 1
-                await trace("error" if outcome == "errors" else "change", text)
+        for start in range(0, len(writes), WRITE_BATCH):
+            batch = writes[start : start + WRITE_BATCH]
+            gathered = asyncio.gather(*(one(r) for r in batch))
+            cancelled = False
+            while not gathered.done():
+                try:
+                    await asyncio.shield(gathered)
+                except asyncio.CancelledError:
+                    # The writes under way (worker threads: they cannot be called back) end and
+                    # are counted; those not started are skipped; then the cancellation goes on.
+                    cancelled = stopping = True
+            for outcome, text in gathered.result():
+                if outcome:
+                    counts[outcome] += 1
+                    note("error" if outcome == "errors" else "change", text)
+            if cancelled:
+                raise asyncio.CancelledError
+            await flush()
             done += len(batch)
             sink(Progress("import", done, total))
         status = RunStatus.SUCCESS if counts["errors"] == 0 else RunStatus.WITH_ERRORS

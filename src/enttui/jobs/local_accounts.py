@@ -62,6 +62,7 @@ __all__ = [
     "account_from_entry",
     "all_logins",
     "create_local_account",
+    "create_planned_account",
     "delete_local_account",
     "entry_for",
     "find_by_jointures",
@@ -317,11 +318,30 @@ async def _create(
     school = _school(schools, fields.uai)
     login = next_free_login(fields.given_name, fields.sn, taken)
     dn, attrs = entry_for(services, fields, uid=_new_uid(), login=login, school_dn=school)
-    await services.directory.add(dn, attrs)
-    taken.add(login)
+    taken.add(login)  # reserved before the write: a creation running meanwhile picks another one
+    try:
+        await services.directory.add(dn, attrs)
+    except BaseException:
+        taken.discard(login)
+        raise
     if audit:
         await services.state.audit("referentiel.creation", dn, f"compte local {login} créé")
     return dn, login
+
+
+async def create_planned_account(
+    services: Services, fields: AccountFields, *, login: str, schools: Mapping[str, str], lock: JobLock
+) -> str:
+    """Create an import's planned account with the login its plan gave it; returns the DN.
+
+    The plan read every login once and gave each creation of the file its own, in the file's
+    order: writes running side by side never pick the same one. Under the import's jobs lock.
+    """
+    async with job_lock(services, "referentiel", lock):
+        school = _school(schools, fields.uai)
+        dn, attrs = entry_for(services, fields, uid=_new_uid(), login=login, school_dn=school)
+        await services.directory.add(dn, attrs)
+        return dn
 
 
 def planned_changes(
