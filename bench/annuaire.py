@@ -194,10 +194,10 @@ async def bench_console(config: Config, workdir: Path) -> float:
         screen = app.screen
         assert isinstance(screen, UtilisateursScreen)
         for _ in range(20):
-            await pilot.press("n")
+            await pilot.press("pagedown")
             await settle(pilot)
         for _ in range(3):
-            await pilot.press("b")
+            await pilot.press("pageup")
             await settle(pilot)
         start = time.perf_counter()
         await pilot.press("slash", *"martin")
@@ -209,7 +209,7 @@ async def bench_console(config: Config, workdir: Path) -> float:
         assert isinstance(app.screen, PersonScreen)
         await pilot.press("escape")
         await settle(pilot)
-        await pilot.press("p", "p", "m", "m")
+        await pilot.press("f4", "f4", "f7", "f7")  # profile and e-mail filters
         await settle(pilot)
         gc.collect()
         rss = rss_mb()
