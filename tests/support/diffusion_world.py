@@ -7,6 +7,7 @@ the relay's mails and of identifier files, and the TOML file the command line us
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from email import message_from_bytes, policy
@@ -207,13 +208,20 @@ async def interrupt_a_regeneration(services) -> int:
 
     original = regeneration._Regeneration.deliver
     calls = 0
+    first_written = asyncio.Event()
 
     async def deliver(self, works):
+        # The producers deliver side by side: the failure waits for the first batch to be in the
+        # file (else it could cancel that batch mid-write and the run stop after 0 rows).
         nonlocal calls
         calls += 1
         if calls > 1:
+            await first_written.wait()
             raise RuntimeError("panne simulée")
-        await original(self, works)
+        try:
+            await original(self, works)
+        finally:
+            first_written.set()
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(regeneration._Regeneration, "deliver", deliver)
