@@ -237,9 +237,7 @@ def main() -> None:
         maxsize = max(1 << 30, args.people * 12 * 1024)
         n, t_gen = 0, 0.0
         if args.reuse:  # the folder of a directory loaded by an earlier benchmark (bench/sync.py --workdir)
-            server = Slapd(Path(args.reuse), BASE, maxsize=maxsize)
-            server._loaded = True  # configure and start only
-            server.write_config()
+            server = Slapd(Path(args.reuse), BASE, maxsize=maxsize).reuse()
         else:
             start = time.perf_counter()
             ldif = work / "world.ldif"

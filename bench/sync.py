@@ -82,10 +82,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
     head, ldif = tmp / "containers.ldif", tmp / "world.ldif"
     maxsize = max(1 << 30, people * 12 * 1024)
     if (tmp / "slapd" / "db" / "data.mdb").exists():  # --workdir of an earlier run: its directory as it is
-        slapd = Slapd(tmp / "slapd", BASE, maxsize=maxsize)
-        slapd._loaded = True  # the database is there: configure and start only
-        slapd.write_config()
-        slapd.start(timeout=600)
+        slapd = Slapd(tmp / "slapd", BASE, maxsize=maxsize).reuse().start(timeout=600)
         print(f"Annuaire repris de {tmp / 'slapd'} ({people} personnes, {schools} établissements)")
     else:
         t0 = time.perf_counter()
@@ -103,6 +100,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
     try:
         db = MariaDBServer(tmp, buffer_pool=buffer_pool or buffer_pool_for(people)).start()
         db_dir = db.dir
+        run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=tmp))  # a fresh state store: every run is a first run
     except BaseException:
         slapd.stop()
         raise
@@ -113,7 +111,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
             ldap=ldap_config(slapd, reader=reader),
             moodle=moodle_config_for(db.create_database("bench")),
             sync=SyncConfig(watermark_margin_minutes=0, batch_size=2000, trace_max_lines=2000),
-            state=StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")),
+            state=StateConfig(url=f"sqlite:///{run_dir / 'state.db'}", files_dir=str(run_dir / "files")),
         )
         directory = Directory(cfg.ldap, cfg.ent)
         await directory.open()
@@ -148,7 +146,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
         conn.search(f"ou=people,{BASE}", "(objectClass=ENTPerson)", attributes=["sn"], paged_size=people)
         dns = [e.entry_dn for e in conn.entries][::100]
         for dn in dns:
-            conn.modify(dn, {"sn": [(ldap3.MODIFY_REPLACE, ["Changé"])]})
+            conn.modify(dn, {"sn": [(ldap3.MODIFY_REPLACE, [f"Changé {run_dir.name}"])]})  # new each run (--workdir)
         conn.unbind()
         await asyncio.sleep(1.1)
         t0 = time.perf_counter()
@@ -225,8 +223,9 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
     finally:
         db.stop()
         slapd.stop()
-        if workdir:  # kept for the next run (its MariaDB is made afresh each run)
+        if workdir:  # kept for the next run (its MariaDB and state store are made afresh each run)
             shutil.rmtree(db_dir, ignore_errors=True)
+            shutil.rmtree(run_dir, ignore_errors=True)
         else:  # a million people: ~1 GB of LDIF, the slapd and MariaDB data
             shutil.rmtree(tmp, ignore_errors=True)
 

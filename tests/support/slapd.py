@@ -208,6 +208,13 @@ class Slapd:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def reuse(self) -> Slapd:
+        """Serve the database an earlier run of this folder loaded (the benchmarks' ``--workdir``):
+        configure only, no load; ``start()`` then starts slapd on it."""
+        self._loaded = True
+        self.write_config()
+        return self
+
     def write_config(self) -> Path:
         for name in ("core", "cosine", "inetorgperson", "namedobject"):
             if not (SCHEMA_DIR / f"{name}.schema").is_file():
