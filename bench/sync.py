@@ -158,7 +158,7 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
         filt = lf.and_(lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter())
         t0 = time.perf_counter()
         rows = []
-        async for page in directory.iter_people(attributes=SYNC_PERSON_ATTRIBUTES):
+        async for page in directory.iter_people(attributes=SYNC_PERSON_ATTRIBUTES, prefetch=True, by_school=True):
             rows.extend(page)
         t_read_svc = time.perf_counter() - t0
         conn = ldap3.Connection(ldap3.Server(slapd.url), slapd.admin_dn, slapd.admin_password, auto_bind=True)

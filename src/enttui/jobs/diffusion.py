@@ -172,7 +172,7 @@ async def plan_diffusion(
     children: dict[str, str] = {}
     child_dns: set[str] = set()
     attributes = credentials.plan_attributes(services)
-    async for page in services.directory.iter_people(attributes=attributes, prefetch=True):
+    async for page in services.directory.iter_people(attributes=attributes, prefetch=True, by_school=True):
         for p in page:
             if p.target is Target.ELEVE:
                 children[lookup_key(p.dn)] = credentials.child_label(p)

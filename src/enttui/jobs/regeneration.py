@@ -165,7 +165,9 @@ async def plan_regeneration(
     counts = {t: 0 for t in CREDENTIAL_TARGETS}
     children: dict[str, str] = {}
     no_password = 0
-    async for page in services.directory.iter_people(attributes=credentials.plan_attributes(services), prefetch=True):
+    async for page in services.directory.iter_people(
+        attributes=credentials.plan_attributes(services), prefetch=True, by_school=True
+    ):
         for p in page:
             if p.target is Target.ELEVE:
                 children[lookup_key(p.dn)] = credentials.child_label(p)

@@ -55,7 +55,10 @@ async def read_people(run: SyncRun, filt: str | None, entity: str | None = None)
     people: list[Person] = []
     full = lf.and_(run.cfg.user_filter or None, filt)
     try:
-        async for page in run.directory.iter_people(full or None, attributes=run.person_attributes, prefetch=True):
+        people_pages = run.directory.iter_people(
+            full or None, attributes=run.person_attributes, prefetch=True, by_school=filt is None
+        )  # a whole read (no watermark) goes school by school in a big périmètre
+        async for page in people_pages:
             people.extend(p for p in page if run.wanted(p))
             run.emit(Progress("users", 0, None))
             run.check_stop()

@@ -26,7 +26,7 @@ from ldap3.core import exceptions as lx
 from enttui.config import EntConfig, LdapConfig
 from enttui.domain import ldapfilter as lf
 from enttui.domain.attributes import GROUP_ATTRIBUTES, PERSON_ATTRIBUTES, STRUCTURE_ATTRIBUTES
-from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none
+from enttui.domain.dn import InvalidDn, dn_key, dn_key_or_none, lookup_key
 from enttui.domain.people import (
     Group,
     Person,
@@ -53,6 +53,8 @@ from enttui.services.ldap_results import LdapFailed as _Failed
 __all__ = ["PASSWORD_MODIFY_OID", "Directory", "Entry", "EntryLookup", "PeopleLookup"]
 
 _ATTRIBUTE = re.compile(r"[a-z][a-z0-9-]*")  # an attribute type's name (in a dn_key: lower case)
+STRUCT_ATTRIBUTE = "entpersonstructrattach"
+BY_SCHOOL_ABOVE = 8  # iter_people(by_school=True) reads school by school above this many schools
 
 
 def _is_embedded(ldap: LdapConfig) -> bool:
@@ -133,7 +135,12 @@ class Directory(DirectoryWrites):
         return self._perimeter
 
     async def iter_people(
-        self, filt: str | None = None, attributes: Sequence[str] = PERSON_ATTRIBUTES, *, prefetch: bool = False
+        self,
+        filt: str | None = None,
+        attributes: Sequence[str] = PERSON_ATTRIBUTES,
+        *,
+        prefetch: bool = False,
+        by_school: bool = False,
     ) -> AsyncIterator[list[Person]]:
         """People of the périmètre matching ``filt`` (built with enttui.domain.ldapfilter), page by page.
 
@@ -143,10 +150,56 @@ class Directory(DirectoryWrites):
         attributes were not read are empty. ``has_password`` and ``activated`` need ``userPassword``
         (without it both are False), and ``activated`` also ``[ldap] inactive_attribute`` (without it,
         any account with a password counts as activated). ``prefetch``: see :meth:`iter_pages`.
+
+        ``by_school``: for a read of a big part of the périmètre (the whole of it, not the few entries
+        an indexed ``filt`` selects). When the périmètre holds more than :data:`BY_SCHOOL_ABOVE`
+        schools, it is read school by school (see :meth:`_iter_people_by_school`); the pages then
+        come school by school, and every person once.
         """
+        schools = await self.structures()
+        if by_school and len(schools) > BY_SCHOOL_ABOVE:
+            async for people in self._iter_people_by_school(schools, filt, attributes, prefetch=prefetch):
+                yield people
+            return
         full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
         async for page in self.iter_pages(self._people_base(), full, attributes, prefetch=prefetch):
             yield [self._person(dn, attrs) for dn, attrs in page]
+
+    async def _iter_people_by_school(
+        self, schools: Sequence[Structure], filt: str | None, attributes: Sequence[str], *, prefetch: bool
+    ) -> AsyncIterator[list[Person]]:
+        """The périmètre read one school after the other: ``ENTPersonStructRattach=<school>`` each.
+
+        slapd tests every candidate entry against the whole filter; with an OR of every school's DN
+        that is one DN comparison per school and entry (300 schools, 100,000 people: ``ldapsearch``
+        7.3 s with the OR, 2.3 s school by school, 0.8 s without a périmètre). A person attached to
+        several schools of the périmètre is given with the first of them only (by the same DN
+        normalisation as the rest of enttui; when it cannot tell, the person is given again rather
+        than lost, and the callers key people by DN). ``ENTPersonStructRattach`` is read for that
+        and left out of the people when ``attributes`` did not ask for it.
+        """
+        index = {lookup_key(s.dn): i for i, s in enumerate(schools)}
+        wanted = list(attributes)
+        asked = any(a.lower() == STRUCT_ATTRIBUTE for a in wanted)
+        if not asked:
+            wanted.append("ENTPersonStructRattach")
+        base = self._people_base()
+        for i, school in enumerate(schools):
+            part = lf.and_(lf.eq("objectClass", "ENTPerson"), lf.eq("ENTPersonStructRattach", school.dn), filt)
+            async for page in self.iter_pages(base, part, wanted, prefetch=prefetch):
+                people = []
+                for dn, attrs in page:
+                    values = attrs.get("ENTPersonStructRattach")
+                    if values is None:
+                        name = next((k for k in attrs if k.lower() == STRUCT_ATTRIBUTE), "")
+                        values = attrs.get(name, [])
+                    if len(values) > 1:
+                        seen = {index.get(lookup_key(v), -1) for v in values}
+                        if i in seen and min(seen - {-1}) < i:
+                            continue  # given with an earlier school of the périmètre
+                    kept = attrs if asked else {k: v for k, v in attrs.items() if k.lower() != STRUCT_ATTRIBUTE}
+                    people.append(self._person(dn, kept))
+                yield people
 
     async def person(self, dn: str) -> Person | None:
         def read(conn: ldap3.Connection) -> list[Entry]:
