@@ -30,7 +30,7 @@ from enttui.domain.attributes import (
     SYNC_PERSON_ATTRIBUTES,
     with_attribute,
 )
-from enttui.domain.people import Person
+from enttui.domain.people import Person, person_object_classes
 from enttui.errors import ConfigError, DirectoryError, IncompleteReadError
 from enttui.services.directory import Directory
 from support.fixtures_ldap import ldap_config
@@ -55,7 +55,7 @@ def world_ldif(people: int = 700) -> tuple[str, list[str]]:
             (
                 f"uid={uid},{PEOPLE}",
                 {
-                    "objectClass": [*demo_world.person_object_classes("ENTAuxPersExt")],
+                    "objectClass": [*person_object_classes("ENTAuxPersExt")],
                     "uid": [uid.replace("\\", "")],
                     "cn": [f"Spécial {uid}"],
                     "sn": ["Ÿ-Test"],

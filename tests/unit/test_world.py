@@ -17,7 +17,7 @@ import ldap3
 import pytest
 
 from enttui.config import config_from_dict
-from enttui.demo import ldif
+from enttui.demo import ldif, world_entries
 from enttui.demo import world as demo_world
 from enttui.domain.people import Target, group_from_entry, person_from_entry, structure_from_entry
 
@@ -65,7 +65,7 @@ def ldif_text(entries) -> str:
 
 def pop_of(attrs: dict[str, list[str]]) -> str:
     classes = set(attrs["objectClass"])
-    for pop, aux in demo_world._AUX.items():
+    for pop, aux in world_entries._AUX.items():
         if aux in classes:
             return pop
     raise AssertionError(attrs["objectClass"])

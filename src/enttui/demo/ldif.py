@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from enttui.demo.world import Entry
+from enttui.demo.world_spec import Entry
 
 # SAFE-STRING: no NUL/LF/CR, ASCII only, not starting with space, colon or "<"; and no trailing space.
 _SAFE = re.compile(r"(?:[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*)?(?<! )")

@@ -13,17 +13,20 @@ Layout under ``base_dn`` (other code relies on it):
 
 The generator streams school by school: only one school's people are in memory at a time, plus the
 set of logins of the whole world (collision suffixes are world-wide).
+
+This module plans the people and links them; what to generate (:class:`WorldSpec`, :func:`demo_spec`,
+:func:`big_spec`) and the layout's fixed entries and DNs are in :mod:`enttui.demo.world_spec`, and
+the planned person and the entries written from it in :mod:`enttui.demo.world_entries`; their
+public names are re-exported here.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import random
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from enttui.demo import names
 from enttui.demo.names import (
@@ -31,7 +34,6 @@ from enttui.demo.names import (
     ENT_DOMAIN,
     GROUPS,
     LEVELS,
-    MEF,
     OTHER_DOMAINS,
     OTHER_ROLES,
     PARENT_DOMAINS,
@@ -40,96 +42,52 @@ from enttui.demo.names import (
     STAFF_ROLES,
     SUBJECTS,
 )
+from enttui.demo.world_entries import (
+    DEMO_PASSWORD,
+    DEMO_PASSWORD_HASH,
+    Planned,
+    group_entry,
+    person_entry,
+    role_group_entry,
+    structure_entry,
+)
+from enttui.demo.world_spec import (
+    FAMILY_SIZES,
+    PARENTS_PER_STUDENT,
+    TWO_PARENTS,
+    Entry,
+    SchoolSpec,
+    WorldSpec,
+    base_entry,
+    big_spec,
+    containers,
+    demo_spec,
+    school_dn,
+    school_siren,
+)
 from enttui.domain.logins import login_base
-from enttui.domain.people import TARGET_AUX_CLASSES, person_object_classes
 
-Entry = tuple[str, dict[str, list[str]]]
-
-# Families: 1, 2 or 3 children; two parents in 97 % of them.
-FAMILY_SIZES = ((1, 0.75), (2, 0.20), (3, 0.05))
-TWO_PARENTS = 0.97
-PARENTS_PER_STUDENT = (1 + TWO_PARENTS) / sum(k * p for k, p in FAMILY_SIZES)  # ≈ 1.515
-
-DEMO_PASSWORD = "Demo-Ent-2026"  # the clear text of DEMO_PASSWORD_HASH (demo accounts that have a password)
-_SALT = b"enttuiDm"
-DEMO_PASSWORD_HASH = "{SSHA}" + base64.b64encode(hashlib.sha1(DEMO_PASSWORD.encode() + _SALT).digest() + _SALT).decode()
-
-# The auxiliary class of each population (keyed by the population's name, ``_P.pop``).
-_AUX = {target.value: aux for target, aux in TARGET_AUX_CLASSES.items()}
-
-
-@dataclass(frozen=True)
-class SchoolSpec:
-    """One collège: its UAI, name and head counts (parents follow from the students' families)."""
-
-    uai: str
-    name: str
-    students: int = 600
-    teachers: int = 50
-    staff: int = 20
-    others: int = 10
-    classes_per_level: int = 6
-
-
-@dataclass(frozen=True)
-class WorldSpec:
-    """What to generate; everything derives from ``seed`` and the fixed ``reference`` date."""
-
-    base_dn: str = "dc=ent,dc=demo"
-    schools: tuple[SchoolSpec, ...] = ()
-    seed: int = 2026
-    reference: datetime = datetime(2026, 9, 1, tzinfo=UTC)
-    with_defects: bool = False
-    role_groups: bool = True
-
-
-def demo_spec(base_dn: str = "dc=ent,dc=demo") -> WorldSpec:
-    """The embedded demo: one collège of ~1,600 people, with a few deliberate coherence defects."""
-    return WorldSpec(base_dn=base_dn, schools=(SchoolSpec("0123456A", "Collège Jean Moulin"),), with_defects=True)
-
-
-def big_spec(people: int, schools: int = 5, base_dn: str = "dc=ent,dc=test") -> WorldSpec:
-    """Several collèges whose populations add up to about ``people`` (students, parents, staff...)."""
-    schools = max(1, schools)
-    per_school = people / schools
-    # Per student: PARENTS_PER_STUDENT parents, 1/12 teacher, 1/30 staff, 1/60 other account.
-    students = max(1, round(per_school / (1 + PARENTS_PER_STUDENT + 1 / 12 + 1 / 30 + 1 / 60)))
-    specs = tuple(
-        SchoolSpec(
-            uai=f"{123456 + i:07d}A",
-            name=names.SCHOOL_NAMES[i % len(names.SCHOOL_NAMES)] + ("" if i < len(names.SCHOOL_NAMES) else f" {i}"),
-            students=students,
-            teachers=max(1, round(students / 12)),
-            staff=max(1, round(students / 30)),
-            others=max(1, round(students / 60)),
-            classes_per_level=max(1, round(students / 4 / 25)),
-        )
-        for i in range(schools)
-    )
-    return WorldSpec(base_dn=base_dn, schools=specs)
-
-
-def school_siren(school: SchoolSpec) -> str:
-    digits = "".join(c for c in school.uai if c.isdigit())[:7].rjust(7, "0")
-    return f"19{digits}000{sum(map(int, digits)) % 90 + 10:02d}"
-
-
-def school_dn(base_dn: str, school: SchoolSpec) -> str:
-    return f"ENTStructureSIREN={school_siren(school)},ou=structures,{base_dn}"
-
-
-def containers(base_dn: str) -> list[Entry]:
-    """The organisational units the world lives in (the base entry itself is not included)."""
-    return [
-        (f"ou={ou},{base_dn}", {"objectClass": ["top", "organizationalUnit"], "ou": [ou.split(",")[0]]})
-        for ou in ("people", "groups", "roles,ou=groups", "structures")
-    ]
-
-
-def base_entry(base_dn: str) -> Entry:
-    """The ``dc=`` base entry, for a directory that starts empty."""
-    dc = base_dn.split(",", 1)[0].split("=", 1)[1]
-    return base_dn, {"objectClass": ["top", "dcObject", "organization"], "dc": [dc], "o": [dc]}
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_PASSWORD_HASH",
+    "FAMILY_SIZES",
+    "PARENTS_PER_STUDENT",
+    "TWO_PARENTS",
+    "Entry",
+    "SchoolSpec",
+    "World",
+    "WorldSpec",
+    "base_entry",
+    "big_spec",
+    "class_label",
+    "containers",
+    "demo_entries",
+    "demo_spec",
+    "generate",
+    "injected_defects",
+    "school_dn",
+    "school_siren",
+]
 
 
 def class_label(i: int) -> str:
@@ -139,51 +97,6 @@ def class_label(i: int) -> str:
         i, r = divmod(i - 1, 26)
         s = chr(65 + r) + s
     return s
-
-
-class _P:
-    """A person being planned (only one school's people live at a time)."""
-
-    __slots__ = (
-        "activated", "birth", "children", "classes", "created", "dn", "extra", "fonction", "given",
-        "groups", "jointure", "klass", "level", "login", "mail", "modified", "parents", "pop",
-        "profile", "service", "sex", "sn", "subject", "uid",
-    )  # fmt: skip
-
-    activated: bool
-    birth: str
-    children: list[str]
-    classes: list[str]
-    created: str
-    dn: str
-    extra: dict[str, list[str]]
-    fonction: str
-    given: str
-    groups: list[str]
-    jointure: str
-    klass: str
-    level: str
-    login: str
-    mail: str
-    modified: str
-    parents: list[_P]
-    pop: str
-    profile: str
-    service: str
-    sex: str
-    sn: str
-    subject: tuple[str, str]
-    uid: str
-
-    def __init__(self, pop: str) -> None:
-        self.pop = pop
-        self.mail = ""
-        self.profile = ""
-        self.extra = {}
-        self.children = []
-        self.parents = []
-        self.classes = []
-        self.groups = []
 
 
 @dataclass
@@ -216,31 +129,21 @@ class World:
         """Stream the entries (each call starts over and gives the same sequence)."""
         self._reset()
         for i, school in enumerate(self.spec.schools):
-            yield self._structure(i, school)
+            yield structure_entry(self.spec.base_dn, i, school)
         for i, school in enumerate(self.spec.schools):
             yield from self._school(i, school)
         if self.spec.role_groups:
             if self._principals:
-                yield self._role_group("manager:system:", self._principals, "Gestionnaires du site Moodle")
+                yield role_group_entry(
+                    self.roles_dn, "manager:system:", self._principals, "Gestionnaires du site Moodle"
+                )
             if self._creators:
                 key = "coursecreator:coursecat:CAT-COLLEGE"
-                yield self._role_group(key, self._creators, "Créateurs de cours de la catégorie Collège")
-
-    def _structure(self, i: int, school: SchoolSpec) -> Entry:
-        return school_dn(self.spec.base_dn, school), {
-            "objectClass": ["top", "organizationalUnit", "ENTStructure", "ENTEtablissement"],
-            "ou": [school.name],
-            "ENTStructureSIREN": [school_siren(school)],
-            "ENTStructureUAI": [school.uai],
-            "ENTStructureNomCourant": [school.name],
-            "ENTStructureJointure": [f"AC-GRIS${9100 + i}"],
-            "ENTEtablissementMinistereTutelle": ["MENJ"],
-            "ENTEtablissementContrat": ["PU"],
-        }
+                yield role_group_entry(self.roles_dn, key, self._creators, "Créateurs de cours de la catégorie Collège")
 
     # -- identities -------------------------------------------------------------------------------
-    def _new(self, rng: random.Random, pop: str, sn: str, given: str, sex: str, birth_year: int) -> _P:
-        p = _P(pop)
+    def _new(self, rng: random.Random, pop: str, sn: str, given: str, sex: str, birth_year: int) -> Planned:
+        p = Planned(pop)
         self._uid += rng.randint(1, 9)
         p.uid = f"F{self._uid:08d}"
         p.dn = f"uid={p.uid},{self.people_dn}"
@@ -272,7 +175,7 @@ class World:
             return rng.choice(names.FEMALE_YOUNG if young else names.FEMALE_ADULT)
         return rng.choice(names.MALE_YOUNG if young else names.MALE_ADULT)
 
-    def _adult(self, rng: random.Random, pop: str, sn: str | None = None, sex: str | None = None) -> _P:
+    def _adult(self, rng: random.Random, pop: str, sn: str | None = None, sex: str | None = None) -> Planned:
         sex = sex or rng.choice("MF")
         year = self.spec.reference.year - rng.randint(28, 62)
         return self._new(rng, pop, sn or rng.choice(names.LAST_NAMES), self._first_name(rng, sex, False), sex, year)
@@ -314,21 +217,23 @@ class World:
         ):
             self.counts[pop] += len(people)
             for p in people:
-                yield self._person_entry(p, school, sdn)
+                yield person_entry(p, sdn)
         for c in classes:
             if members[c]:
-                yield self._group(school, c, "ENTClasse", f"Classe de {c}", members[c])
+                yield group_entry(self.groups_dn, school, c, "ENTClasse", f"Classe de {c}", members[c])
         for name, desc, dns in extra_groups:
-            yield self._group(school, name, "ENTClasse", desc, dns)
+            yield group_entry(self.groups_dn, school, name, "ENTClasse", desc, dns)
         for g, dns in group_members.items():
             if dns:
-                yield self._group(school, g, "ENTGroupe", f"Groupe {g}", dns + group_teachers.get(g, []))
+                yield group_entry(
+                    self.groups_dn, school, g, "ENTGroupe", f"Groupe {g}", dns + group_teachers.get(g, [])
+                )
         if self.spec.role_groups:
             yield from self._school_roles(index, school, teachers, staff)
 
     def _families(
         self, rng: random.Random, school: SchoolSpec, classes: list[str], first: bool
-    ) -> tuple[list[_P], list[_P]]:
+    ) -> tuple[list[Planned], list[Planned]]:
         n = school.students
         slots = [classes[i * len(classes) // n] for i in range(n)] if n else []
         order = list(range(n))
@@ -343,8 +248,8 @@ class World:
                 r -= share
             families.append(order[:size])
             del order[:size]
-        students: list[_P | None] = [None] * n
-        parents: list[_P] = []
+        students: list[Planned | None] = [None] * n
+        parents: list[Planned] = []
         homonyms = 2 if first else 0
         ref_year = self.spec.reference.year
         for fam in families:
@@ -357,7 +262,7 @@ class World:
             child_sn = sn
             if two and mother_sn != sn and " " not in sn + mother_sn and rng.random() < 0.1:
                 child_sn = f"{sn}-{mother_sn}"
-            kids: list[_P] = []
+            kids: list[Planned] = []
             for i in fam:
                 sex = "F" if forced else rng.choice("MF")
                 given = "Léa" if forced else self._first_name(rng, sex, True)
@@ -382,7 +287,7 @@ class World:
             parents.extend(adults)
         return [s for s in students if s is not None], parents
 
-    def _teachers(self, rng: random.Random, school: SchoolSpec, classes: list[str]) -> list[_P]:
+    def _teachers(self, rng: random.Random, school: SchoolSpec, classes: list[str]) -> list[Planned]:
         total = school.teachers
         n_doc = round(total * 2 / 50) if total >= 10 else 0
         rest = total - n_doc
@@ -392,7 +297,7 @@ class World:
         by_fraction = sorted(range(len(SUBJECTS)), key=lambda i: (-(quotas[i] - counts[i]), i))
         for i in by_fraction[: rest - sum(counts)]:
             counts[i] += 1
-        teachers: list[_P] = []
+        teachers: list[Planned] = []
         for (code, label, _), count in zip(SUBJECTS, counts, strict=True):
             team = [self._adult(rng, "enseignant") for _ in range(count)]
             for t in team:
@@ -419,7 +324,7 @@ class World:
             t.mail = "" if rng.random() < 0.02 else f"{t.login}@{ACADEMY_DOMAIN}"
         return teachers
 
-    def _staff(self, rng: random.Random, school: SchoolSpec, i: int) -> _P:
+    def _staff(self, rng: random.Random, school: SchoolSpec, i: int) -> Planned:
         if i < len(STAFF_ROLES):
             code, label, profile, service, title = STAFF_ROLES[i]
         else:
@@ -431,7 +336,7 @@ class World:
         p.mail = "" if rng.random() < 0.02 else f"{p.login}@{ACADEMY_DOMAIN}"
         return p
 
-    def _other(self, rng: random.Random, i: int) -> _P:
+    def _other(self, rng: random.Random, i: int) -> Planned:
         if i == 0:
             p = self._new(rng, "autre", "Test [démo]", "Compte", "M", self.spec.reference.year - 30)
             p.extra["description"] = ["Compte de test"]
@@ -443,7 +348,7 @@ class World:
         return p
 
     @staticmethod
-    def _student_groups(rng: random.Random, students: list[_P]) -> dict[str, list[str]]:
+    def _student_groups(rng: random.Random, students: list[Planned]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {g: [] for g, *_ in GROUPS}
         for s in students:
             for g, levels, share, _ in GROUPS:
@@ -454,7 +359,12 @@ class World:
 
     # -- defects ----------------------------------------------------------------------------------
     def _inject(
-        self, school: SchoolSpec, students: list[_P], parents: list[_P], teachers: list[_P], others: list[_P]
+        self,
+        school: SchoolSpec,
+        students: list[Planned],
+        parents: list[Planned],
+        teachers: list[Planned],
+        others: list[Planned],
     ) -> list[tuple[str, str, list[str]]]:
         """A few coherence defects (≤ 2 each) for the "Rapports de cohérence", recorded in ``defects``."""
         d = self.defects
@@ -506,86 +416,10 @@ class World:
         d["dangling_member"] = [dn]
         return [(empty, f"Classe de {empty}", [f"uid=F07999998,{self.people_dn}"])]
 
-    # -- entries ----------------------------------------------------------------------------------
-    def _person_entry(self, p: _P, school: SchoolSpec, sdn: str) -> Entry:
-        a: dict[str, list[str]] = {
-            "objectClass": person_object_classes(_AUX[p.pop]),
-            "uid": [p.uid],
-            "cn": [f"{p.sn} {p.given}"],
-            "sn": [p.sn],
-            "givenName": [p.given],
-            "displayName": [f"{p.given} {p.sn}"],
-            "ENTPersonLogin": [p.login],
-            "ENTPersonJointure": [p.jointure],
-        }
-        if p.pop == "eleve":
-            a["ENTPersonProfils"] = ["National_ELV"]
-        elif p.pop == "parent":
-            a["ENTPersonProfils"] = ["National_TUT"]
-        elif p.profile:
-            a["ENTPersonProfils"] = [p.profile]
-        a["ENTPersonStructRattach"] = [sdn]
-        a["ENTPersonDateNaissance"] = [p.birth]
-        a["ENTPersonSexe"] = [p.sex]
-        if p.mail:
-            a["mail"] = [p.mail]
-        if p.pop == "eleve":
-            mef, label = MEF[p.level]
-            a["ENTEleveStatutEleve"] = ["SCOLAIRE"]
-            a["ENTEleveMEF"] = [mef]
-            a["ENTEleveLibelleMEF"] = [label]
-            a["ENTEleveNivFormation"] = [label]
-            a["ENTEleveFiliere"] = ["GENERALE"]
-            a["ENTEleveClasses"] = [f"{sdn}${p.klass}"]
-            a["ENTEleveMajeur"] = ["N"]
-            if p.parents:
-                a["ENTEleveParents"] = [q.dn for q in p.parents]
-                a["ENTElevePersRelEleve"] = [f"{q.dn}${'10' if q.sex == 'M' else '20'}$1$1$1$0" for q in p.parents]
-            if p.groups:
-                a["ENTEleveGroupes"] = [f"{sdn}${g}" for g in p.groups]
-        elif p.pop == "parent":
-            a["ENTAuxPersRelEleveEleve"] = p.children
-        elif p.pop == "enseignant":
-            a["ENTPersonFonctions"] = [p.fonction]
-            a["ENTAuxEnsMatiereEnseignEtab"] = [f"{sdn}${p.subject[1]}"]
-            if p.classes:
-                a["ENTAuxEnsClasses"] = [f"{sdn}${c}" for c in p.classes]
-            if p.groups:
-                a["ENTAuxEnsGroupes"] = [f"{sdn}${g}" for g in p.groups]
-        elif p.pop == "non-enseignant":
-            a["ENTPersonFonctions"] = [p.fonction]
-            a["ENTAuxNonEnsEtabService"] = [p.service]
-        a.update(p.extra)
-        a["createTimestamp"] = [p.created]
-        a["modifyTimestamp"] = [p.modified]
-        # Three states of credentials: activated (a password, no pwdReset), a temporary password
-        # never used (pwdReset: TRUE), never given credentials (no password at all: a new account
-        # from the feed). The last two are "not activated"; which one is a fixed function of the uid.
-        if p.activated:
-            a["userPassword"] = [DEMO_PASSWORD_HASH]
-        elif int(p.uid[1:]) % 2:
-            a["userPassword"] = [DEMO_PASSWORD_HASH]
-            a["pwdReset"] = ["TRUE"]
-        return p.dn, a
-
-    def _group(self, school: SchoolSpec, name: str, kind: str, description: str, member: list[str]) -> Entry:
-        cn = f"{school.uai}${name}"
-        return f"cn={cn},{self.groups_dn}", {
-            "objectClass": ["top", "groupOfNames", kind],
-            "cn": [cn],
-            "description": [description],
-            "member": member,
-        }
-
-    def _role_group(self, cn: str, member: list[str], description: str) -> Entry:
-        return f"cn={cn},{self.roles_dn}", {
-            "objectClass": ["top", "groupOfNames"],
-            "cn": [cn],
-            "description": [description],
-            "member": member,
-        }
-
-    def _school_roles(self, index: int, school: SchoolSpec, teachers: list[_P], staff: list[_P]) -> Iterator[Entry]:
+    # -- role groups ------------------------------------------------------------------------------
+    def _school_roles(
+        self, index: int, school: SchoolSpec, teachers: list[Planned], staff: list[Planned]
+    ) -> Iterator[Entry]:
         """``editingteacher:course:MATH-3A`` per 3e class (key suffixed ``-<UAI>`` after the first school)."""
         if staff:
             self._principals.append(staff[0].dn)
@@ -599,7 +433,7 @@ class World:
         for c in third:
             dns = [t.dn for t in math if c in t.classes] or [math[0].dn]
             key = f"MATH-{c}{suffix}"
-            yield self._role_group(f"editingteacher:course:{key}", dns, f"Enseignants du cours {key}")
+            yield role_group_entry(self.roles_dn, f"editingteacher:course:{key}", dns, f"Enseignants du cours {key}")
 
 
 def generate(spec: WorldSpec) -> Iterator[Entry]:
