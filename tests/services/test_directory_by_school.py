@@ -18,7 +18,7 @@ from enttui.demo import world as demo_world
 from enttui.domain import ldapfilter as lf
 from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES
 from enttui.domain.dn import dn_key
-from enttui.domain.people import Person
+from enttui.domain.people import Person, person_object_classes
 from enttui.services import directory as directory_module
 from enttui.services.directory import Directory
 from support.fixtures_ldap import ldap_config
@@ -34,7 +34,7 @@ def special(uid: str, structs: list[str]) -> tuple[str, dict[str, list[str]]]:
     return (
         f"uid={uid},{PEOPLE}",
         {
-            "objectClass": [*demo_world.person_object_classes("ENTAuxPersExt")],
+            "objectClass": [*person_object_classes("ENTAuxPersExt")],
             "uid": [uid],
             "cn": [f"Cas {uid}"],
             "sn": ["Cas"],
