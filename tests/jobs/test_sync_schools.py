@@ -3,7 +3,8 @@
 Every per-school count must be what was written: the users created per school are the Moodle
 users of that school's people, the cohorts per school those whose idnumber carries its UAI, on a
 complete run and on a run cancelled after a few batches alike; the result, ``--json`` (``as_dict``)
-and the recorded run hold the same numbers.
+and the recorded run hold the same numbers. The same with the people read school by school (the
+read of a périmètre of more than ``BY_SCHOOL_ABOVE`` schools, forced here for two).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from enttui.domain.sync_schools import NO_SCHOOL, SCHOOLS_KEY, SchoolCounts
 from enttui.jobs.events import CollectingSink
 from enttui.jobs.reports import school_lines
 from enttui.jobs.sync import run_sync
+from enttui.services import directory as directory_module
 from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
 from enttui.services.moodle import Moodle
@@ -44,6 +46,18 @@ def two_schools(base_dn: str) -> list[tuple[str, dict[str, list[str]]]]:
         role_groups=False,
     )
     return [(dn, {k: list(v) for k, v in a.items() if k.lower() not in OPERATIONAL}) for dn, a in generate(spec)]
+
+
+@pytest.fixture(params=["one search", "by school"])
+def read_mode(request: pytest.FixtureRequest):
+    """The sync's whole read in one search (the OR of the schools), or school by school."""
+    before = directory_module.BY_SCHOOL_ABOVE
+    if request.param == "by school":
+        directory_module.BY_SCHOOL_ABOVE = 0
+    try:
+        yield request.param
+    finally:
+        directory_module.BY_SCHOOL_ABOVE = before
 
 
 @pytest.fixture
@@ -118,7 +132,7 @@ async def recorded(services: Services, run_id: int) -> dict[str, Any]:
     return dict(run.counts[SCHOOLS_KEY])
 
 
-async def test_per_school_counts_are_what_was_written(env, monkeypatch):
+async def test_per_school_counts_are_what_was_written(env, read_mode, monkeypatch):
     services, sandbox = env
     asked = record_person_reads(services.directory, monkeypatch)
 
