@@ -199,10 +199,15 @@ def prepare(workdir: Path, people: int, schools: int, per_check: int, base_dn: s
     from support.slapd import Slapd
 
     t0 = time.perf_counter()
-    server = Slapd(workdir / "slapd", base_dn, str(workdir / "world.ldif"))
-    server.start(timeout=300)
+    server = Slapd(workdir / "slapd", base_dn, str(workdir / "world.ldif"), maxsize=map_size(count))
+    server.start(timeout=3600)
     server.stop()
     print(f"slapadd : {count} entrées chargées en {time.perf_counter() - t0:.1f} s")
+
+
+def map_size(entries: int) -> int:
+    """slapd's mdb map for this many entries with their indexes (a million people need ~4 GB)."""
+    return max(1 << 30, entries * 12 * 1024)
 
 
 def _rss_mib() -> float:
@@ -226,9 +231,9 @@ async def measure(workdir: Path, base_dn: str, reader: str = "ldap3", profile: s
     from support.slapd import Slapd
 
     meta = json.loads((workdir / "injected.json").read_text())
-    server = Slapd(workdir / "slapd", base_dn)
-    server._loaded = True  # loaded offline by the child process (same folder, same configuration)
-    server.start(timeout=60)
+    # loaded offline by the child process (same folder, same configuration)
+    server = Slapd(workdir / "slapd", base_dn, maxsize=map_size(meta["count"])).reuse()
+    server.start(timeout=600)
     try:
         ldap = server.ldap_config(admin=True, base_dn=base_dn, timeout=120.0, reader=reader)
         cfg = Config(
