@@ -19,6 +19,7 @@ from enttui.domain.runs import RunStatus
 from enttui.errors import DestinationExists, ValidationError
 from enttui.jobs import csv_export, csv_import, local_accounts
 from enttui.jobs.events import Progress
+from enttui.services import directory as directory_module
 from enttui.services.container import Services
 from enttui.services.directory import Directory
 from support.fixtures_state import state_config
@@ -188,7 +189,10 @@ async def test_export_generic_bom_neutralised_0600_no_password(services, ldap_sa
     assert not (tmp_path / "elsewhere.csv").exists()
 
 
-async def test_export_filters_and_tool_formats(services, tmp_path):
+@pytest.mark.parametrize("read_mode", ["one search", "by school"])
+async def test_export_filters_and_tool_formats(services, tmp_path, read_mode, monkeypatch):
+    if read_mode == "by school":  # the read of a périmètre of more than BY_SCHOOL_ABOVE schools
+        monkeypatch.setattr(directory_module, "BY_SCHOOL_ABOVE", 0)
     students = await csv_export.run_export(
         services, "personnes", str(tmp_path / "e.csv"), filt=csv_export.ExportFilter(targets=(Target.ELEVE,))
     )

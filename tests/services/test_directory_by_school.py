@@ -128,3 +128,19 @@ async def test_small_perimeter_reads_in_one_search(
         await directory.close()
     assert len(asked) == 1
     assert "deux.ecoles" in {p.login for p in people}
+
+
+async def test_counts_by_profile_by_school_are_the_counts_of_one_search(
+    region: tuple[Slapd, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, uais = region
+    directory = Directory(ldap_config(server, reader="python-ldap"), EntConfig(uai=uais))
+    await directory.open()
+    try:
+        by_school = await directory.count_by_target()
+        monkeypatch.setattr(directory_module, "BY_SCHOOL_ABOVE", 10)
+        one_search = await directory.count_by_target()
+    finally:
+        await directory.close()
+    assert by_school == one_search
+    assert by_school.total > 500

@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from enttui.domain import ldapfilter as lf
 from enttui.domain.annuaire import classe_filter
 from enttui.domain.csv_formats import (
     BUILTIN_FORMATS,
@@ -207,14 +206,12 @@ async def run_export(
     try:
         schools = await directory.structures()
         ctx = ExportContext({lookup_key(s.dn): s.uai for s in schools}, cfg.sync.auth, cfg.sync.cohort_prefix)
-        query = lf.and_(
-            lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter(), classe_filter(filt.klass)
-        )
-        base = cfg.ldap.people_dn or cfg.ldap.base_dn
         head = (BOM if fmt.bom else "") + csv_lines([fmt.header], fmt.delimiter)
         await asyncio.to_thread(write_all, fd, head.encode("utf-8"))
         sink(Phase("export", "Lecture de l'annuaire"))
-        async for page in directory.iter_pages(base, query, EXPORT_ATTRIBUTES, prefetch=True):
+        by_class = classe_filter(filt.klass)  # a class selects few people: one search; else school by school
+        pages = directory.iter_perimeter(by_class, EXPORT_ATTRIBUTES, prefetch=True, by_school=by_class is None)
+        async for page in pages:
             out: list[list[str]] = []
             for dn, attrs in page:
                 person = person_from_entry(

@@ -151,43 +151,45 @@ class Directory(DirectoryWrites):
         (without it both are False), and ``activated`` also ``[ldap] inactive_attribute`` (without it,
         any account with a password counts as activated). ``prefetch``: see :meth:`iter_pages`.
 
-        ``by_school``: for a read of a big part of the périmètre (the whole of it, not the few entries
-        an indexed ``filt`` selects). When the périmètre holds more than :data:`BY_SCHOOL_ABOVE`
-        schools, it is read school by school (see :meth:`_iter_people_by_school`); the pages then
-        come school by school, and every person once.
+        ``by_school``: see :meth:`iter_perimeter`.
         """
-        schools = await self.structures()
-        if by_school and len(schools) > BY_SCHOOL_ABOVE:
-            async for people in self._iter_people_by_school(schools, filt, attributes, prefetch=prefetch):
-                yield people
-            return
-        full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
-        async for page in self.iter_pages(self._people_base(), full, attributes, prefetch=prefetch):
+        pages = self.iter_perimeter(filt, attributes, prefetch=prefetch, by_school=by_school)
+        async for page in pages:
             yield [self._person(dn, attrs) for dn, attrs in page]
 
-    async def _iter_people_by_school(
-        self, schools: Sequence[Structure], filt: str | None, attributes: Sequence[str], *, prefetch: bool
-    ) -> AsyncIterator[list[Person]]:
-        """The périmètre read one school after the other: ``ENTPersonStructRattach=<school>`` each.
+    async def iter_perimeter(
+        self, filt: str | None, attributes: Sequence[str], *, prefetch: bool = False, by_school: bool = False
+    ) -> AsyncIterator[list[Entry]]:
+        """The entries of the périmètre's people matching ``filt``, page by page (``iter_pages``).
 
-        slapd tests every candidate entry against the whole filter; with an OR of every school's DN
-        that is one DN comparison per school and entry (300 schools, 100,000 people: ``ldapsearch``
-        7.3 s with the OR, 2.3 s school by school, 0.8 s without a périmètre). A person attached to
-        several schools of the périmètre is given with the first of them only (by the same DN
-        normalisation as the rest of enttui; when it cannot tell, the person is given again rather
-        than lost, and the callers key people by DN). ``ENTPersonStructRattach`` is read for that
-        and left out of the people when ``attributes`` did not ask for it.
+        ``by_school``: for a read of a big part of the périmètre (the whole of it, not the few entries
+        an indexed ``filt`` selects). When the périmètre holds more than :data:`BY_SCHOOL_ABOVE`
+        schools, it is read one school after the other, ``ENTPersonStructRattach=<school>`` each:
+        slapd tests every candidate entry against the whole filter, and with an OR of every school's
+        DN that is one DN comparison per school and entry (300 schools, 100,000 people:
+        ``ldapsearch`` 7.3 s with the OR, 2.3 s school by school, 0.8 s without a périmètre). The
+        pages then come school by school. A person attached to several schools of the périmètre is
+        given with the first of them only (by the same DN normalisation as the rest of enttui; when
+        it cannot tell, the person is given again rather than lost, and the callers key people by
+        DN). ``ENTPersonStructRattach`` is read for that and left out of the entries when
+        ``attributes`` did not ask for it.
         """
+        schools = await self.structures()
+        base = self._people_base()
+        if not by_school or len(schools) <= BY_SCHOOL_ABOVE:
+            full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter(), filt)
+            async for page in self.iter_pages(base, full, attributes, prefetch=prefetch):
+                yield page
+            return
         index = {lookup_key(s.dn): i for i, s in enumerate(schools)}
         wanted = list(attributes)
         asked = any(a.lower() == STRUCT_ATTRIBUTE for a in wanted)
         if not asked:
             wanted.append("ENTPersonStructRattach")
-        base = self._people_base()
         for i, school in enumerate(schools):
             part = lf.and_(lf.eq("objectClass", "ENTPerson"), lf.eq("ENTPersonStructRattach", school.dn), filt)
             async for page in self.iter_pages(base, part, wanted, prefetch=prefetch):
-                people = []
+                kept: list[Entry] = []
                 for dn, attrs in page:
                     values = attrs.get("ENTPersonStructRattach")
                     if values is None:
@@ -197,9 +199,10 @@ class Directory(DirectoryWrites):
                         seen = {index.get(lookup_key(v), -1) for v in values}
                         if i in seen and min(seen - {-1}) < i:
                             continue  # given with an earlier school of the périmètre
-                    kept = attrs if asked else {k: v for k, v in attrs.items() if k.lower() != STRUCT_ATTRIBUTE}
-                    people.append(self._person(dn, kept))
-                yield people
+                    if not asked:
+                        attrs = {k: v for k, v in attrs.items() if k.lower() != STRUCT_ATTRIBUTE}
+                    kept.append((dn, attrs))
+                yield kept
 
     async def person(self, dn: str) -> Person | None:
         def read(conn: ldap3.Connection) -> list[Entry]:
@@ -329,8 +332,8 @@ class Directory(DirectoryWrites):
 
     async def count_by_target(self) -> ProfileCounts:
         counts = ProfileCounts()
-        full = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.perimeter_filter())
-        async for page in self.iter_pages(self._people_base(), full, ["objectClass", "ENTPersonProfils"]):
+        pages = self.iter_perimeter(None, ["objectClass", "ENTPersonProfils"], prefetch=True, by_school=True)
+        async for page in pages:
             for _dn, attrs in page:
                 a = {k.lower(): v for k, v in attrs.items()}
                 counts.add(
