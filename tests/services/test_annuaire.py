@@ -14,6 +14,7 @@ from enttui.demo.world import SchoolSpec, WorldSpec, generate
 from enttui.domain.annuaire import PeopleQuery
 from enttui.domain.dn import lookup_key
 from enttui.domain.people import Person, Target, class_name, person_from_entry
+from enttui.services import directory as directory_module
 from enttui.services.annuaire import COUNT_CAP, Annuaire, MemberList, PeopleSearch
 from enttui.services.directory import Directory
 from support.fixtures_ldap import entries_to_ldif, ldap_config
@@ -267,8 +268,12 @@ async def test_group_list_counts_by_profile(annuaire, school):
     assert (await members.count()).value == some.total
 
 
-async def test_group_counts_match_every_member_target(annuaire, school):
-    """Counts by profile read only the students and the members, yet match a full read."""
+@pytest.mark.parametrize("read_mode", ["one search", "by school"])
+async def test_group_counts_match_every_member_target(annuaire, school, read_mode, monkeypatch):
+    """Counts by profile read only the students and the members, yet match a full read; the same
+    when the students are read school by school (a périmètre of more than BY_SCHOOL_ABOVE schools)."""
+    if read_mode == "by school":
+        monkeypatch.setattr(directory_module, "BY_SCHOOL_ABOVE", 0)
     _server, _entries, people = school
     target_of = {lookup_key(p.dn): p.target for p in people}
     groups = await annuaire.groups()

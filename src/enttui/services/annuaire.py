@@ -238,8 +238,10 @@ class Annuaire:
             perimeter = lf.and_(lf.eq("objectClass", "ENTPerson"), await self.directory.perimeter_filter())
             targets: dict[str, Target] = {}
             by_class: dict[tuple[str, str], list[str]] = {}
-            with_classes = lf.and_(perimeter, lf.present("ENTEleveClasses"))
-            async for page in self.directory.iter_pages(self.people_base, with_classes, COUNT_ATTRIBUTES):
+            with_classes = self.directory.iter_perimeter(  # the students: school by school in a big périmètre
+                lf.present("ENTEleveClasses"), COUNT_ATTRIBUTES, prefetch=True, by_school=True
+            )
+            async for page in with_classes:
                 for dn, attrs in page:
                     target = self._count_target(dn, attrs, targets)
                     if target is Target.ELEVE:
