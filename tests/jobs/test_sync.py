@@ -456,7 +456,10 @@ async def test_cancel_is_honoured_in_every_phase(env, entity):
         }
     )
     assert {e: result.counts[e].created for e in order} == rows
-    assert result.counts[entity].created == 1  # exactly the one batch committed before the stop
+    # the one batch committed before the stop; creations run two batches side by side where the
+    # database takes them (MariaDB, PostgreSQL): the second one started commits and counts too
+    side_by_side = entity == "users" and moodle.concurrent_writes
+    assert result.counts[entity].created in ((1, 2) if side_by_side else (1,))
     recorded = await services.state.get_run(result.run_id)
     schools = result.schools.as_dict()
     assert recorded.counts == {**{k: v.as_dict() for k, v in result.counts.items()}, "schools": schools}

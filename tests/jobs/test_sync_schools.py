@@ -146,7 +146,8 @@ async def test_per_school_counts_are_what_was_written(env, read_mode, monkeypatc
     assert asked and all(a == (*SYNC_PERSON_ATTRIBUTES, "ENTPersonStructRattach") for a in asked), asked
     monkeypatch.undo()
     held = await moodle_per_school(services)
-    assert sum(v["users"] for v in held.values()) == cut.counts["users"].created == 10
+    # two batches side by side (MariaDB): the stop may find a third one started, which commits and counts
+    assert sum(v["users"] for v in held.values()) == cut.counts["users"].created in (10, 15)
     assert created(cut.schools, ALPHA)["users"] == held[ALPHA]["users"]
     assert created(cut.schools, BETA)["users"] == held[BETA]["users"]
     assert cut.as_dict()["schools"] == cut.schools.as_dict() == await recorded(services, cut.run_id)

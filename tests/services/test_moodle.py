@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -619,3 +621,62 @@ if __name__ == "__main__":  # pragma: no cover
         print(f"wrote {DATA}")
     else:
         print(__doc__)
+
+
+async def test_a_deadlock_victim_is_run_again_mariadb(moodle_mariadb: Moodle) -> None:
+    await deadlock_victim_is_run_again(moodle_mariadb)
+
+
+async def test_a_deadlock_victim_is_run_again_postgresql(moodle_postgres: Moodle) -> None:
+    await deadlock_victim_is_run_again(moodle_postgres)
+
+
+LOCK_WAITS = {  # sessions waiting for a row lock
+    "mysql": "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+    "postgresql": "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+}
+
+
+async def deadlock_victim_is_run_again(moodle: Moodle) -> None:
+    """Two write transactions side by side (the sync's creations) can deadlock; the server rolls one
+    back whole, and ``run(..., deadlock_retries=n)`` runs it again. A real deadlock here: another
+    transaction holds row b and wants a; ours holds a and wants b (ours is the lighter: the victim)."""
+    cfg = moodle.tables.config
+    await moodle.run(lambda c: c.execute(insert(cfg), [{"name": "dl_a", "value": "0"}, {"name": "dl_b", "value": "0"}]))
+    holds_b, ours_waits = threading.Event(), threading.Event()
+    attempts: list[int] = []
+
+    def touch(conn: Connection, name: str, value: str) -> None:
+        conn.execute(cfg.update().where(cfg.c.name == name).values(value=value))
+
+    def other() -> None:  # heavier: 200 rows written before it takes b
+        with moodle.engine.begin() as conn:
+            conn.execute(insert(cfg), [{"name": f"dl_heavy_{i}", "value": "x"} for i in range(200)])
+            touch(conn, "dl_b", "autre")
+            holds_b.set()
+            assert ours_waits.wait(30)
+            with moodle.engine.connect() as probe:  # ask for a only once ours waits for b: ours closes the cycle
+                while not probe.exec_driver_sql(LOCK_WAITS[moodle.dialect]).scalar():
+                    probe.rollback()
+                    time.sleep(0.02)
+            touch(conn, "dl_a", "autre")
+
+    def ours(conn: Connection) -> int:
+        attempts.append(1)
+        touch(conn, "dl_a", "nous")
+        if len(attempts) == 1:
+            assert holds_b.wait(30)
+            ours_waits.set()
+        touch(conn, "dl_b", "nous")
+        return len(attempts)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        assert await moodle.run(ours, deadlock_retries=1) == 2
+    finally:
+        await asyncio.to_thread(thread.join, 30)
+    values = await moodle.read(
+        lambda c: dict(c.execute(select(cfg.c.name, cfg.c.value).where(cfg.c.name.in_(["dl_a", "dl_b"]))).all())
+    )
+    assert values == {"dl_a": "nous", "dl_b": "nous"}  # the other committed first, ours after it

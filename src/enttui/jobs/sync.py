@@ -228,7 +228,7 @@ class SyncJob:
         except Stop:
             status = STATUS_INTERRUPTED
             run.cancelled()
-            run.trace("warning", "", "Traitement annulé par l'opérateur : arrêt à la fin du lot en cours")
+            run.trace("warning", "", "Traitement annulé par l'opérateur : arrêt à la fin des lots en cours")
         except asyncio.CancelledError:
             run.cancelled()
             await asyncio.shield(self._finish(STATUS_INTERRUPTED))

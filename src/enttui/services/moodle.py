@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, func, inspect, make_url, select, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from enttui.config import MoodleConfig
@@ -192,13 +192,33 @@ class Moodle:
         return f"erreur inattendue ({type(exc).__name__})"
 
     # -- transactions --------------------------------------------------------------------------
-    async def run(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn(conn)`` in a worker thread inside one transaction (commit at the end)."""
+    @property
+    def concurrent_writes(self) -> bool:
+        """Can two write transactions run side by side (one connection each)? Not on SQLite."""
+        return self.dialect in ("mysql", "postgresql")
+
+    async def run(self, fn: Callable[[Connection], T], *, deadlock_retries: int = 0) -> T:
+        """Run ``fn(conn)`` in a worker thread inside one transaction (commit at the end).
+
+        The transaction is READ COMMITTED on MySQL/MariaDB and PostgreSQL, as Moodle's own are: two
+        of them inserting side by side do not lock each other's gaps. ``deadlock_retries``: a
+        transaction the server chose as a deadlock's victim (rolled back whole) is run again, that
+        many times at most; only for an ``fn`` that does nothing but its statements.
+        """
         engine = self.engine
+        isolate = self.dialect in ("mysql", "postgresql")
 
         def work() -> T:
-            with engine.begin() as conn:
-                return fn(conn)
+            for attempt in range(deadlock_retries + 1):
+                try:
+                    with engine.begin() as conn:
+                        if isolate:
+                            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                        return fn(conn)
+                except DBAPIError as exc:
+                    if attempt == deadlock_retries or not _is_deadlock(exc):
+                        raise
+            raise AssertionError("unreachable")
 
         try:
             return await asyncio.to_thread(work)
@@ -547,3 +567,12 @@ class Moodle:
             raise self._wrap(exc, "création des tables Moodle impossible") from None
         self._mnet_id = None
         self._system_context = None
+
+
+def _is_deadlock(exc: DBAPIError) -> bool:
+    """The server rolled the transaction back as a deadlock's victim (MySQL 1213, PostgreSQL 40P01)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == "40P01":
+        return True
+    args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
+    return bool(args) and args[0] == 1213

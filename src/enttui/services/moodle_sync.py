@@ -223,7 +223,7 @@ class MoodleSyncStore:
             self._add_user_contexts(conn, sorted(created.values()), facts)
             return created
 
-        return await self.moodle.run(work)
+        return await self.moodle.run(work, deadlock_retries=2)  # batches run side by side (sync_users)
 
     def _add_user_contexts(self, conn: Connection, ids: Sequence[int], facts: SiteFacts) -> None:
         """``context_user::instance()`` for these users: insert, then path = parent path + "/" + id."""
