@@ -63,6 +63,20 @@ def region(slapd_factory: Callable[..., Slapd]) -> tuple[Slapd, list[str]]:
     return server, [s.uai for s in spec.schools[:10]]
 
 
+def people_searches(directory: Directory, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The filters of the people searches the directory sends from now on."""
+    asked: list[str] = []
+    real_pages = directory.iter_pages
+
+    def counting_pages(base: str, filt: str, attributes: object, **kw: object):  # type: ignore[no-untyped-def]
+        if "(objectClass=ENTPerson)" in filt:
+            asked.append(filt)
+        return real_pages(base, filt, attributes, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(directory, "iter_pages", counting_pages)
+    return asked
+
+
 async def read(directory: Directory, **kw: object) -> list[Person]:
     return [p async for page in directory.iter_people(**kw) for p in page]  # type: ignore[arg-type]
 
@@ -72,16 +86,8 @@ async def test_by_school_reads_what_the_or_reads_each_person_once(
     region: tuple[Slapd, list[str]], reader: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, uais = region
-    asked: list[str] = []
     directory = Directory(ldap_config(server, reader=reader), EntConfig(uai=uais))
-    real_pages = directory.iter_pages
-
-    def counting_pages(base: str, filt: str, attributes: object, **kw: object):  # type: ignore[no-untyped-def]
-        if "(objectClass=ENTPerson)" in filt:
-            asked.append(filt)
-        return real_pages(base, filt, attributes, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(directory, "iter_pages", counting_pages)
+    asked = people_searches(directory, monkeypatch)
     await directory.open()
     try:
         for attributes in (SYNC_PERSON_ATTRIBUTES, ("ENTPersonLogin", "ENTPersonStructRattach")):
@@ -112,15 +118,7 @@ async def test_small_perimeter_reads_in_one_search(
     server, uais = region
     monkeypatch.setattr(directory_module, "BY_SCHOOL_ABOVE", 10)
     directory = Directory(ldap_config(server), EntConfig(uai=uais))
-    asked: list[str] = []
-    real_pages = directory.iter_pages
-
-    def counting_pages(base: str, filt: str, attributes: object, **kw: object):  # type: ignore[no-untyped-def]
-        if "(objectClass=ENTPerson)" in filt:
-            asked.append(filt)
-        return real_pages(base, filt, attributes, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(directory, "iter_pages", counting_pages)
+    asked = people_searches(directory, monkeypatch)
     await directory.open()
     try:
         people = await read(directory, attributes=("ENTPersonLogin",), by_school=True)
