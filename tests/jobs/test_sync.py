@@ -593,3 +593,37 @@ async def test_the_sync_reads_only_its_person_attributes(env, monkeypatch):
     writes = sum(v.created + v.updated + v.removed + v.suspended + v.revived for v in widened.counts.values())
     assert writes == 0, widened.counts
     assert await digest(moodle) == before
+
+
+async def test_a_cancelled_task_counts_the_batches_it_started(env):
+    """The run's task cancelled (the console quitting) while users are being created: the
+    transactions started commit anyway (two side by side on MariaDB and PostgreSQL), and the recorded
+    run counts them: what it says it created is what Moodle holds; a normal run completes it."""
+    from enttui.jobs.events import Progress
+
+    services, _ = env
+    moodle = services.moodle
+    small = replace(services, config=replace(services.config, sync=replace(services.config.sync, batch_size=2)))
+    first_batch = asyncio.Event()
+
+    def sink(event):
+        if isinstance(event, Progress) and event.entity == "users" and event.total and event.done:
+            first_batch.set()
+
+    task = asyncio.ensure_future(run_sync(small, SyncOptions(), sink))
+    await asyncio.wait_for(first_batch.wait(), 120)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    recorded = await services.state.last_run("sync")
+    assert recorded is not None and recorded.status == "interrompu"
+    t = moodle.tables
+
+    async def users_held() -> int:
+        return await moodle.read(lambda c: c.execute(select(func.count()).where(t.user.c.auth == "cas")).scalar())
+
+    held = await users_held()
+    assert 2 <= recorded.counts["users"]["created"] == held
+    again = await run_sync(services, SyncOptions())
+    assert again.status == "réussi", again.summary
+    assert held + again.counts["users"].created == await users_held()

@@ -167,8 +167,9 @@ class SyncRun:
         started: deque[tuple[B, asyncio.Future[tuple[bool, T | None]]]] = deque()
 
         async def settle() -> None:
-            batch, task = started.popleft()
+            batch, task = started[0]  # left in the window until accounted (the finally below)
             ok, result = await asyncio.shield(task)  # a cancelled run must not orphan a transaction
+            started.popleft()
             committed(batch, ok, result)
 
         try:
