@@ -291,3 +291,68 @@ async def test_blank_user_is_a_usage_error(tmp_path, capsys) -> None:
         code = await asyncio.to_thread(main, ["sync", "--demo", "--demo-dir", str(tmp_path / "demo"), "--user", blank])
         err = capsys.readouterr().err
         assert code == 2 and "--user attend un identifiant" in err and "rien n'a été lancé" in err
+
+
+KILL_SEEDS = (70, 71, 72)
+
+
+async def test_kill_9_at_random_points_then_a_rerun_converges(directory_world, mariadb_server, tmp_path) -> None:
+    """``enttui sync`` killed (SIGKILL, the test-only ``ENTTUI_TEST_FAULT=sync_batch:<n>:KILL``) right
+    after its seeded n-th committed batch, the creations' second transaction possibly still in
+    flight: whatever it had committed stays, nothing is half written; the next run creates exactly
+    the rest (its counts = the rows it added), and a forced run then finds nothing to write."""
+    sandbox = directory_world
+    for seed in KILL_SEEDS:
+        tmp = tmp_path / f"seed-{seed}"
+        tmp.mkdir()
+        moodle = await fresh_moodle(mariadb_server)
+        url = mariadb_server.url_for(moodle.database).replace(":moodle-test-pw@", "@")
+        cfg_file = tmp / "enttui.toml"
+        write_config(cfg_file, sandbox, url, tmp)
+        state = StateStore(StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")))
+        await state.open()
+        cfg = config(sandbox, moodle, f"sqlite:///{tmp / 'state.db'}", tmp)
+        directory = Directory(cfg.ldap, cfg.ent)
+        await directory.open()
+        services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
+        batches = await batches_of_a_first_run(services)
+        nth = random.Random(seed).randint(1, batches - 1)
+        env = dict(
+            os.environ,
+            ENTTUI_MOODLE_PASSWORD="moodle-test-pw",
+            PYTHONPATH=str(REPO / "src"),
+            ENTTUI_TEST_FAULT=f"sync_batch:{nth}:KILL",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "enttui",
+            "sync",
+            "--config",
+            str(cfg_file),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        try:
+            async with asyncio.timeout(DEADLINE):
+                _out, err = await proc.communicate()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise AssertionError(f"seed {seed}: enttui sync was not killed within {DEADLINE} s") from None
+        assert proc.returncode == -9, f"seed {seed}, batch {nth}/{batches}: {err.decode()}"
+        before = await moodle_rows(moodle)
+        assert sum(before.values()) > 0, f"seed {seed}: nothing committed before the kill"
+        rerun = await run_sync(services, SyncOptions())  # the lock died with the process
+        assert rerun.status == "réussi", rerun.summary
+        after = await moodle_rows(moodle)
+        for entity in ("users", "cohorts", "roles"):
+            assert before[entity] + rerun.counts[entity].created == after[entity], (seed, entity, before, after)
+        query = select(moodle.tables.user.c.idnumber).where(moodle.tables.user.c.auth == "cas")
+        names = await moodle.read(lambda c, q=query: c.execute(q).scalars().all())
+        assert len(names) == len(set(names)) == after["users"]  # every person once
+        await converges(services)
+        await directory.close()
+        await state.close()
+        await moodle.close()
