@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from enttui.config import Config, EntConfig, StateConfig, SyncConfig
 from enttui.domain.sync import SyncOptions
 from enttui.jobs.events import CollectingSink
+from enttui.jobs.locking import refresh_run_states
 from enttui.jobs.sync import run_sync
 from enttui.services.container import Services, utc_now
 from enttui.services.directory import Directory
@@ -344,6 +345,9 @@ async def test_kill_9_at_random_points_then_a_rerun_converges(directory_world, m
         assert proc.returncode == -9, f"seed {seed}, batch {nth}/{batches}: {err.decode()}"
         before = await moodle_rows(moodle)
         assert sum(before.values()) > 0, f"seed {seed}: nothing committed before the kill"
+        await refresh_run_states(services)  # what the reports' screen does: the dead run says so
+        killed = await state.last_run("sync")
+        assert killed is not None and killed.status == "interrompu", killed
         rerun = await run_sync(services, SyncOptions())  # the lock died with the process
         assert rerun.status == "réussi", rerun.summary
         after = await moodle_rows(moodle)
