@@ -13,6 +13,7 @@ import json
 import os
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +219,74 @@ async def batches_of_a_first_run(services: Services) -> int:
     return sum(-(-n // BATCH) for n in per_phase.values())
 
 
+@dataclass
+class CliRun:
+    """One ``enttui sync`` subprocess stopped by a fault after its seeded n-th committed batch."""
+
+    moodle: Moodle
+    state: StateStore
+    directory: Directory
+    services: Services
+    nth: int
+    batches: int
+    returncode: int
+    out: bytes
+    err: bytes
+
+    async def close(self) -> None:
+        await self.directory.close()
+        await self.state.close()
+        await self.moodle.close()
+
+
+async def sync_stopped_at_a_seeded_batch(
+    sandbox: LdapSandbox, mariadb_server: Any, tmp: Path, seed: int, signal_name: str, *args: str
+) -> CliRun:
+    """A fresh Moodle and state store, then ``enttui sync [args]`` with
+    ``ENTTUI_TEST_FAULT=sync_batch:<n>:<signal_name>``, n drawn from ``seed`` among the first run's
+    batches but the last; returns once the process has ended (fails loudly past DEADLINE)."""
+    moodle = await fresh_moodle(mariadb_server)
+    url = mariadb_server.url_for(moodle.database).replace(":moodle-test-pw@", "@")
+    cfg_file = tmp / "enttui.toml"
+    write_config(cfg_file, sandbox, url, tmp)
+    state = StateStore(StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")))
+    await state.open()
+    cfg = config(sandbox, moodle, f"sqlite:///{tmp / 'state.db'}", tmp)
+    directory = Directory(cfg.ldap, cfg.ent)
+    await directory.open()
+    services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
+    batches = await batches_of_a_first_run(services)
+    assert batches >= 2, "the test world must give a first run several batches"
+    nth = random.Random(seed).randint(1, batches - 1)
+    env = dict(
+        os.environ,
+        ENTTUI_MOODLE_PASSWORD="moodle-test-pw",
+        PYTHONPATH=str(REPO / "src"),
+        ENTTUI_TEST_FAULT=f"sync_batch:{nth}:{signal_name}",
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "enttui",
+        "sync",
+        "--config",
+        str(cfg_file),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        async with asyncio.timeout(DEADLINE):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise AssertionError(f"seed {seed}: enttui sync did not end within {DEADLINE} s") from None
+    assert proc.returncode is not None
+    return CliRun(moodle, state, directory, services, nth, batches, proc.returncode, out, err)
+
+
 async def test_sigint_to_the_command_line_at_random_points(directory_world, mariadb_server, tmp_path) -> None:
     """``enttui sync --json`` gets SIGINT right after its seeded n-th committed batch (the test-only
     ``ENTTUI_TEST_FAULT=sync_batch:<n>:INT``, as a Ctrl+C between two batches): it stops at the end of
@@ -226,47 +295,12 @@ async def test_sigint_to_the_command_line_at_random_points(directory_world, mari
     for seed in CLI_SEEDS:
         tmp = tmp_path / f"seed-{seed}"
         tmp.mkdir()
-        moodle = await fresh_moodle(mariadb_server)
-        url = mariadb_server.url_for(moodle.database).replace(":moodle-test-pw@", "@")
-        cfg_file = tmp / "enttui.toml"
-        write_config(cfg_file, sandbox, url, tmp)
-        state = StateStore(StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")))
-        await state.open()
-        cfg = config(sandbox, moodle, f"sqlite:///{tmp / 'state.db'}", tmp)
-        directory = Directory(cfg.ldap, cfg.ent)
-        await directory.open()
-        services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
-        batches = await batches_of_a_first_run(services)
-        assert batches >= 2, "the test world must give a first run several batches"
-        nth = random.Random(seed).randint(1, batches - 1)
-        env = dict(
-            os.environ,
-            ENTTUI_MOODLE_PASSWORD="moodle-test-pw",
-            PYTHONPATH=str(REPO / "src"),
-            ENTTUI_TEST_FAULT=f"sync_batch:{nth}:INT",
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "enttui",
-            "sync",
-            "--config",
-            str(cfg_file),
-            "--json",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        try:
-            async with asyncio.timeout(DEADLINE):
-                out, err = await proc.communicate()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise AssertionError(f"seed {seed}: enttui sync did not stop within {DEADLINE} s") from None
+        cli = await sync_stopped_at_a_seeded_batch(sandbox, mariadb_server, tmp, seed, "INT", "--json")
+        moodle, state, services, nth, batches = cli.moodle, cli.state, cli.services, cli.nth, cli.batches
+        out, err = cli.out, cli.err
         stderr = err.decode()
         report = json.loads(out.decode())
-        assert proc.returncode == report["exit_code"] == 1, stderr
+        assert cli.returncode == report["exit_code"] == 1, stderr
         assert report["status"] == "interrompu", f"seed {seed}, batch {nth}/{batches}: {stderr}"
         assert "annulation demandée" in stderr and "Traceback" not in stderr, stderr
         phases = list(report["phases"].values())
@@ -279,9 +313,7 @@ async def test_sigint_to_the_command_line_at_random_points(directory_world, mari
         for entity in ("users", "cohorts", "roles"):
             assert await state.get_watermark(f"sync:{entity}") is None
         await converges(services)
-        await directory.close()
-        await state.close()
-        await moodle.close()
+        await cli.close()
 
 
 async def test_blank_user_is_a_usage_error(tmp_path, capsys) -> None:
@@ -306,43 +338,9 @@ async def test_kill_9_at_random_points_then_a_rerun_converges(directory_world, m
     for seed in KILL_SEEDS:
         tmp = tmp_path / f"seed-{seed}"
         tmp.mkdir()
-        moodle = await fresh_moodle(mariadb_server)
-        url = mariadb_server.url_for(moodle.database).replace(":moodle-test-pw@", "@")
-        cfg_file = tmp / "enttui.toml"
-        write_config(cfg_file, sandbox, url, tmp)
-        state = StateStore(StateConfig(url=f"sqlite:///{tmp / 'state.db'}", files_dir=str(tmp / "files")))
-        await state.open()
-        cfg = config(sandbox, moodle, f"sqlite:///{tmp / 'state.db'}", tmp)
-        directory = Directory(cfg.ldap, cfg.ent)
-        await directory.open()
-        services = Services(config=cfg, directory=directory, state=state, moodle=moodle, clock=utc_now)
-        batches = await batches_of_a_first_run(services)
-        nth = random.Random(seed).randint(1, batches - 1)
-        env = dict(
-            os.environ,
-            ENTTUI_MOODLE_PASSWORD="moodle-test-pw",
-            PYTHONPATH=str(REPO / "src"),
-            ENTTUI_TEST_FAULT=f"sync_batch:{nth}:KILL",
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "enttui",
-            "sync",
-            "--config",
-            str(cfg_file),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            env=env,
-        )
-        try:
-            async with asyncio.timeout(DEADLINE):
-                _out, err = await proc.communicate()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            raise AssertionError(f"seed {seed}: enttui sync was not killed within {DEADLINE} s") from None
-        assert proc.returncode == -9, f"seed {seed}, batch {nth}/{batches}: {err.decode()}"
+        cli = await sync_stopped_at_a_seeded_batch(sandbox, mariadb_server, tmp, seed, "KILL")
+        moodle, state, services, nth, batches, err = cli.moodle, cli.state, cli.services, cli.nth, cli.batches, cli.err
+        assert cli.returncode == -9, f"seed {seed}, batch {nth}/{batches}: {err.decode()}"
         before = await moodle_rows(moodle)
         assert sum(before.values()) > 0, f"seed {seed}: nothing committed before the kill"
         await refresh_run_states(services)  # what the reports' screen does: the dead run says so
@@ -357,6 +355,4 @@ async def test_kill_9_at_random_points_then_a_rerun_converges(directory_world, m
         names = await moodle.read(lambda c, q=query: c.execute(q).scalars().all())
         assert len(names) == len(set(names)) == after["users"]  # every person once
         await converges(services)
-        await directory.close()
-        await state.close()
-        await moodle.close()
+        await cli.close()
