@@ -509,6 +509,44 @@ async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_fil
         await regeneration.resume_regeneration(services, run.id)  # its journal went on in the resume
 
 
+async def test_a_run_stopped_after_its_last_account_is_closed_by_its_resume_never_run_again(
+    world: World,
+) -> None:
+    """Cancelled once every account is handled, before the run is closed: "interrompu" with nothing
+    left. It is still offered for resume (a fresh run would give each account a second password);
+    the resume changes no password and closes it "réussi" with the killed run's counts."""
+    from enttui.jobs.events import Event, Progress
+
+    services = await world.services()
+    plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,)))
+    total = len(plan.people)
+    task: asyncio.Task[Any] | None = None
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Progress) and event.done == total and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(regeneration.run_regeneration(services, plan.request, sink, plan=plan))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = await regeneration.resumable_regeneration(services)
+    assert run is not None and run.status == INTERRUPTED
+    counts = journal.count_journal(await services.state.journal_get(run.id))
+    assert counts.remaining == 0 and counts.in_file == total
+    (entry,) = await list_files(services)
+    before = read_file(Path(world.config.state.files_dir) / entry.name)
+    result = await regeneration.resume_regeneration(services, run.id)
+    assert await regeneration.resumable_regeneration(services) is None
+    await close(services)
+    assert result.status == "réussi" and result.in_file == total and result.file_name == entry.name
+    assert read_file(Path(world.config.state.files_dir) / entry.name) == before  # not one row more
+    for p in plan.people[:: max(1, total // 8)]:
+        pw = next(r["Mot de passe provisoire"] for r in before if r["Identifiant"] == p.login)
+        conn = world.bind(p.dn, pw)
+        assert conn.bind(), p.login  # the password of the file is still the account's
+        conn.unbind()
+
+
 async def test_a_resume_under_a_password_history_rule(
     slapd_factory: Any, tmp_path: Path, state_store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,11 +3,11 @@
 Each trial restores a private slapd holding ``ACCOUNTS`` people (see ``support/fault_world.py``),
 runs ``enttui diffuse`` or ``enttui files regenerate`` in a subprocess, stops it at a seeded random
 point (``kill -9`` after a delay or after K messages/rows, ``kill -9`` exactly between the relay's
-"250" and the journal's commit through the ``ENTTUI_TEST_FAULT`` hook, Ctrl+C, the SMTP relay or
-the directory stopped), resumes it with ``--resume --yes`` and then checks the promise of DOMAIN.md on the
-directory, every stored message, the file and the state store. The seed of a failed trial is in
-its failure message; ``ENTTUI_FAULT_SEED=<n>`` replays a run, ``ENTTUI_FAULT_TRIALS`` changes the
-number of trials.
+"250" and the journal's commit through the ``ENTTUI_TEST_FAULT`` hook, or with every account in the
+journal but the run not closed, Ctrl+C, the SMTP relay or the directory stopped), resumes it with
+``--resume --yes`` and then checks the promise of DOMAIN.md on the directory, every stored message,
+the file and the state store. The seed of a failed trial is in its failure message;
+``ENTTUI_FAULT_SEED=<n>`` replays a run, ``ENTTUI_FAULT_TRIALS`` changes the number of trials.
 """
 
 from __future__ import annotations
@@ -181,6 +181,7 @@ DIFFUSION_MODES = (
     "sent",
     "password_set",
     "row_written",
+    "closing",
     "sigint",
     "smtp_stop",
     "ldap_stop",
@@ -212,6 +213,8 @@ def test_diffusion_survives_kill_9_sigint_and_a_relay_stop(
                 fault = f"password_set:{rng.randint(1, 6)}"
             elif mode == "row_written":
                 fault = f"row_written:{rng.randint(1, n_file // 2)}"
+            elif mode == "closing":
+                fault = "closing:1"
             proc = subprocess.Popen(
                 command(cfg, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(fault)
             )
@@ -231,7 +234,7 @@ def test_diffusion_survives_kill_9_sigint_and_a_relay_stop(
             first = finish(proc)
             err = first[2].decode()
             assert "Traceback" not in err, err
-            if mode in ("sent", "password_set", "row_written"):
+            if mode in ("sent", "password_set", "row_written", "closing"):
                 assert first[0] == -signal.SIGKILL, (first[0], err[-1500:])
             if mode == "sigint" and first[0] != 0:
                 assert first[0] == 130 and "interrompue (Ctrl+C)" in err and "--resume" in err, err
@@ -253,7 +256,7 @@ def test_diffusion_survives_kill_9_sigint_and_a_relay_stop(
 # Regeneration
 # ---------------------------------------------------------------------------------------------
 
-REGENERATION_MODES = ("kill_time", "kill_rows", "password_set", "row_written", "sigint", "ldap_stop")
+REGENERATION_MODES = ("kill_time", "kill_rows", "password_set", "row_written", "closing", "sigint", "ldap_stop")
 
 
 def _rows_on_disk(files_dir: Path) -> int:
@@ -282,6 +285,8 @@ def test_regeneration_survives_kill_9_and_sigint(world: tuple[Population, FaultS
                 fault = f"password_set:{rng.randint(1, 10)}"
             elif mode == "row_written":
                 fault = f"row_written:{rng.randint(1, n // 2)}"
+            elif mode == "closing":
+                fault = "closing:1"
             proc = subprocess.Popen(
                 command(cfg, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment(fault)
             )

@@ -368,6 +368,7 @@ async def close_run(
 
     ``counts_of(run_id, entries, status, message)`` (the journal's entries) builds the caller's result.
     """
+    fault_point("closing")  # tests only: killed with its journal complete, its run still open
     with contextlib.suppress(Exception):
         await services.state.add_trace(job.run_id, job.traces[-5000:])
     entries = await services.state.journal_get(job.run_id)

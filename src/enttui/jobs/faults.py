@@ -7,6 +7,7 @@ tests use it to hit a window exactly instead of racing the process:
 - ``password_set``: the directory confirmed a password, the journal does not say so yet;
 - ``sent``: the relay answered 250, the journal does not say so yet;
 - ``row_written``: a row is in the identifier file, the journal does not say so yet;
+- ``closing``: every account's outcome is in the journal, the run is not closed yet;
 - ``sync_batch``: a batch of the sync is committed to Moodle (``INT``: a Ctrl+C between batches).
 
 Unset (production), :func:`fault_point` returns at once.

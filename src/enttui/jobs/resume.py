@@ -270,12 +270,20 @@ async def reopen_file(services: Services, name: str) -> IdFileWriter | None:
 
 
 async def resumable(services: Services, kind: str) -> RunRecord | None:
-    """The last run of ``kind`` if it was interrupted with accounts left (dead runs marked first)."""
+    """The last run of ``kind`` if it was interrupted after its journal was written (dead runs
+    marked first).
+
+    With accounts left, the resume finishes them. With none left (killed or cancelled between its
+    last account and the closing of its run), the resume only closes it from its journal: its file
+    indexed, its counts and status told. Either way a recorded run is never started afresh, which
+    would give its accounts a second password. A run stopped before its journal changed nothing:
+    there is nothing to resume.
+    """
     await refresh_run_states(services)
     run = await services.state.last_run(kind)
     if run is None or run.status != RunStatus.INTERRUPTED:
         return None
     entries = await services.state.journal_get(run.id)
-    if not journal.count_journal(entries).remaining:
+    if not any(key != journal.FILE_KEY for key in entries):
         return None
     return run
