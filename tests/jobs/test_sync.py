@@ -627,3 +627,22 @@ async def test_a_cancelled_task_counts_the_batches_it_started(env):
     again = await run_sync(services, SyncOptions())
     assert again.status == "réussi", again.summary
     assert held + again.counts["users"].created == await users_held()
+
+
+async def test_errors_past_the_trace_bound_are_kept(env):
+    """A first run traces a creation per account: past ``trace_max_lines`` its later lines are
+    dropped, but not the errors of its last phase (here a role group whose course is gone)."""
+    services, _sandbox = env
+    t = services.moodle.tables
+    await services.moodle.run(lambda c: c.execute(t.course.delete().where(t.course.c.idnumber == "MATH-3A")))
+    services.state.trace_max_lines = 10
+    result, sink = await sync(services)
+    assert result.status == "avec erreurs" and result.counts["roles"].errors >= 1
+    assert result.counts["users"].created > 10  # more creation lines than the bound
+    assert result.run_id is not None
+    lines = await services.state.trace(result.run_id)
+    errors = [line.text for line in lines if line.level == "error"]
+    assert errors == [e.text for e in sink.traces("error")] and any("MATH-3A introuvable" in e for e in errors)
+    assert lines[10].text.startswith("… ") and "non conservées" in lines[10].text
+    run = await services.state.get_run(result.run_id)
+    assert run is not None and run.trace_dropped > 0

@@ -100,20 +100,31 @@ async def test_trace_search_and_levels(state_store: StateStore) -> None:
 
 
 async def test_trace_is_bounded(tmp_path: Path, state_clock: FrozenClock) -> None:
+    """The first lines whatever their level; past the bound its errors and warnings still (up to as
+    many again), after a line that counts the dropped ones."""
     store = StateStore(state_config(tmp_path), clock=state_clock, trace_max_lines=10)
     await store.open()
     try:
         run_id = await store.start_run("sync", {})
         await store.add_trace(run_id, [("info", "", f"ligne {i}") for i in range(7)])
         await store.add_trace(run_id, [("info", "", f"ligne {i}") for i in range(7, 12)])
-        await store.add_trace(run_id, [("error", "", "encore une")])
+        await store.add_trace(run_id, [("error", "", "encore une"), ("change", "", "création de x")])
+        await store.add_trace(run_id, [("warning", "", "attention")])
         lines = await store.trace(run_id)
-        assert len(lines) == 11
         assert [line.text for line in lines[:10]] == [f"ligne {i}" for i in range(10)]
-        assert lines[-1].level == "warning"
-        assert lines[-1].text.startswith("… 3 lignes de trace non conservées")
+        assert lines[10].level == "warning"
+        assert lines[10].text.startswith("… 3 lignes de trace non conservées")
+        assert "erreurs et avertissements gardés" in lines[10].text
+        assert [(line.level, line.text) for line in lines[11:]] == [("error", "encore une"), ("warning", "attention")]
         run = await store.get_run(run_id)
-        assert run is not None and (run.trace_lines, run.trace_dropped) == (10, 3)
+        assert run is not None and (run.trace_lines, run.trace_dropped) == (12, 3)
+        # the errors past the bound have a bound of their own
+        await store.add_trace(run_id, [("error", "", f"échec {i}") for i in range(20)])
+        lines = await store.trace(run_id, levels=["error"])
+        assert [line.text for line in lines] == ["encore une"] + [f"échec {i}" for i in range(8)]
+        run = await store.get_run(run_id)
+        assert run is not None and (run.trace_lines, run.trace_dropped) == (20, 15)
+        assert (await store.trace(run_id))[10].text.startswith("… 15 lignes de trace non conservées")
     finally:
         await store.close()
 

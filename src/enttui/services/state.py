@@ -84,6 +84,7 @@ WITH_ERRORS = RunStatus.WITH_ERRORS
 INTERRUPTED = RunStatus.INTERRUPTED
 SIMULATED = RunStatus.SIMULATED
 LEVELS = ("info", "detail", "change", "warning", "error")
+KEPT_PAST_BOUND = frozenset({"warning", "error"})  # still kept past trace_max_lines (see add_trace)
 
 STALE_AFTER = timedelta(days=1)
 # One journal row, inserted or brought up to date (SQLite >= 3.24; the unique key is (run_id, item_key)).
@@ -123,7 +124,7 @@ def pid_alive(pid: int) -> bool:
 
 def _dropped_text(dropped: int, limit: int) -> str:
     what = "ligne de trace non conservée" if dropped == 1 else "lignes de trace non conservées"
-    return f"… {dropped} {what} (limite : {limit} lignes par traitement)"
+    return f"… {dropped} {what} (limite : {limit} lignes par traitement ; erreurs et avertissements gardés)"
 
 
 def _local(value: datetime) -> str:
@@ -180,7 +181,10 @@ class StateStore(SyncMarks):
         return await self._run(do, write=True, what="enregistrement du traitement")
 
     async def add_trace(self, run_id: int, lines: Sequence[tuple[str, str, str]]) -> None:
-        """Append ``(level, entity, text)`` lines; past the bound, one line counts the dropped ones."""
+        """Append ``(level, entity, text)`` lines, the first ``trace_max_lines`` of a run whatever
+        their level; past that bound, its errors and warnings still (up to as many again: a run of
+        a million creations keeps the failures that came late), and one line counts the dropped
+        ones (at seq bound + 1, before the errors kept past the bound)."""
         if not lines:
             return
         for level, _entity, _text in lines:
@@ -197,27 +201,33 @@ class StateStore(SyncMarks):
                 raise StateError(f"Traitement n° {run_id} inconnu dans la base d'état")
             count, dropped = row.trace_count, row.trace_dropped
             room = max(0, limit - count)
-            kept = lines[:room]
-            new_dropped = len(lines) - len(kept)
-            if kept:
+            kept = list(lines[:room])
+            rest = lines[room:]
+            late_room = max(0, 2 * limit - max(count, limit))
+            late = [line for line in rest if line[0] in KEPT_PAST_BOUND][:late_room]
+            new_dropped = len(rest) - len(late)
+            # seq: 1..limit for the first lines, limit + 1 for the marker, then the late ones
+            numbered = [(count + i + 1, line) for i, line in enumerate(kept)]
+            numbered += [(max(count, limit) + i + 2, line) for i, line in enumerate(late)]
+            if numbered:
                 conn.execute(
                     insert(trace_table),
                     [
                         {
                             "run_id": run_id,
-                            "seq": count + i + 1,
+                            "seq": seq,
                             "at": at,
                             "level": level,
                             "entity": redact(entity or ""),
                             "text": redact(text or ""),
                         }
-                        for i, (level, entity, text) in enumerate(kept)
+                        for seq, (level, entity, text) in numbered
                     ],
                 )
             conn.execute(
                 update(runs_table)
                 .where(runs_table.c.id == run_id)
-                .values(trace_count=count + len(kept), trace_dropped=dropped + new_dropped)
+                .values(trace_count=count + len(numbered), trace_dropped=dropped + new_dropped)
             )
             if new_dropped:
                 total = dropped + new_dropped
