@@ -17,6 +17,8 @@ them into a private slapd (offline ``slapadd``) and an empty Moodle schema on a 
   same attributes, and that floor + the same insert.
 
 ``--reader`` picks the directory reader the sync uses (``[ldap] reader``: ldap3, python-ldap, auto).
+``--cpu-trace`` prints, each second of the full run, the cores each process used and the phases:
+where the run waits on one process while the others idle.
 
 Targets (issue "Regional scale"): full run of 100,000 people ≤ 12 s on 2 cores, peak memory
 ≤ 400 MB; no-change ≤ 5 % and 1 % changed ≤ 10 % of a full run. At 1,000,000 people: full ≤ 3 min,
@@ -36,6 +38,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,6 +55,7 @@ from enttui.demo.world import big_spec, containers  # noqa: E402
 from enttui.domain import ldapfilter as lf  # noqa: E402
 from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES  # noqa: E402
 from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402
+from enttui.jobs.events import Event, Phase  # noqa: E402
 from enttui.jobs.sync import run_sync  # noqa: E402
 from enttui.services.container import Services, utc_now  # noqa: E402
 from enttui.services.directory import Directory  # noqa: E402
@@ -77,12 +81,53 @@ def process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class CpuTrace:
+    """``--cpu-trace``: every second, the CPU each process took (in cores), and the sync's phases."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.t0 = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _now(self) -> dict[str, float]:
+        return {"enttui": process_cpu()} | {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def _run(self) -> None:
+        before, t_before = self._now(), time.perf_counter()
+        while not self._stop.wait(1.0):
+            now, t_now = self._now(), time.perf_counter()
+            share = ", ".join(f"{k} {(now[k] - before[k]) / (t_now - t_before):.2f}" for k in now)
+            print(f"    {t_now - self.t0:6.1f} s  cœurs : {share}", flush=True)
+            before, t_before = now, t_now
+
+    def sink(self, event: Event) -> None:
+        if isinstance(event, Phase):
+            print(f"  {time.perf_counter() - self.t0:6.1f} s  phase : {event.label}", flush=True)
+
+    def __enter__(self) -> CpuTrace:
+        self.t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def buffer_pool_for(people: int) -> str:
     """A buffer pool that holds the Moodle tables the sync writes (~10 kB a person, 256M–4G)."""
     return f"{min(4096, max(256, people // 100))}M"
 
 
-async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: str = "", workdir: str = "") -> None:
+async def main(
+    people: int,
+    schools: int,
+    reader: str = "ldap3",
+    buffer_pool: str = "",
+    workdir: str = "",
+    cpu_trace: bool = False,
+) -> None:
     tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="enttui-bench-sync-"))
     tmp.mkdir(parents=True, exist_ok=True)
     spec = big_spec(people, schools, BASE)
@@ -135,8 +180,13 @@ async def main(people: int, schools: int, reader: str = "ldap3", buffer_pool: st
         servers = {"slapd": slapd.pid, "MariaDB": db.process.pid if db.process else None}
         cpu0 = {name: cpu_seconds(pid) if pid else 0.0 for name, pid in servers.items()}
         own0 = process_cpu()
+        tracer = CpuTrace(servers) if cpu_trace else None
         t0 = time.perf_counter()
-        full = await run_sync(services, SyncOptions())
+        if tracer is not None:
+            with tracer:
+                full = await run_sync(services, SyncOptions(), tracer.sink)
+        else:
+            full = await run_sync(services, SyncOptions())
         t_full = time.perf_counter() - t0
         cpu = {"enttui": process_cpu() - own0}
         cpu |= {name: (cpu_seconds(pid) if pid else 0.0) - cpu0[name] for name, pid in servers.items()}
@@ -262,5 +312,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--workdir", default="", help="folder kept between runs: its directory is generated once, then reused"
     )
+    parser.add_argument(
+        "--cpu-trace", action="store_true", help="each second of the full run: the cores each process used, the phases"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.people, args.schools, args.reader, args.buffer_pool, args.workdir))
+    asyncio.run(main(args.people, args.schools, args.reader, args.buffer_pool, args.workdir, args.cpu_trace))
