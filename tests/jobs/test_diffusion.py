@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +26,7 @@ from enttui.jobs.events import CollectingSink
 from enttui.jobs.idfiles import list_files
 from enttui.services.container import Services
 from enttui.services.mailer import SmtpMailer
-from enttui.services.state import INTERRUPTED, StateStore
+from enttui.services.state import INTERRUPTED, RunRecord, StateStore
 from support.diffusion_world import (
     EVIL,
     UAI,
@@ -469,22 +469,18 @@ async def test_accounts_without_password_are_the_first_diffusions_population(wor
     assert world.read(p.dn, ["pwdReset"])["pwdReset"] == ["TRUE"]
 
 
-async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_file(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Cancelled after its first rows (the console quit, Ctrl+C): "interrompu", then resumed; one
-    row per account in one file, every password in the file opens its account."""
-    from enttui.jobs import credentials
+async def regeneration_cancelled_at(
+    services: Services, stop: Callable[[int, int], bool]
+) -> tuple[regeneration.RegenerationPlan, RunRecord]:
+    """A regeneration of the school cancelled at the first progress where ``stop(done, total)``;
+    its run, recorded "interrompu" and offered for resume."""
     from enttui.jobs.events import Event, Progress
 
-    monkeypatch.setattr(credentials, "LDAP_BATCH", 5)  # a small school: several batches
-
-    services = await world.services()
     plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,)))
     task: asyncio.Task[Any] | None = None
 
     def sink(event: Event) -> None:
-        if isinstance(event, Progress) and event.done > 0 and task is not None:
+        if isinstance(event, Progress) and stop(event.done, len(plan.people)) and task is not None:
             task.cancel()
 
     task = asyncio.ensure_future(regeneration.run_regeneration(services, plan.request, sink, plan=plan))
@@ -492,6 +488,20 @@ async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_fil
         await task
     run = await regeneration.resumable_regeneration(services)
     assert run is not None and run.status == INTERRUPTED
+    return plan, run
+
+
+async def test_a_regeneration_cancelled_in_the_middle_is_resumed_in_the_same_file(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled after its first rows (the console quit, Ctrl+C): "interrompu", then resumed; one
+    row per account in one file, every password in the file opens its account."""
+    from enttui.jobs import credentials
+
+    monkeypatch.setattr(credentials, "LDAP_BATCH", 5)  # a small school: several batches
+
+    services = await world.services()
+    plan, run = await regeneration_cancelled_at(services, lambda done, _total: done > 0)
     (entry,) = await list_files(services)
     assert entry.status == "interrompu" and 0 < entry.rows < len(plan.people)
     result = await regeneration.resume_regeneration(services, run.id)
@@ -515,22 +525,9 @@ async def test_a_run_stopped_after_its_last_account_is_closed_by_its_resume_neve
     """Cancelled once every account is handled, before the run is closed: "interrompu" with nothing
     left. It is still offered for resume (a fresh run would give each account a second password);
     the resume changes no password and closes it "réussi" with the killed run's counts."""
-    from enttui.jobs.events import Event, Progress
-
     services = await world.services()
-    plan = await regeneration.plan_regeneration(services, regeneration.RegenerationRequest((UAI,)))
+    plan, run = await regeneration_cancelled_at(services, lambda done, total: done == total)
     total = len(plan.people)
-    task: asyncio.Task[Any] | None = None
-
-    def sink(event: Event) -> None:
-        if isinstance(event, Progress) and event.done == total and task is not None:
-            task.cancel()
-
-    task = asyncio.ensure_future(regeneration.run_regeneration(services, plan.request, sink, plan=plan))
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    run = await regeneration.resumable_regeneration(services)
-    assert run is not None and run.status == INTERRUPTED
     counts = journal.count_journal(await services.state.journal_get(run.id))
     assert counts.remaining == 0 and counts.in_file == total
     (entry,) = await list_files(services)
