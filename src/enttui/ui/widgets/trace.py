@@ -54,13 +54,24 @@ class TraceEntry:
         return needle in text or needle in nbsp(text) or needle in trace_entity_label(self.entity).casefold()
 
 
+KEPT_LEVELS = frozenset({"error", "warning"})  # the lines a bounded buffer keeps past its bound
+
+
 class TraceBuffer:
-    """The lines of one trace, kept in memory (at most ``max_lines``: the oldest go first)."""
+    """The lines of one trace, kept in memory.
+
+    With ``max_lines``, the oldest ordinary lines go first once the buffer passes its bound (by a
+    slack, so that trimming costs little per line): its errors and warnings stay, up to
+    ``max_lines`` of them, so that a sync of a million creations still shows the error it met
+    first. ``trims`` counts the trims (a view then wraps its lines again).
+    """
 
     def __init__(self, entries: Sequence[TraceEntry] = (), *, max_lines: int | None = None) -> None:
         self.entries: list[TraceEntry] = list(entries)
         self.max_lines = max_lines
         self.dropped = 0
+        self.trims = 0
+        self.error_count = sum(1 for e in self.entries if e.level == "error")
         self._listeners: list[Callable[[], None]] = []
 
     def listen(self, callback: Callable[[], None]) -> None:
@@ -72,16 +83,45 @@ class TraceBuffer:
 
     def append(self, entry: TraceEntry) -> None:
         self.entries.append(entry)
-        if self.max_lines is not None and len(self.entries) > self.max_lines:
-            cut = len(self.entries) - self.max_lines
-            del self.entries[:cut]
-            self.dropped += cut
+        if entry.level == "error":
+            self.error_count += 1
+        limit = self.max_lines
+        if limit is not None and len(self.entries) > limit + max(1, limit // 10):
+            self._trim(limit)
         for callback in list(self._listeners):
             callback()
+
+    def _trim(self, limit: int) -> None:
+        """Down to ``limit`` lines: the oldest ordinary ones first, then the oldest kept ones."""
+        entries = self.entries
+        kept_levels = sum(1 for e in entries if e.level in KEPT_LEVELS)
+        over_kept = max(0, kept_levels - limit)  # errors and warnings beyond their own bound
+        over = max(0, len(entries) - limit - over_kept)  # ordinary lines to drop
+        out: list[TraceEntry] = []
+        for e in entries:
+            if e.level in KEPT_LEVELS:
+                if over_kept:
+                    over_kept -= 1
+                    self._dropping(e)
+                    continue
+            elif over:
+                over -= 1
+                self._dropping(e)
+                continue
+            out.append(e)
+        self.entries = out
+        self.trims += 1
+
+    def _dropping(self, entry: TraceEntry) -> None:
+        self.dropped += 1
+        if entry.level == "error":
+            self.error_count -= 1
 
     def clear(self) -> None:
         self.entries.clear()
         self.dropped = 0
+        self.error_count = 0
+        self.trims += 1
         for callback in list(self._listeners):
             callback()
 
@@ -119,6 +159,10 @@ class TraceView(ScrollView, can_focus=True):
         self._first_row: list[int] = []  # entry → its first row
         self._wrapped_for = -1
         self._wrapped_entries = 0
+        self._wrapped_trims = buffer.trims
+        self._offsets: dict[TraceEntry, tuple[tuple[int, int], ...]] = {}  # wrapped once per width
+        self._catching_up = False
+        self._selected: TraceEntry | None = None  # the line under the cursor (kept across trims)
 
     def on_mount(self) -> None:
         self.buffer.listen(self._appended)
@@ -132,29 +176,60 @@ class TraceView(ScrollView, can_focus=True):
         return max(10, self.scrollable_content_region.width or self.size.width or 80)
 
     def _rewrap(self, *, full: bool) -> None:
+        """Rows for the lines not wrapped yet; all of them after a resize or a trim (a line keeps
+        its offsets from one pass to the next: only new lines are measured)."""
         width = self._text_width
         entries = self.buffer.entries
-        if full or width != self._wrapped_for or self._wrapped_entries > len(entries):
+        trimmed = self.buffer.trims != self._wrapped_trims
+        if full or trimmed or width != self._wrapped_for or self._wrapped_entries > len(entries):
+            if width != self._wrapped_for:
+                self._offsets = {}
+            self._offsets = {e: self._offsets[e] for e in entries if e in self._offsets}
             self._rows.clear()
             self._first_row.clear()
             self._wrapped_entries = 0
             self._wrapped_for = width
+            self._wrapped_trims = self.buffer.trims
+        offsets, rows, first_row = self._offsets, self._rows, self._first_row
+        room = width - len(INDENT)
         for index in range(self._wrapped_entries, len(entries)):
-            plain = entries[index].render().plain
-            self._first_row.append(len(self._rows))
-            for start, end in wrap_offsets(plain, width - len(INDENT)):
-                self._rows.append((index, start, end))
+            entry = entries[index]
+            spans = offsets.get(entry)
+            if spans is None:
+                spans = offsets[entry] = tuple(wrap_offsets(entry.render().plain, room))
+            first_row.append(len(rows))
+            rows.extend((index, start, end) for start, end in spans)
         self._wrapped_entries = len(entries)
-        self.virtual_size = Size(width, len(self._rows))
+        self.virtual_size = Size(width, len(rows))
 
     def _appended(self) -> None:
-        at_end = self.follow
-        self._rewrap(full=len(self.buffer.entries) < self._wrapped_entries)
-        if at_end and self.buffer.entries:
-            self.cursor = len(self.buffer.entries) - 1
-            self.scroll_end(animate=False, immediate=True)
+        """Lines arrived: caught up once the job yields (a burst of lines costs one pass)."""
+        if not self._catching_up:
+            self._catching_up = True
+            self.call_later(self._catch_up)
+
+    def _catch_up(self) -> None:
+        self._catching_up = False
+        entries = self.buffer.entries
+        trimmed = self.buffer.trims != self._wrapped_trims
+        self._rewrap(full=False)
+        if self.follow and entries:
+            self.cursor = len(entries) - 1
+            self.scroll_end(animate=False)  # after the refresh: the new virtual size is known then
+        elif trimmed:
+            self.cursor = self._index_after_trim()
+            self._scroll_to_cursor()
+        self._selected = entries[self.cursor] if self.cursor < len(entries) else None
         self.refresh()
         self.post_message(self.Moved(self))
+
+    def _index_after_trim(self) -> int:
+        """The selected line's place once older lines went (the first line when it went too)."""
+        entries = self.buffer.entries
+        for i in range(min(self.cursor, len(entries) - 1), -1, -1):
+            if entries[i] == self._selected:
+                return i
+        return 0
 
     def on_resize(self, _event: events.Resize) -> None:
         self._rewrap(full=True)
@@ -197,6 +272,7 @@ class TraceView(ScrollView, can_focus=True):
         if not entries:
             return
         self.cursor = max(0, min(index, len(entries) - 1))
+        self._selected = entries[self.cursor]
         self.follow = self.cursor == len(entries) - 1
         self._scroll_to_cursor()
         self.refresh()
@@ -296,11 +372,11 @@ class TracePane(Vertical):
 
     def refresh_status(self) -> None:
         entries = self.buffer.entries
-        errors = len(self.buffer.errors)
+        errors = self.buffer.error_count
         text = Text()
         text.append(f"{self.title} : {plural(len(entries), 'ligne')}")
         if self.buffer.dropped:
-            text.append(f" (les {plural(self.buffer.dropped, 'plus ancienne')} non conservées)")
+            text.append(f" ({plural(self.buffer.dropped, 'ancienne')} retirées, erreurs gardées)")
         text.append(", ")
         text.append(plural(errors, "erreur"), style="bold red" if errors else "")
         if entries:
