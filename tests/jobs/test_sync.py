@@ -646,3 +646,21 @@ async def test_errors_past_the_trace_bound_are_kept(env):
     assert lines[10].text.startswith("… ") and "non conservées" in lines[10].text
     run = await services.state.get_run(result.run_id)
     assert run is not None and run.trace_dropped > 0
+
+
+async def test_a_first_run_reading_the_whole_small_site_writes_what_lookups_would(env, monkeypatch):
+    """Above WHOLE_USERS_READ_ABOVE values the site's users are read at once when it holds fewer:
+    the same run (a first run, then nothing to write, then a forced run)."""
+    from enttui.services import moodle_sync
+
+    services, _sandbox = env
+    monkeypatch.setattr(moodle_sync, "WHOLE_USERS_READ_ABOVE", 0)
+    first, sink = await sync(services)
+    assert first.status == "réussi", sink.traces("error")
+    assert first.counts["users"].created > 100 and first.counts["users"].errors == 0
+    before = await digest(services.moodle)
+    again, _ = await sync(services)
+    forced, _ = await sync(services, force=True)
+    assert sum(v.created + v.updated + v.removed + v.suspended for v in again.counts.values()) == 0
+    assert forced.status == "réussi" and forced.counts["users"].unchanged == first.counts["users"].created
+    assert await digest(services.moodle) == before

@@ -680,3 +680,31 @@ async def deadlock_victim_is_run_again(moodle: Moodle) -> None:
         lambda c: dict(c.execute(select(cfg.c.name, cfg.c.value).where(cfg.c.name.in_(["dl_a", "dl_b"]))).all())
     )
     assert values == {"dl_a": "nous", "dl_b": "nous"}  # the other committed first, ours after it
+
+
+async def test_a_big_lookup_on_a_small_site_reads_the_site_once_with_the_same_matches(
+    moodle_db: Moodle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More names to look up than users on the site (a region's first run): every user of the site
+    in one read, a superset of what the lookups by value find."""
+    from enttui.services import moodle_sync
+    from enttui.services.moodle_sync import MoodleSyncStore
+
+    t = moodle_db.tables
+    rows = [
+        {"username": f"u{i}", "idnumber": f"ID{i}", "auth": "cas" if i % 3 else "manual", "mnethostid": 1,
+         "deleted": int(i == 4), "firstname": "", "lastname": "", "email": ""}
+        for i in range(8)
+    ]  # fmt: skip
+    await moodle_db.run(lambda c: c.execute(insert(t.user), rows))
+    store = MoodleSyncStore(moodle_db)
+    site = await moodle_db.read(lambda c: c.execute(select(func.count()).select_from(t.user)).scalar_one())
+    names = {"u1", "u4", *(f"absent{i}" for i in range(site))}  # more values than users on the site
+    ids = {"ID2", "ID4", "ID9"}
+    looked_up = {u.id: u for u in await store.users(1, names, ids)}  # below the threshold: by value
+    assert {u.username for u in looked_up.values()} == {"u1", "u4", "u2"}  # u4 by name though deleted
+    monkeypatch.setattr(moodle_sync, "WHOLE_USERS_READ_ABOVE", 0)
+    whole = {u.id: u for u in await store.users(1, names, ids)}
+    assert len(whole) == site > len(looked_up)
+    assert {i: whole[i] for i in looked_up} == looked_up
+    assert len(await store.users(1, {"u1"}, set())) == 1  # fewer values than users: by value
