@@ -544,6 +544,39 @@ async def test_a_run_stopped_after_its_last_account_is_closed_by_its_resume_neve
         conn.unbind()
 
 
+async def test_a_diffusion_stopped_while_closing_is_closed_by_its_resume_with_the_relay_down(world: World) -> None:
+    """Cancelled once every account is handled: the resume sends nothing, so it needs no relay (down
+    here) to close the run "réussi" with the counts of what was mailed."""
+    from enttui.jobs.events import Event, Progress
+
+    services = await world.services()
+    request = diffusion.validate_request([Target.ELEVE, Target.PARENT, Target.AUTRE], "Objet")
+    plan = await diffusion.plan_diffusion(services, request)
+    total = len(plan.credential_people) + len(plan.info_people)
+    task: asyncio.Task[Any] | None = None
+
+    def sink(event: Event) -> None:
+        if isinstance(event, Progress) and event.done == total and task is not None:
+            task.cancel()
+
+    task = asyncio.ensure_future(diffusion.run_diffusion(services, request, sink, plan=plan))
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    run = await diffusion.resumable_diffusion(services)
+    assert run is not None and run.status == INTERRUPTED
+    assert journal.count_journal(await services.state.journal_get(run.id)).remaining == 0
+    sent = len(world.smtp.messages)
+    down = replace(world.config.smtp, port=1)
+    services.mailer = SmtpMailer(down)
+    services.config = replace(world.config, smtp=down)
+    result = await diffusion.resume_diffusion(services, run.id)
+    assert await diffusion.resumable_diffusion(services) is None
+    await close(services)
+    assert result.status == "réussi" and result.changed == len(plan.credential_people)
+    assert result.mailed + result.in_file == len(plan.credential_people)
+    assert len(world.smtp.messages) == sent  # not one message more
+
+
 async def test_a_resume_under_a_password_history_rule(
     slapd_factory: Any, tmp_path: Path, state_store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -420,7 +420,9 @@ async def resume_diffusion(
     load_templates(services)
     async with job_lock(services, "diffusion", lock) as held:
         interrupted = await resume.open_resume(services, "diffusion", run_id, "diffusion")
-        await credentials.preflight(services, sink, ENTITY, mail=True)
+        # Nothing left to send (stopped while closing): the relay is not needed to close it.
+        left = journal.count_journal(interrupted.journal).remaining
+        await credentials.preflight(services, sink, ENTITY, mail=bool(left))
         request = DiffusionRequest.from_options(interrupted.run.options)
         sink(Phase(ENTITY, "Reprise : lecture de l'annuaire"))
         plan = await plan_diffusion(services, request, only=interrupted.wanted)
