@@ -376,7 +376,7 @@ class TracePane(Vertical):
         text = Text()
         text.append(f"{self.title} : {plural(len(entries), 'ligne')}")
         if self.buffer.dropped:
-            text.append(f" ({plural(self.buffer.dropped, 'ancienne')} retirées, erreurs gardées)")
+            text.append(f" ({plural(self.buffer.dropped, 'ligne retirée', 'lignes retirées')}, erreurs gardées)")
         text.append(", ")
         text.append(plural(errors, "erreur"), style="bold red" if errors else "")
         if entries:
