@@ -53,7 +53,7 @@ async def test_lines_stay_whole_when_the_oldest_go_and_e_finds_the_kept_error() 
         for entry in buf.entries[-5:]:  # every recent line drawn whole, not cut at an older line's length
             assert entry.text.replace(" ", "") in drawn.replace(" ", "")
         status = str(app.query_one(".trace-status").render())
-        assert "lignes retirées, erreurs gardées" in status and "1 erreur" in status
+        assert "autres retirées (erreurs gardées)" in status and "1 erreur" in status
         view.focus()
         await pilot.press("home")
         await pilot.press("e")  # the next error: the first line, kept past the bound

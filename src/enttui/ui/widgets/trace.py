@@ -374,16 +374,15 @@ class TracePane(Vertical):
         entries = self.buffer.entries
         errors = self.buffer.error_count
         text = Text()
-        text.append(f"{self.title} : {plural(len(entries), 'ligne')}")
-        if self.buffer.dropped:
-            text.append(f" ({plural(self.buffer.dropped, 'ligne retirée', 'lignes retirées')}, erreurs gardées)")
-        text.append(", ")
+        text.append(f"{self.title} : {plural(len(entries), 'ligne')}, ")
         text.append(plural(errors, "erreur"), style="bold red" if errors else "")
         if entries:
             text.append(f" · ligne {self.view.cursor + 1}")
         if self.view.needle:
             count = sum(1 for e in entries if e.matches(self.view.needle))
             text.append(f" · « {self.view.needle} » : {plural(count, 'ligne')}")
+        if self.buffer.dropped:  # last: at 80 columns the counts above come first
+            text.append(f" · {plural(self.buffer.dropped, 'autre retirée', 'autres retirées')} (erreurs gardées)")
         self.query_one(".trace-status", Static).update(text)
 
     # -- keys ------------------------------------------------------------------------------
