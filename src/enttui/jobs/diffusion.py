@@ -421,8 +421,8 @@ async def resume_diffusion(
     async with job_lock(services, "diffusion", lock) as held:
         interrupted = await resume.open_resume(services, "diffusion", run_id, "diffusion")
         # Nothing left to send (stopped while closing): the relay is not needed to close it.
-        left = journal.count_journal(interrupted.journal).remaining
-        await credentials.preflight(services, sink, ENTITY, mail=bool(left))
+        to_send = journal.count_journal(interrupted.journal).remaining
+        await credentials.preflight(services, sink, ENTITY, mail=bool(to_send))
         request = DiffusionRequest.from_options(interrupted.run.options)
         sink(Phase(ENTITY, "Reprise : lecture de l'annuaire"))
         plan = await plan_diffusion(services, request, only=interrupted.wanted)
