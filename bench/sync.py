@@ -76,27 +76,25 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def process_cpu() -> float:
+def cpu_snapshot(servers: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of this process ("enttui") and of each server."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return {"enttui": usage.ru_utime + usage.ru_stime} | {name: cpu_seconds(pid) for name, pid in servers.items()}
 
 
 class CpuTrace:
     """``--cpu-trace``: every second, the CPU each process took (in cores), and the sync's phases."""
 
-    def __init__(self, pids: dict[str, int | None]) -> None:
-        self.pids = {name: pid for name, pid in pids.items() if pid}
+    def __init__(self, servers: dict[str, int]) -> None:
+        self.servers = servers
         self.t0 = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _now(self) -> dict[str, float]:
-        return {"enttui": process_cpu()} | {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-
     def _run(self) -> None:
-        before, t_before = self._now(), time.perf_counter()
+        before, t_before = cpu_snapshot(self.servers), time.perf_counter()
         while not self._stop.wait(1.0):
-            now, t_now = self._now(), time.perf_counter()
+            now, t_now = cpu_snapshot(self.servers), time.perf_counter()
             share = ", ".join(f"{k} {(now[k] - before[k]) / (t_now - t_before):.2f}" for k in now)
             print(f"    {t_now - self.t0:6.1f} s  cœurs : {share}", flush=True)
             before, t_before = now, t_now
@@ -177,9 +175,9 @@ async def main(
         rss0 = peak_mb()
         await asyncio.sleep(1.1)
 
-        servers = {"slapd": slapd.pid, "MariaDB": db.process.pid if db.process else None}
-        cpu0 = {name: cpu_seconds(pid) if pid else 0.0 for name, pid in servers.items()}
-        own0 = process_cpu()
+        pids = {"slapd": slapd.pid, "MariaDB": db.process.pid if db.process else None}
+        servers = {name: pid for name, pid in pids.items() if pid}
+        cpu0 = cpu_snapshot(servers)
         tracer = CpuTrace(servers) if cpu_trace else None
         t0 = time.perf_counter()
         if tracer is not None:
@@ -188,8 +186,7 @@ async def main(
         else:
             full = await run_sync(services, SyncOptions())
         t_full = time.perf_counter() - t0
-        cpu = {"enttui": process_cpu() - own0}
-        cpu |= {name: (cpu_seconds(pid) if pid else 0.0) - cpu0[name] for name, pid in servers.items()}
+        cpu = {name: seconds - cpu0[name] for name, seconds in cpu_snapshot(servers).items()}
         peak = peak_mb()
         c = full.counts
         print(
