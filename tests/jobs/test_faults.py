@@ -71,8 +71,10 @@ class Relays:
             return len(server._messages)
 
     def stop_current(self) -> None:
-        self.gone.extend(self.current.messages)
+        # Stopped first: a message the relay accepted between a copy and the stop would be lost
+        # from the record while the diffusion rightly counts it as mailed.
         self.current.stop()
+        self.gone.extend(self.current.messages)
 
     def restart(self) -> None:
         self.current = self._start()
