@@ -225,6 +225,7 @@ async def measure(workdir: Path, base_dn: str, reader: str = "ldap3", profile: s
     from enttui.domain import ldapfilter as lf
     from enttui.domain.attributes import COHERENCE_PERSON_ATTRIBUTES, GROUP_ATTRIBUTES, STRUCTURE_ATTRIBUTES
     from enttui.jobs.coherence import run_coherence
+    from enttui.jobs.collector import collector_paused
     from enttui.services.container import Services
     from enttui.services.directory import Directory
     from enttui.services.state import StateStore
@@ -249,16 +250,19 @@ async def measure(workdir: Path, base_dn: str, reader: str = "ldap3", profile: s
         print(f"Lecteur de l'annuaire : {directory.reader} (lecture seule et rapport)")
 
         async def floor() -> tuple[int, float, float]:
-            """One paged read of the same entries and attributes, nothing kept: (entries, s, CPU s)."""
+            """One paged read of the same entries and attributes, nothing kept, the collector paused as
+            the report pauses it (jobs/collector.py; else the floor pays collections the report does
+            not): (entries, s, CPU s)."""
             t0, c0 = time.perf_counter(), time.process_time()
             n = 0
-            for base, filt, attrs in (
-                (ldap.structures_dn, lf.eq("objectClass", "ENTStructure"), STRUCTURE_ATTRIBUTES),
-                (ldap.groups_dn, lf.eq("objectClass", "groupOfNames"), GROUP_ATTRIBUTES),
-                (ldap.people_dn, lf.eq("objectClass", "ENTPerson"), (*COHERENCE_PERSON_ATTRIBUTES, "pwdReset")),
-            ):
-                async for page in directory.iter_pages(base, filt, attrs):
-                    n += len(page)
+            with collector_paused():
+                for base, filt, attrs in (
+                    (ldap.structures_dn, lf.eq("objectClass", "ENTStructure"), STRUCTURE_ATTRIBUTES),
+                    (ldap.groups_dn, lf.eq("objectClass", "groupOfNames"), GROUP_ATTRIBUTES),
+                    (ldap.people_dn, lf.eq("objectClass", "ENTPerson"), (*COHERENCE_PERSON_ATTRIBUTES, "pwdReset")),
+                ):
+                    async for page in directory.iter_pages(base, filt, attrs):
+                        n += len(page)
             return n, time.perf_counter() - t0, time.process_time() - c0
 
         rss_before = _current_rss_mib()

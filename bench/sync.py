@@ -55,6 +55,7 @@ from enttui.demo.world import big_spec, containers  # noqa: E402
 from enttui.domain import ldapfilter as lf  # noqa: E402
 from enttui.domain.attributes import SYNC_PERSON_ATTRIBUTES  # noqa: E402
 from enttui.domain.sync import SyncOptions, desired_user  # noqa: E402
+from enttui.jobs.collector import collector_paused  # noqa: E402
 from enttui.jobs.events import Event, Phase  # noqa: E402
 from enttui.jobs.sync import run_sync  # noqa: E402
 from enttui.services.container import Services, utc_now  # noqa: E402
@@ -228,8 +229,9 @@ async def main(
         filt = lf.and_(lf.eq("objectClass", "ENTPerson"), await directory.perimeter_filter())
         t0 = time.perf_counter()
         rows = []
-        async for page in directory.iter_people(attributes=SYNC_PERSON_ATTRIBUTES, prefetch=True, by_school=True):
-            rows.extend(page)
+        with collector_paused():  # as the sync reads (jobs/collector.py): else the floor pays collections it does not
+            async for page in directory.iter_people(attributes=SYNC_PERSON_ATTRIBUTES, prefetch=True, by_school=True):
+                rows.extend(page)
         t_read_svc = time.perf_counter() - t0
         conn = ldap3.Connection(ldap3.Server(slapd.url), slapd.admin_dn, slapd.admin_password, auto_bind=True)
         t0 = time.perf_counter()
