@@ -10,7 +10,8 @@ them into a private slapd (offline ``slapadd``) and an empty Moodle schema on a 
 - a second run with no change (normal run: watermarks);
 - a run after changing 1 % of the people;
 - the floor, measured in the same process: a paged read of the same entries with the same
-  attributes (the sync's list, ``SYNC_PERSON_ATTRIBUTES``) by the sync's own reader, and by ldap3,
+  attributes (the sync's list, ``SYNC_PERSON_ATTRIBUTES``) by the sync's own reader (the garbage
+  collector paused, as the sync reads), and by ldap3,
   + an ``executemany`` insert of the same user rows (same columns, same driver path) into a fresh
   table;
 - beside it, the read floor of the machine: ``ldapsearch`` (C) reading the same people with the
